@@ -1,0 +1,25 @@
+use sea_orm::entity::prelude::*;
+
+/// Where a ticket stands in its life; stored as its upper-case name.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum TicketStatus {
+    #[sea_orm(string_value = "OPEN")]
+    Open,
+    #[sea_orm(string_value = "IN_PROGRESS")]
+    InProgress,
+    #[sea_orm(string_value = "RESOLVED")]
+    Resolved,
+    #[sea_orm(string_value = "CLOSED")]
+    Closed,
+}
+
+/// The role a user acts in; stored with each message as its author's role.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum Role {
+    #[sea_orm(string_value = "CUSTOMER")]
+    Customer,
+    #[sea_orm(string_value = "ADMIN")]
+    Admin,
+}

@@ -1,0 +1,3 @@
+pub use super::enums::{Role, TicketStatus};
+pub use super::ticket::Entity as Ticket;
+pub use super::ticket_message::Entity as TicketMessage;

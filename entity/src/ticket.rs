@@ -1,0 +1,30 @@
+use sea_orm::entity::prelude::*;
+
+use crate::enums::TicketStatus;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tickets")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// The JWT `sub` of the customer who opened the ticket.
+    pub user_id: String,
+    pub subject: String,
+    pub status: TicketStatus,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::ticket_message::Entity")]
+    Messages,
+}
+
+impl Related<super::ticket_message::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Messages.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

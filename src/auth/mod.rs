@@ -1,0 +1,20 @@
+//! Who is calling: bearer tokens in, a [`Viewer`] out.
+
+mod jwt;
+
+pub use jwt::{JwtKeys, TokenError};
+
+use entity::prelude::Role;
+
+/// The signed-in user a request acts for, as the token says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Viewer {
+    pub id: String,
+    pub role: Role,
+}
+
+impl Viewer {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}

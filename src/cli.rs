@@ -1,0 +1,88 @@
+//! The `supportdesk` command line.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use entity::prelude::Role;
+
+use crate::auth::{JwtKeys, Viewer};
+use crate::config::{Config, Settings};
+use crate::startup::{Application, StartupError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "supportdesk",
+    version,
+    about = "Support-ticket backend served as a GraphQL API"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve the API.
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Print a token signed with the configured secret, for trying the API.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TokenArgs {
+    /// The user id the token speaks for.
+    #[arg(long)]
+    pub sub: String,
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// Seconds until the token expires.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl: u64,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RoleArg {
+    Customer,
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Customer => Role::Customer,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), StartupError> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let config = Config::from_settings(cli.settings)?;
+            Application::build(config).await?.run_until_stopped().await
+        }
+        Command::Migrate => {
+            crate::db::connect_and_migrate(&cli.settings.database_url).await?;
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Command::Token(args) => {
+            let config = Config::from_settings(cli.settings)?;
+            let viewer = Viewer {
+                id: args.sub,
+                role: args.role.into(),
+            };
+            let token = JwtKeys::hs256(config.jwt_secret.as_bytes()).mint(&viewer, args.ttl)?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}

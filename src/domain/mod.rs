@@ -1,0 +1,9 @@
+//! Domain values that can only hold valid data, and the rules of a ticket's life.
+
+mod pagination;
+mod text;
+mod ticket;
+
+pub use pagination::{PageRequest, PageSummary};
+pub use text::{MessageBody, Subject};
+pub use ticket::{ensure_open_for_messages, status_after_message};

@@ -1,0 +1,70 @@
+//! The one error type of the domain and its mapping to GraphQL `extensions.code`.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::DbErr;
+
+/// What went wrong while serving a request.
+///
+/// Client mistakes carry a message meant for the client. Internal failures carry their
+/// cause for the log only: their `Display` is a generic text, so nothing leaks.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("Authentication required")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{message}")]
+    BadUserInput {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    FailedPrecondition(&'static str),
+    #[error("Internal server error")]
+    Database(#[from] DbErr),
+    #[error("Internal server error")]
+    Internal(&'static str),
+}
+
+impl AppError {
+    pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
+        Self::BadUserInput {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub const fn ticket_not_found() -> Self {
+        Self::NotFound("Ticket")
+    }
+
+    /// The value of `extensions.code` that clients branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::BadUserInput { .. } => "BAD_USER_INPUT",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::FailedPrecondition(_) => "FAILED_PRECONDITION",
+            Self::Database(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+}
+
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        match self {
+            Self::Database(cause) => tracing::error!(error = %cause, "database error"),
+            Self::Internal(cause) => tracing::error!(error = cause, "internal error"),
+            _ => {}
+        }
+        async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
+            extensions.set("code", self.code());
+            if let Self::BadUserInput { field, .. } = self {
+                extensions.set("field", *field);
+            }
+        })
+    }
+}

@@ -1,0 +1,24 @@
+use async_graphql::Context;
+use sea_orm::DatabaseConnection;
+
+use crate::auth::Viewer;
+use crate::error::AppError;
+
+/// What every resolver needs: the database and the signed-in user.
+pub struct Session<'a> {
+    pub db: &'a DatabaseConnection,
+    pub viewer: &'a Viewer,
+}
+
+impl<'a> Session<'a> {
+    /// UNAUTHENTICATED when the request carried no token.
+    pub fn from_context(ctx: &Context<'a>) -> Result<Self, AppError> {
+        let viewer = ctx.data_opt::<Viewer>().ok_or(AppError::Unauthenticated)?;
+        let db = ctx
+            .data_opt::<DatabaseConnection>()
+            .ok_or(AppError::Internal(
+                "the schema was built without a database",
+            ))?;
+        Ok(Self { db, viewer })
+    }
+}

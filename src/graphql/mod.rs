@@ -1,0 +1,33 @@
+//! The GraphQL schema: types, resolvers and the SDL the clients are written against.
+
+mod context;
+mod mutation;
+mod query;
+mod scalars;
+mod types;
+
+use async_graphql::{EmptySubscription, SDLExportOptions, Schema, SchemaBuilder};
+
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// The schema without its data: the server adds the database connection.
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+}
+
+/// The schema in SDL, with fields and enum items sorted so that it diffs cleanly.
+pub fn sdl() -> String {
+    schema_builder().finish().sdl_with_options(
+        SDLExportOptions::new()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items(),
+    )
+}

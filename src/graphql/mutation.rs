@@ -1,0 +1,56 @@
+use async_graphql::{Context, ID, Object, Result, ResultExt};
+
+use super::context::Session;
+use super::types::{CreateTicketInput, Ticket, TicketMessage, TicketStatus};
+use crate::tickets::{self, NewTicketRequest};
+
+#[derive(Default)]
+pub struct MutationRoot;
+
+#[Object]
+impl MutationRoot {
+    /// Opens a ticket owned by you, status OPEN, with `message` as its first message.
+    async fn create_ticket(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTicketInput,
+    ) -> Result<Option<Ticket>> {
+        let session = Session::from_context(ctx).extend()?;
+        let request = NewTicketRequest::parse(&input.subject, &input.message).extend()?;
+        let ticket = tickets::create(session.db, session.viewer, request)
+            .await
+            .extend()?;
+        Ok(Some(Ticket(ticket)))
+    }
+
+    /// Admins only: moves a ticket to `status`.
+    async fn update_ticket_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        status: TicketStatus,
+    ) -> Result<Option<Ticket>> {
+        let session = Session::from_context(ctx).extend()?;
+        let ticket = tickets::update_status(session.db, session.viewer, &id, status.into())
+            .await
+            .extend()?;
+        Ok(Some(Ticket(ticket)))
+    }
+
+    /// Replies on a ticket you own, or any ticket as an admin. Only admins may write
+    /// `internal` notes; a CLOSED ticket takes no messages; a customer's reply reopens
+    /// a RESOLVED ticket.
+    async fn add_ticket_message(
+        &self,
+        ctx: &Context<'_>,
+        ticket_id: ID,
+        body: String,
+        #[graphql(default = false)] internal: bool,
+    ) -> Result<Option<TicketMessage>> {
+        let session = Session::from_context(ctx).extend()?;
+        let message = tickets::add_message(session.db, session.viewer, &ticket_id, &body, internal)
+            .await
+            .extend()?;
+        Ok(Some(TicketMessage(message)))
+    }
+}

@@ -1,0 +1,64 @@
+use async_graphql::{Context, ID, MergedObject, Object, Result, ResultExt};
+
+use super::context::Session;
+use super::types::{Ticket, TicketOrder, TicketPage, TicketStatus, Viewer};
+use crate::tickets::{self, ListRequest};
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(ViewerQuery, TicketQuery);
+
+#[derive(Default)]
+pub struct ViewerQuery;
+
+#[Object]
+impl ViewerQuery {
+    /// Who the token says you are.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Option<Viewer>> {
+        let session = Session::from_context(ctx).extend()?;
+        Ok(Some(Viewer(session.viewer.clone())))
+    }
+}
+
+#[derive(Default)]
+pub struct TicketQuery;
+
+#[Object]
+impl TicketQuery {
+    /// A page of tickets. Customers see only their own, whatever `userId` says; admins
+    /// see all and may filter by owner. `page` ≥ 1, 1 ≤ `limit` ≤ 100.
+    async fn tickets(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<TicketStatus>,
+        user_id: Option<ID>,
+        #[graphql(default = 1)] page: i32,
+        #[graphql(default = 10)] limit: i32,
+        #[graphql(default)] order: TicketOrder,
+    ) -> Result<Option<TicketPage>> {
+        let session = Session::from_context(ctx).extend()?;
+        let request = ListRequest {
+            status: status.map(Into::into),
+            user_id: user_id.as_ref().map(|id| id.as_str()),
+            page,
+            limit,
+            order: order.into(),
+        };
+        let (items, summary) = tickets::list(session.db, session.viewer, request)
+            .await
+            .extend()?;
+        Ok(Some(TicketPage {
+            items: items.into_iter().map(Ticket).collect(),
+            pagination: summary.into(),
+        }))
+    }
+
+    /// One ticket with its message history. NOT_FOUND when it does not exist or is
+    /// not yours.
+    async fn ticket(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Ticket>> {
+        let session = Session::from_context(ctx).extend()?;
+        let ticket = tickets::get(session.db, session.viewer, &id)
+            .await
+            .extend()?;
+        Ok(Some(Ticket(ticket)))
+    }
+}

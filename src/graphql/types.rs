@@ -1,0 +1,183 @@
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, ResultExt, SimpleObject};
+use entity::{ticket, ticket_message};
+
+use super::context::Session;
+use super::scalars::DateTime;
+use crate::auth;
+use crate::domain::PageSummary;
+use crate::store::ListOrder;
+use crate::tickets;
+
+/// The role a user acts in.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "entity::prelude::Role")]
+pub enum Role {
+    /// Opens tickets and sees only their own.
+    Customer,
+    /// Support staff: sees every ticket, changes statuses, writes internal notes.
+    Admin,
+}
+
+/// Where a ticket stands.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "entity::prelude::TicketStatus")]
+pub enum TicketStatus {
+    Open,
+    InProgress,
+    Resolved,
+    Closed,
+}
+
+/// The order of a ticket list.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::store::ListOrder")]
+pub enum TicketOrder {
+    /// Most recently created first; ties broken by id, descending.
+    NewestFirst,
+    /// The exact reverse of `NEWEST_FIRST`.
+    OldestFirst,
+}
+
+impl Default for TicketOrder {
+    fn default() -> Self {
+        ListOrder::NewestFirst.into()
+    }
+}
+
+/// The signed-in user, as their token says.
+pub struct Viewer(pub auth::Viewer);
+
+#[Object(name = "Viewer")]
+impl Viewer {
+    /// The user id: the token's `sub`.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    async fn role(&self) -> Role {
+        self.0.role.into()
+    }
+}
+
+/// A customer's support request and its conversation.
+pub struct Ticket(pub ticket::Model);
+
+#[Object]
+impl Ticket {
+    /// A UUID (v7), lower-case and hyphenated.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The owner: the user id of the customer who opened the ticket.
+    async fn user_id(&self) -> ID {
+        ID(self.0.user_id.clone())
+    }
+
+    async fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    async fn status(&self) -> TicketStatus {
+        self.0.status.into()
+    }
+
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+
+    /// Changes with the status and with every public message.
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
+    }
+
+    /// The whole history, oldest first; the first is the message the ticket was opened
+    /// with. Customers do not see internal notes.
+    async fn messages(&self, ctx: &Context<'_>) -> Result<Vec<TicketMessage>> {
+        let session = Session::from_context(ctx).extend()?;
+        let messages = tickets::history(session.db, session.viewer, &self.0)
+            .await
+            .extend()?;
+        Ok(messages.into_iter().map(TicketMessage).collect())
+    }
+}
+
+/// One message in a ticket's conversation.
+pub struct TicketMessage(pub ticket_message::Model);
+
+#[Object]
+impl TicketMessage {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn ticket_id(&self) -> ID {
+        ID(self.0.ticket_id.to_string())
+    }
+
+    async fn author_id(&self) -> ID {
+        ID(self.0.author_id.clone())
+    }
+
+    async fn author_role(&self) -> Role {
+        self.0.author_role.into()
+    }
+
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+
+    /// An admin-only note, never shown to customers.
+    async fn internal(&self) -> bool {
+        self.0.internal
+    }
+
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+}
+
+/// Where a page lies within all matching items.
+#[derive(SimpleObject)]
+pub struct Pagination {
+    /// How many items match, over all pages.
+    total: i32,
+    /// The page asked for, from 1.
+    page: i32,
+    /// The largest number of items on a page.
+    limit: i32,
+    /// `ceil(total / limit)`; 0 when nothing matches.
+    total_pages: i32,
+    has_next_page: bool,
+    has_previous_page: bool,
+}
+
+impl From<PageSummary> for Pagination {
+    fn from(summary: PageSummary) -> Self {
+        let int = |value: u64| i32::try_from(value).unwrap_or(i32::MAX);
+        Self {
+            total: int(summary.total),
+            page: int(summary.page),
+            limit: int(summary.limit),
+            total_pages: int(summary.total_pages),
+            has_next_page: summary.has_next_page(),
+            has_previous_page: summary.has_previous_page(),
+        }
+    }
+}
+
+/// One page of tickets.
+#[derive(SimpleObject)]
+pub struct TicketPage {
+    pub items: Vec<Ticket>,
+    pub pagination: Pagination,
+}
+
+/// A new ticket. Both texts are trimmed; `subject` must then hold 1–255 characters and
+/// `message` 1–10,000.
+#[derive(InputObject)]
+pub struct CreateTicketInput {
+    pub subject: String,
+    /// The first message of the conversation.
+    pub message: String,
+}

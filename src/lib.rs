@@ -1,0 +1,20 @@
+//! supportdesk: a support-ticket backend served as a GraphQL API.
+//!
+//! The edge (`http`, `config`, `cli`) turns requests and settings into calls on the
+//! GraphQL schema (`graphql`), whose resolvers are glue over the use cases in `tickets`.
+//! Those apply the authorization rules of `policy` and the domain rules of `domain`, and
+//! reach the database only through `store`.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod policy;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod tickets;

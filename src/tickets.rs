@@ -1,0 +1,177 @@
+//! The use cases: each checks the caller, parses its input and applies the rules, in
+//! the contract's order of errors (forbidden, then bad input, then not found, then
+//! failed precondition).
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entity::prelude::TicketStatus;
+use entity::{ticket, ticket_message};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::auth::Viewer;
+use crate::domain::{self, MessageBody, PageRequest, PageSummary, Subject};
+use crate::error::AppError;
+use crate::policy;
+use crate::store::{self, ListOrder, TicketFilter};
+
+/// What a ticket list asks for, as the client sent it.
+pub struct ListRequest<'a> {
+    pub status: Option<TicketStatus>,
+    pub user_id: Option<&'a str>,
+    pub page: i32,
+    pub limit: i32,
+    pub order: ListOrder,
+}
+
+/// A valid request to open a ticket.
+pub struct NewTicketRequest {
+    subject: Subject,
+    message: MessageBody,
+}
+
+impl NewTicketRequest {
+    /// Checks `subject` before `message`, so that when both are wrong the error names `subject`.
+    pub fn parse(subject: &str, message: &str) -> Result<Self, AppError> {
+        Ok(Self {
+            subject: Subject::parse(subject)?,
+            message: MessageBody::parse(message, "message")?,
+        })
+    }
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    request: ListRequest<'_>,
+) -> Result<(Vec<ticket::Model>, PageSummary), AppError> {
+    let page = PageRequest::parse(request.page, request.limit)?;
+    let filter = TicketFilter {
+        owner: policy::ticket_owner_scope(viewer),
+        user_id: request.user_id,
+        status: request.status,
+    };
+    let (tickets, total) = store::list_tickets(db, filter, request.order, page).await?;
+    Ok((tickets, PageSummary::new(page, total)))
+}
+
+pub async fn get(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<ticket::Model, AppError> {
+    let id = parse_ticket_id(id)?;
+    store::find_ticket(db, id)
+        .await?
+        .filter(|ticket| policy::can_see_ticket(viewer, ticket))
+        .ok_or_else(AppError::ticket_not_found)
+}
+
+/// The messages of a ticket the viewer may see, oldest first.
+pub async fn history(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    ticket: &ticket::Model,
+) -> Result<Vec<ticket_message::Model>, AppError> {
+    if !policy::can_see_ticket(viewer, ticket) {
+        return Err(AppError::ticket_not_found());
+    }
+    Ok(store::ticket_messages(db, ticket.id, policy::sees_internal_notes(viewer)).await?)
+}
+
+/// Opens a ticket owned by the viewer, with its first message, in one transaction.
+pub async fn create(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    request: NewTicketRequest,
+) -> Result<ticket::Model, AppError> {
+    let at = now();
+    let txn = store::begin_write(db).await?;
+    let ticket = store::insert_ticket(
+        &txn,
+        store::NewTicket {
+            id: Uuid::now_v7(),
+            owner: viewer.id.clone(),
+            subject: request.subject.into_inner(),
+            at,
+        },
+    )
+    .await?;
+    store::insert_message(
+        &txn,
+        store::NewMessage {
+            ticket_id: ticket.id,
+            author_id: viewer.id.clone(),
+            author_role: viewer.role,
+            body: request.message.into_inner(),
+            internal: false,
+            at,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(ticket)
+}
+
+pub async fn update_status(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: &str,
+    status: TicketStatus,
+) -> Result<ticket::Model, AppError> {
+    policy::ensure_may_change_status(viewer)?;
+    let id = parse_ticket_id(id)?;
+    store::update_ticket_status(db, id, status, now())
+        .await?
+        .ok_or_else(AppError::ticket_not_found)
+}
+
+/// Adds a message to a ticket. A public message bumps `updated_at` (and a customer's
+/// reopens a resolved ticket); an internal note leaves the ticket untouched, so that a
+/// customer cannot tell one was written.
+pub async fn add_message(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    ticket_id: &str,
+    body: &str,
+    internal: bool,
+) -> Result<ticket_message::Model, AppError> {
+    policy::ensure_may_write(viewer, internal)?;
+    let body = MessageBody::parse(body, "body")?;
+    let ticket_id = parse_ticket_id(ticket_id)?;
+    let txn = store::begin_write(db).await?;
+    let ticket = store::lock_ticket(&txn, ticket_id)
+        .await?
+        .filter(|ticket| policy::can_see_ticket(viewer, ticket))
+        .ok_or_else(AppError::ticket_not_found)?;
+    domain::ensure_open_for_messages(ticket.status)?;
+    let at = now();
+    if !internal {
+        let status = domain::status_after_message(ticket.status, viewer.role);
+        store::update_ticket_status(&txn, ticket.id, status, at).await?;
+    }
+    let message = store::insert_message(
+        &txn,
+        store::NewMessage {
+            ticket_id: ticket.id,
+            author_id: viewer.id.clone(),
+            author_role: viewer.role,
+            body: body.into_inner(),
+            internal,
+            at,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(message)
+}
+
+/// An id that is not a UUID names no ticket: NOT_FOUND, like any other unknown id.
+fn parse_ticket_id(raw: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(raw).map_err(|_| AppError::ticket_not_found())
+}
+
+/// The current time at the precision both databases keep (microseconds), so that
+/// what a mutation returns is what a later read returns.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
