@@ -3,6 +3,7 @@
 mod context;
 mod mutation;
 mod query;
+pub mod request;
 mod scalars;
 mod types;
 
@@ -15,11 +16,7 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// The schema without its data: the server adds the database connection.
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(
-        QueryRoot::default(),
-        MutationRoot::default(),
-        EmptySubscription,
-    )
+    Schema::build(QueryRoot::default(), MutationRoot, EmptySubscription)
 }
 
 /// The schema in SDL, with fields and enum items sorted so that it diffs cleanly.

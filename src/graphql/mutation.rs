@@ -4,10 +4,9 @@ use super::context::Session;
 use super::types::{CreateTicketInput, Ticket, TicketMessage, TicketStatus};
 use crate::tickets::{self, NewTicketRequest};
 
-#[derive(Default)]
 pub struct MutationRoot;
 
-#[Object]
+#[Object(name = "Mutation")]
 impl MutationRoot {
     /// Opens a ticket owned by you, status OPEN, with `message` as its first message.
     async fn create_ticket(

@@ -5,6 +5,7 @@ use super::types::{Ticket, TicketOrder, TicketPage, TicketStatus, Viewer};
 use crate::tickets::{self, ListRequest};
 
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(ViewerQuery, TicketQuery);
 
 #[derive(Default)]

@@ -1,5 +1,5 @@
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::OperationType;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Json;
 use axum::extract::State;
@@ -15,7 +15,9 @@ pub async fn execute_post(
     MaybeViewer(viewer): MaybeViewer,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
-    execute(&state, request.into_inner(), viewer).await
+    let mut request = request.into_inner();
+    crate::graphql::request::prepare(&mut request);
+    execute(&state, request, viewer).await
 }
 
 /// GraphQL over GET is for queries only, so that a cross-site link can change nothing.
@@ -24,8 +26,8 @@ pub async fn query_over_get(
     MaybeViewer(viewer): MaybeViewer,
     request: GraphQLRequest,
 ) -> Response {
-    let request = request.into_inner();
-    if selects_mutation(&request) {
+    let mut request = request.into_inner();
+    if crate::graphql::request::prepare(&mut request) == Some(OperationType::Mutation) {
         let body = serde_json::json!({
             "errors": [{ "message": "Mutations must be sent with POST" }]
         });
@@ -53,20 +55,4 @@ async fn execute(
         None => request,
     };
     state.schema.execute(request).await.into()
-}
-
-/// Whether the operation the request would run is a mutation. A document that does not
-/// parse is left to the executor, which reports the syntax error.
-fn selects_mutation(request: &async_graphql::Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    let operation = match &document.operations {
-        DocumentOperations::Single(operation) => Some(operation),
-        DocumentOperations::Multiple(operations) => request
-            .operation_name
-            .as_deref()
-            .and_then(|name| operations.get(name)),
-    };
-    operation.is_some_and(|operation| operation.node.ty == OperationType::Mutation)
 }

@@ -1,0 +1,134 @@
+//! Preparing a request before execution: one parse, shared by the HTTP checks and the
+//! executor.
+
+use std::collections::HashSet;
+
+use async_graphql::parser::Positioned;
+use async_graphql::parser::types::{
+    Directive, DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
+    Selection, SelectionSet,
+};
+use async_graphql::{Name, Request};
+use async_graphql_value::Value;
+
+/// Parses the request's document and returns the type of the operation it selects, or
+/// `None` when the document does not parse or names no runnable operation (the
+/// executor then reports why).
+///
+/// An argument bound to a nullable variable that the client left out is removed, so that
+/// the argument's default applies, as the GraphQL spec's argument coercion says. Clients
+/// such as Apollo and urql routinely declare `$page: Int` and omit it.
+pub fn prepare(request: &mut Request) -> Option<OperationType> {
+    let mut document = async_graphql::parser::parse_query(&request.query).ok()?;
+    let operation = selected_operation(&document, request.operation_name.as_deref())?;
+    let operation_type = operation.ty;
+    let omitted: HashSet<Name> = operation
+        .variable_definitions
+        .iter()
+        .map(|definition| &definition.node)
+        .filter(|definition| {
+            definition.var_type.node.nullable
+                && definition.default_value.is_none()
+                && !request.variables.contains_key(&definition.name.node)
+        })
+        .map(|definition| definition.name.node.clone())
+        .collect();
+    if !omitted.is_empty() {
+        OmittedVariables::new(&omitted).apply(&mut document, request.operation_name.as_deref());
+    }
+    request.set_parsed_query(document);
+    Some(operation_type)
+}
+
+fn selected_operation<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(operation), _) => Some(&operation.node),
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get(name).map(|operation| &operation.node)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// Removes the arguments bound to omitted variables, then the definitions of those
+/// variables that nothing uses any more (GraphQL forbids unused variables).
+struct OmittedVariables<'a> {
+    omitted: &'a HashSet<Name>,
+    still_used: HashSet<Name>,
+}
+
+impl<'a> OmittedVariables<'a> {
+    fn new(omitted: &'a HashSet<Name>) -> Self {
+        Self {
+            omitted,
+            still_used: HashSet::new(),
+        }
+    }
+
+    fn apply(mut self, document: &mut ExecutableDocument, operation_name: Option<&str>) {
+        for fragment in document.fragments.values_mut() {
+            self.directives(&fragment.node.directives);
+            self.selection_set(&mut fragment.node.selection_set);
+        }
+        let operation = match (&mut document.operations, operation_name) {
+            (DocumentOperations::Single(operation), _) => operation,
+            (DocumentOperations::Multiple(operations), Some(name)) => {
+                match operations.get_mut(name) {
+                    Some(operation) => operation,
+                    None => return,
+                }
+            }
+            (DocumentOperations::Multiple(_), None) => return,
+        };
+        self.directives(&operation.node.directives);
+        self.selection_set(&mut operation.node.selection_set);
+        operation.node.variable_definitions.retain(|definition| {
+            let name = &definition.node.name.node;
+            !self.omitted.contains(name) || self.still_used.contains(name)
+        });
+    }
+
+    fn selection_set(&mut self, selection_set: &mut Positioned<SelectionSet>) {
+        for selection in &mut selection_set.node.items {
+            match &mut selection.node {
+                Selection::Field(field) => {
+                    field.node.arguments.retain(|(_, value)| {
+                        !matches!(&value.node, Value::Variable(name) if self.omitted.contains(name))
+                    });
+                    for (_, value) in &field.node.arguments {
+                        self.note_uses(&value.node);
+                    }
+                    self.directives(&field.node.directives);
+                    self.selection_set(&mut field.node.selection_set);
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.directives(&fragment.node.directives);
+                    self.selection_set(&mut fragment.node.selection_set);
+                }
+                Selection::FragmentSpread(spread) => self.directives(&spread.node.directives),
+            }
+        }
+    }
+
+    fn directives(&mut self, directives: &[Positioned<Directive>]) {
+        for directive in directives {
+            for (_, value) in &directive.node.arguments {
+                self.note_uses(&value.node);
+            }
+        }
+    }
+
+    fn note_uses(&mut self, value: &Value) {
+        match value {
+            Value::Variable(name) => {
+                self.still_used.insert(name.clone());
+            }
+            Value::List(items) => items.iter().for_each(|item| self.note_uses(item)),
+            Value::Object(fields) => fields.values().for_each(|field| self.note_uses(field)),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,64 @@
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+const WRITERS: usize = 40;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_ticket_creations_all_succeed() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice");
+
+    let replies = join_all((0..WRITERS).map(|n| {
+        let (app, alice) = (&app, &alice);
+        async move {
+            app.graphql(
+                alice,
+                "mutation($input: CreateTicketInput!) { createTicket(input: $input) { id } }",
+                json!({ "input": { "subject": format!("Ticket {n}"), "message": "Hi" } }),
+            )
+            .await
+        }
+    }))
+    .await;
+
+    for reply in replies {
+        reply.expect_ok();
+    }
+    let list = app
+        .graphql(&alice, "{ tickets { pagination { total } } }", json!({}))
+        .await
+        .expect_ok();
+    assert_eq!(list.data("tickets")["pagination"]["total"], WRITERS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_replies_to_one_ticket_all_succeed() {
+    let app = spawn_app().await;
+    let (alice, admin) = (app.customer("alice"), app.admin("root"));
+    let id = app.create_ticket(&alice, "Busy").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let replies = join_all((0..WRITERS).map(|n| {
+        let (app, id) = (&app, &id);
+        let author = if n % 2 == 0 { &alice } else { &admin };
+        async move {
+            app.add_message(author, id, &format!("Reply {n}"), n % 4 == 1)
+                .await
+        }
+    }))
+    .await;
+
+    for reply in replies {
+        reply.expect_ok();
+    }
+    let ticket = app.ticket(&admin, &id).await.expect_ok();
+    let messages = ticket.data("ticket")["messages"]
+        .as_array()
+        .expect("messages")
+        .len();
+    assert_eq!(messages, WRITERS + 1);
+}

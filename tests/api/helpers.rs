@@ -1,0 +1,352 @@
+//! Shared test harness: a real server on port 0 over a fresh database, real signed JWTs.
+//!
+//! Each test gets its own SQLite file, or, when `TEST_DATABASE_URL` names a PostgreSQL
+//! server, its own PostgreSQL database, dropped when the test ends.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use supportdesk::config::Config;
+use supportdesk::startup::Application;
+
+pub struct TestApp {
+    pub address: String,
+    pub jwt_secret: String,
+    pub database_url: String,
+    client: reqwest::Client,
+    _database: TestDatabase,
+}
+
+/// A signed-in user of the tests: their id and a valid token.
+#[derive(Clone)]
+pub struct User {
+    pub id: String,
+    pub token: String,
+}
+
+/// What the server answered to a GraphQL request.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The value of one root field; panics when the reply carries no `data`.
+    pub fn data(&self, field: &str) -> &Value {
+        &self.body["data"][field]
+    }
+
+    /// The errors, or an empty list.
+    pub fn errors(&self) -> Vec<Value> {
+        self.body["errors"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// `extensions.code` of the first error.
+    pub fn error_code(&self) -> Option<String> {
+        self.errors()
+            .first()
+            .and_then(|error| error["extensions"]["code"].as_str().map(str::to_owned))
+    }
+
+    pub fn error_message(&self) -> Option<String> {
+        self.errors()
+            .first()
+            .and_then(|error| error["message"].as_str().map(str::to_owned))
+    }
+
+    pub fn error_field(&self) -> Option<String> {
+        self.errors()
+            .first()
+            .and_then(|error| error["extensions"]["field"].as_str().map(str::to_owned))
+    }
+
+    /// Panics with the reply when it carries errors.
+    pub fn expect_ok(self) -> Self {
+        assert!(
+            self.errors().is_empty(),
+            "unexpected errors: {:#}",
+            self.body
+        );
+        self
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let database = TestDatabase::create().await;
+    let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7());
+    let config = Config {
+        database_url: database.url.clone(),
+        listen_addr: "127.0.0.1:0".parse().expect("socket address"),
+        jwt_secret: jwt_secret.clone(),
+    };
+    let application = Application::build(config).await.expect("the server starts");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until(std::future::pending()));
+    TestApp {
+        address,
+        jwt_secret,
+        database_url: database.url.clone(),
+        client: reqwest::Client::new(),
+        _database: database,
+    }
+}
+
+impl TestApp {
+    pub fn customer(&self, id: &str) -> User {
+        self.user(id, "customer")
+    }
+
+    pub fn admin(&self, id: &str) -> User {
+        self.user(id, "admin")
+    }
+
+    fn user(&self, id: &str, role: &str) -> User {
+        User {
+            id: id.to_owned(),
+            token: self.sign(&json!({ "sub": id, "role": role, "exp": unix_now() + 3600 })),
+        }
+    }
+
+    /// Signs any claims with the server's secret, for tokens the server must refuse.
+    pub fn sign(&self, claims: &Value) -> String {
+        sign_hs256(claims, &self.jwt_secret)
+    }
+
+    /// A GraphQL POST as `user`.
+    pub async fn graphql(&self, user: &User, query: &str, variables: Value) -> Reply {
+        self.post_graphql(Some(&format!("Bearer {}", user.token)), query, variables)
+            .await
+    }
+
+    /// A GraphQL POST with the given `Authorization` header, or none.
+    pub async fn post_graphql(
+        &self,
+        authorization: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        reply(request.send().await.expect("the server answers")).await
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    pub async fn get_graphql(&self, user: &User, query: &str) -> Reply {
+        let request = self
+            .client
+            .get(format!("{}/graphql", self.address))
+            .query(&[("query", query)])
+            .bearer_auth(&user.token);
+        reply(request.send().await.expect("the server answers")).await
+    }
+
+    /// Opens a ticket as `user` and returns it with `id`, `subject`, `status`,
+    /// `createdAt`, `updatedAt`.
+    pub async fn create_ticket(&self, user: &User, subject: &str) -> Value {
+        let reply = self
+            .graphql(
+                user,
+                "mutation($input: CreateTicketInput!) {
+                    createTicket(input: $input) { id userId subject status createdAt updatedAt }
+                }",
+                json!({ "input": { "subject": subject, "message": "First message" } }),
+            )
+            .await
+            .expect_ok();
+        reply.data("createTicket").clone()
+    }
+
+    pub async fn set_status(&self, admin: &User, ticket_id: &str, status: &str) -> Reply {
+        self.graphql(
+            admin,
+            "mutation($id: ID!, $status: TicketStatus!) {
+                updateTicketStatus(id: $id, status: $status) { id status updatedAt }
+            }",
+            json!({ "id": ticket_id, "status": status }),
+        )
+        .await
+    }
+
+    pub async fn add_message(
+        &self,
+        user: &User,
+        ticket_id: &str,
+        body: &str,
+        internal: bool,
+    ) -> Reply {
+        self.graphql(
+            user,
+            "mutation($ticketId: ID!, $body: String!, $internal: Boolean!) {
+                addTicketMessage(ticketId: $ticketId, body: $body, internal: $internal) {
+                    id ticketId authorId authorRole body internal createdAt
+                }
+            }",
+            json!({ "ticketId": ticket_id, "body": body, "internal": internal }),
+        )
+        .await
+    }
+
+    /// One ticket as `user` sees it, with its messages.
+    pub async fn ticket(&self, user: &User, id: &str) -> Reply {
+        self.graphql(
+            user,
+            "query($id: ID!) {
+                ticket(id: $id) {
+                    id userId subject status createdAt updatedAt
+                    messages { id ticketId authorId authorRole body internal createdAt }
+                }
+            }",
+            json!({ "id": id }),
+        )
+        .await
+    }
+}
+
+async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("a body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub fn sign_hs256(claims: &Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("claims encode")
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+/// The database of one test.
+struct TestDatabase {
+    url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    /// Removed, with the SQLite file, when dropped.
+    SqliteDirectory {
+        _directory: tempfile::TempDir,
+    },
+    PostgresDatabase {
+        server_url: String,
+        name: String,
+    },
+}
+
+impl TestDatabase {
+    async fn create() -> Self {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(server_url) if server_url.starts_with("postgres") => {
+                Self::postgres(server_url).await
+            }
+            _ => Self::sqlite(),
+        }
+    }
+
+    fn sqlite() -> Self {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let url = format!(
+            "sqlite://{}/supportdesk.db?mode=rwc",
+            directory.path().display()
+        );
+        Self {
+            url,
+            cleanup: Cleanup::SqliteDirectory {
+                _directory: directory,
+            },
+        }
+    }
+
+    async fn postgres(server_url: String) -> Self {
+        let name = format!("supportdesk_test_{}", uuid::Uuid::now_v7().simple());
+        let server = Database::connect(&server_url)
+            .await
+            .expect("PostgreSQL answers");
+        server
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("a test database is created");
+        server.close().await.expect("the admin connection closes");
+        Self {
+            url: with_database(&server_url, &name),
+            cleanup: Cleanup::PostgresDatabase { server_url, name },
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Cleanup::PostgresDatabase { server_url, name } = &self.cleanup else {
+            return;
+        };
+        let (server_url, name) = (server_url.clone(), name.clone());
+        let database = name.clone();
+        // Drop runs inside the test's runtime, which cannot block on itself: drop the
+        // database from a thread with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let server = Database::connect(&server_url).await?;
+                server
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await?;
+                server.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {database}: {dropped:?}");
+        }
+    }
+}
+
+/// `postgres://user@host:port/db?opts` with `db` replaced by `name`.
+fn with_database(server_url: &str, name: &str) -> String {
+    let (base, options) = server_url
+        .split_once('?')
+        .map_or((server_url, None), |(base, options)| (base, Some(options)));
+    let authority_end = base.find("://").map_or(0, |scheme| scheme + 3);
+    let root = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    match options {
+        Some(options) => format!("{root}/{name}?{options}"),
+        None => format!("{root}/{name}"),
+    }
+}

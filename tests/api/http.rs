@@ -1,0 +1,79 @@
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn healthz_answers_while_the_process_serves() {
+    let app = spawn_app().await;
+
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn readyz_answers_while_the_database_answers() {
+    let app = spawn_app().await;
+
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn graphiql_is_served_and_points_at_the_endpoint() {
+    let app = spawn_app().await;
+
+    let response = app.get("/graphiql").await;
+
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.expect("html");
+    assert!(page.contains("graphiql"), "{page}");
+    assert!(page.contains("/graphql"), "{page}");
+}
+
+#[tokio::test]
+async fn a_query_may_be_sent_with_get() {
+    let app = spawn_app().await;
+
+    let reply = app
+        .get_graphql(&app.customer("alice"), "{ me { id } }")
+        .await;
+
+    assert_eq!(reply.expect_ok().data("me")["id"], "alice");
+}
+
+#[tokio::test]
+async fn a_mutation_sent_with_get_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice");
+
+    let reply = app
+        .get_graphql(
+            &alice,
+            r#"mutation { createTicket(input: { subject: "s", message: "m" }) { id } }"#,
+        )
+        .await;
+
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.headers["allow"], "POST");
+    let list = app
+        .graphql(&alice, "{ tickets { pagination { total } } }", json!({}))
+        .await
+        .expect_ok();
+    assert_eq!(list.data("tickets")["pagination"]["total"], 0);
+}
+
+#[tokio::test]
+async fn a_failing_root_field_leaves_its_siblings_resolved() {
+    let app = spawn_app().await;
+
+    let reply = app
+        .graphql(
+            &app.customer("alice"),
+            r#"{ me { id } ticket(id: "nope") { id } }"#,
+            json!({}),
+        )
+        .await;
+
+    assert_eq!(reply.data("me")["id"], "alice");
+    assert_eq!(reply.data("ticket"), &Value::Null);
+    assert_eq!(reply.errors().len(), 1);
+    assert_eq!(reply.errors()[0]["path"], json!(["ticket"]));
+}
