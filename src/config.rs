@@ -1,6 +1,10 @@
 //! Settings from flags and the environment, checked into a [`Config`].
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::graphql::limits::QueryLimits;
+use crate::http::rate_limit::RateLimit;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://supportdesk.db?mode=rwc";
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
@@ -21,6 +25,118 @@ pub struct Settings {
     /// Secret that signs and verifies HS256 tokens.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
+    #[command(flatten)]
+    pub http: HttpSettings,
+}
+
+/// How the HTTP endpoint defends itself; every default is in [`HttpOptions::DEFAULT`].
+#[derive(Clone, Debug, clap::Args)]
+pub struct HttpSettings {
+    /// Largest request body accepted, in bytes; a larger one gets 413.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = HttpOptions::DEFAULT.max_body_bytes, global = true)]
+    pub max_body_bytes: usize,
+    /// Time budget of one GraphQL operation, in seconds.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = HttpOptions::DEFAULT.request_timeout.as_secs_f64(), global = true)]
+    pub request_timeout_seconds: f64,
+    /// Origins allowed to call the API from a browser, comma-separated; none by default.
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', global = true)]
+    pub cors_origins: Vec<String>,
+    /// Whether the schema can be introspected; `false` also turns off field suggestions.
+    #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub graphql_introspection: bool,
+    /// Deepest field nesting of a query.
+    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = QueryLimits::DEFAULT.max_depth, global = true)]
+    pub graphql_max_depth: u64,
+    /// Most fields in a query, fragments expanded (its complexity).
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = QueryLimits::DEFAULT.max_fields, global = true)]
+    pub graphql_max_complexity: u64,
+    /// Most aliased fields in a query.
+    #[arg(long, env = "GRAPHQL_MAX_ALIASES", default_value_t = QueryLimits::DEFAULT.max_aliases, global = true)]
+    pub graphql_max_aliases: u64,
+    /// Most fields at the root of an operation.
+    #[arg(long, env = "GRAPHQL_MAX_ROOT_FIELDS", default_value_t = QueryLimits::DEFAULT.max_root_fields, global = true)]
+    pub graphql_max_root_fields: u64,
+    /// Most directives in a document.
+    #[arg(long, env = "GRAPHQL_MAX_DIRECTIVES", default_value_t = QueryLimits::DEFAULT.max_directives, global = true)]
+    pub graphql_max_directives: u64,
+    /// Deepest bracket nesting of a document's text and of its variables.
+    #[arg(long, env = "GRAPHQL_MAX_NESTING", default_value_t = QueryLimits::DEFAULT.max_nesting, global = true)]
+    pub graphql_max_nesting: usize,
+    /// Most operations in one batched (JSON array) request.
+    #[arg(long, env = "GRAPHQL_MAX_BATCH", default_value_t = QueryLimits::DEFAULT.max_batch, global = true)]
+    pub graphql_max_batch: usize,
+    /// Mutations a user may send at once.
+    #[arg(long, env = "MUTATION_RATE_LIMIT_BURST", default_value_t = RateLimit::DEFAULT.burst, global = true)]
+    pub mutation_rate_limit_burst: u32,
+    /// Mutations a user regains per second.
+    #[arg(long, env = "MUTATION_RATE_LIMIT_PER_SECOND", default_value_t = RateLimit::DEFAULT.per_second, global = true)]
+    pub mutation_rate_limit_per_second: f64,
+}
+
+/// The checked form of [`HttpSettings`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpOptions {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub cors_origins: Vec<String>,
+    pub introspection: bool,
+    pub query_limits: QueryLimits,
+    pub mutation_rate_limit: RateLimit,
+}
+
+impl HttpOptions {
+    pub const DEFAULT: Self = Self {
+        max_body_bytes: 1024 * 1024,
+        request_timeout: Duration::from_secs(10),
+        cors_origins: Vec::new(),
+        introspection: true,
+        query_limits: QueryLimits::DEFAULT,
+        mutation_rate_limit: RateLimit::DEFAULT,
+    };
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl TryFrom<HttpSettings> for HttpOptions {
+    type Error = ConfigError;
+
+    fn try_from(settings: HttpSettings) -> Result<Self, ConfigError> {
+        let request_timeout = Duration::try_from_secs_f64(settings.request_timeout_seconds)
+            .ok()
+            .filter(|timeout| !timeout.is_zero())
+            .ok_or(ConfigError::Invalid(
+                "REQUEST_TIMEOUT_SECONDS must be a positive number",
+            ))?;
+        let per_second = settings.mutation_rate_limit_per_second;
+        if per_second.is_nan() || per_second < 0.0 {
+            return Err(ConfigError::Invalid(
+                "MUTATION_RATE_LIMIT_PER_SECOND must be zero or more",
+            ));
+        }
+        Ok(Self {
+            max_body_bytes: settings.max_body_bytes,
+            request_timeout,
+            cors_origins: settings.cors_origins,
+            introspection: settings.graphql_introspection,
+            query_limits: QueryLimits {
+                max_depth: settings.graphql_max_depth,
+                max_fields: settings.graphql_max_complexity,
+                max_aliases: settings.graphql_max_aliases,
+                max_root_fields: settings.graphql_max_root_fields,
+                max_directives: settings.graphql_max_directives,
+                max_nesting: settings.graphql_max_nesting,
+                max_batch: settings.graphql_max_batch,
+            },
+            mutation_rate_limit: RateLimit {
+                burst: settings.mutation_rate_limit_burst,
+                per_second,
+            },
+        })
+    }
 }
 
 /// A complete, checked configuration. Tests build it directly.
@@ -29,10 +145,13 @@ pub struct Config {
     pub database_url: String,
     pub listen_addr: SocketAddr,
     pub jwt_secret: String,
+    pub http: HttpOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error("{0}")]
+    Invalid(&'static str),
     #[error(
         "JWT_SECRET is not set. Without it supportdesk only listens on a loopback address \
          (with a development secret); set JWT_SECRET to listen on {0}"
@@ -57,20 +176,44 @@ impl Config {
             database_url: settings.database_url,
             listen_addr: settings.listen_addr,
             jwt_secret,
+            http: settings.http.try_into()?,
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+
+    /// The HTTP settings as the flags' defaults give them.
+    #[derive(Parser)]
+    struct DefaultHttpSettings {
+        #[command(flatten)]
+        http: HttpSettings,
+    }
 
     fn settings(listen_addr: &str, jwt_secret: Option<&str>) -> Settings {
         Settings {
             database_url: DEFAULT_DATABASE_URL.into(),
             listen_addr: listen_addr.parse().expect("socket address"),
             jwt_secret: jwt_secret.map(str::to_owned),
+            http: DefaultHttpSettings::parse_from(["supportdesk"]).http,
         }
+    }
+
+    #[test]
+    fn the_flag_defaults_are_the_documented_defaults() {
+        let config = Config::from_settings(settings("127.0.0.1:0", Some("s"))).expect("config");
+        assert_eq!(config.http, HttpOptions::DEFAULT);
+    }
+
+    #[test]
+    fn a_request_timeout_of_zero_is_refused() {
+        let mut settings = settings("127.0.0.1:0", Some("s"));
+        settings.http.request_timeout_seconds = 0.0;
+        assert!(Config::from_settings(settings).is_err());
     }
 
     #[test]

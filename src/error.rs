@@ -22,6 +22,22 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("{0}")]
     FailedPrecondition(&'static str),
+    /// A document past one of the query limits; refused before anything runs.
+    #[error("{0}")]
+    QueryTooComplex(String),
+    /// A document that is not GraphQL.
+    #[error("{0}")]
+    ParseFailed(String),
+    /// A document that does not validate against the schema.
+    #[error("{0}")]
+    ValidationFailed(String),
+    /// A request body or query string that is not a GraphQL request.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("Too many requests; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error("The request took too long and was stopped")]
+    Timeout,
     #[error("Internal server error")]
     Database(#[from] DbErr),
     #[error("Internal server error")]
@@ -48,6 +64,12 @@ impl AppError {
             Self::BadUserInput { .. } => "BAD_USER_INPUT",
             Self::NotFound(_) => "NOT_FOUND",
             Self::FailedPrecondition(_) => "FAILED_PRECONDITION",
+            Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
+            Self::ParseFailed(_) => "GRAPHQL_PARSE_FAILED",
+            Self::ValidationFailed(_) => "GRAPHQL_VALIDATION_FAILED",
+            Self::BadRequest(_) => "BAD_REQUEST",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Timeout => "TIMEOUT",
             Self::Database(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -62,8 +84,12 @@ impl ErrorExtensions for AppError {
         }
         async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
             extensions.set("code", self.code());
-            if let Self::BadUserInput { field, .. } = self {
-                extensions.set("field", *field);
+            match self {
+                Self::BadUserInput { field, .. } => extensions.set("field", *field),
+                Self::RateLimited {
+                    retry_after_seconds,
+                } => extensions.set("retryAfter", *retry_after_seconds),
+                _ => {}
             }
         })
     }

@@ -39,7 +39,7 @@ impl Application {
         Ok(Self {
             listener,
             address,
-            router: router(AppState::new(db, keys)),
+            router: router(AppState::new(db, keys, config.http)),
         })
     }
 

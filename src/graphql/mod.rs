@@ -1,6 +1,7 @@
 //! The GraphQL schema: types, resolvers and the SDL the clients are written against.
 
 mod context;
+pub mod limits;
 mod mutation;
 mod query;
 pub mod request;

@@ -8,20 +8,40 @@ use async_graphql::parser::types::{
     Directive, DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
     Selection, SelectionSet,
 };
-use async_graphql::{Name, Request};
+use async_graphql::{Name, Request, Value as ConstValue, Variables};
 use async_graphql_value::Value;
 
-/// Parses the request's document and returns the type of the operation it selects, or
-/// `None` when the document does not parse or names no runnable operation (the
+use super::limits::{self, QueryLimits};
+use crate::error::AppError;
+
+/// What a request will run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Operation {
+    pub kind: OperationType,
+    /// Fields selected at the root: what a mutation costs against the rate limit.
+    pub root_fields: u64,
+}
+
+/// Checks and parses the request's document before anything executes, and returns the
+/// type of the operation it selects (`None` when it names no runnable operation: the
 /// executor then reports why).
 ///
 /// An argument bound to a nullable variable that the client left out is removed, so that
 /// the argument's default applies, as the GraphQL spec's argument coercion says. Clients
 /// such as Apollo and urql routinely declare `$page: Int` and omit it.
-pub fn prepare(request: &mut Request) -> Option<OperationType> {
-    let mut document = async_graphql::parser::parse_query(&request.query).ok()?;
-    let operation = selected_operation(&document, request.operation_name.as_deref())?;
-    let operation_type = operation.ty;
+pub fn prepare(request: &mut Request, limits: &QueryLimits) -> Result<Option<Operation>, AppError> {
+    limits::check_nesting(&request.query, limits.max_nesting)?;
+    let mut document = async_graphql::parser::parse_query(&request.query)
+        .map_err(|error| AppError::ParseFailed(error.to_string()))?;
+    check_variables_nesting(&request.variables, limits.max_nesting)?;
+    let Some(operation) = selected_operation(&document, request.operation_name.as_deref()) else {
+        request.set_parsed_query(document);
+        return Ok(None);
+    };
+    let selected = Operation {
+        kind: operation.ty,
+        root_fields: limits::check_document(&document, operation, limits)?,
+    };
     let omitted: HashSet<Name> = operation
         .variable_definitions
         .iter()
@@ -37,7 +57,30 @@ pub fn prepare(request: &mut Request) -> Option<OperationType> {
         OmittedVariables::new(&omitted).apply(&mut document, request.operation_name.as_deref());
     }
     request.set_parsed_query(document);
-    Some(operation_type)
+    Ok(Some(selected))
+}
+
+/// Variables arrive as JSON, which may nest deeper than anything the schema accepts;
+/// refuse them before the validator recurses into them.
+fn check_variables_nesting(variables: &Variables, max_nesting: usize) -> Result<(), AppError> {
+    let mut pending: Vec<(&ConstValue, usize)> =
+        variables.values().map(|value| (value, 1)).collect();
+    while let Some((value, depth)) = pending.pop() {
+        if depth > max_nesting {
+            return Err(AppError::bad_input(
+                "variables",
+                format!("Variables nest deeper than {max_nesting} levels"),
+            ));
+        }
+        match value {
+            ConstValue::List(items) => pending.extend(items.iter().map(|item| (item, depth + 1))),
+            ConstValue::Object(fields) => {
+                pending.extend(fields.values().map(|field| (field, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn selected_operation<'a>(

@@ -1,17 +1,32 @@
-//! The HTTP edge: routes, authentication and the GraphQL endpoint.
+//! The HTTP edge: routes, authentication, GraphQL over HTTP, health, and the layers
+//! every request passes (request id and log line, CORS).
 
 mod auth;
 mod graphql;
 mod health;
+mod media;
+pub mod rate_limit;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, Request};
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
+use self::rate_limit::MutationRateLimiter;
 use crate::auth::JwtKeys;
+use crate::config::HttpOptions;
+use crate::graphql::limits::QueryLimits;
 use crate::graphql::{AppSchema, schema_builder};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -19,19 +34,49 @@ pub struct AppState {
     schema: AppSchema,
     keys: Arc<JwtKeys>,
     db: DatabaseConnection,
+    http: Arc<HttpOptions>,
+    query_limits: QueryLimits,
+    rate_limiter: Arc<MutationRateLimiter>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, keys: JwtKeys) -> Self {
+    pub fn new(db: DatabaseConnection, keys: JwtKeys, http: HttpOptions) -> Self {
+        let mut schema = schema_builder().data(db.clone());
+        if !http.introspection {
+            // Suggestions ("Did you mean …") would leak the schema just the same.
+            schema = schema.disable_introspection().disable_suggestions();
+        }
         Self {
-            schema: schema_builder().data(db.clone()).finish(),
+            schema: schema.finish(),
             keys: Arc::new(keys),
             db,
+            query_limits: http.query_limits,
+            rate_limiter: Arc::new(MutationRateLimiter::new(http.mutation_rate_limit)),
+            http: Arc::new(http),
         }
     }
 }
 
 pub fn router(state: AppState) -> Router {
+    let cors = cors_layer(&state.http.cors_origins);
+    // The log line holds method, path, status and latency: never headers (tokens),
+    // query strings or bodies (message text).
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<_>| {
+            let request_id = request
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!(
+                "request",
+                id = %request_id,
+                method = %request.method(),
+                path = %request.uri().path(),
+            )
+        })
+        .on_request(())
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
     Router::new()
         .route(
             "/graphql",
@@ -41,4 +86,26 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .with_state(state)
+        .layer(cors)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Browsers may call the API only from the listed origins.
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin.trim()).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+            HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+        ])
+        .expose_headers([REQUEST_ID])
 }

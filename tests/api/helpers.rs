@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
-use supportdesk::config::Config;
+use supportdesk::config::{Config, HttpOptions};
 use supportdesk::startup::Application;
 
 pub struct TestApp {
@@ -84,6 +84,7 @@ pub async fn spawn_app() -> TestApp {
         database_url: database.url.clone(),
         listen_addr: "127.0.0.1:0".parse().expect("socket address"),
         jwt_secret: jwt_secret.clone(),
+        http: HttpOptions::default(),
     };
     let application = Application::build(config).await.expect("the server starts");
     let address = format!("http://127.0.0.1:{}", application.port());
