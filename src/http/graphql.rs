@@ -2,7 +2,7 @@
 //! rate limit and time budget, around the schema's executor.
 
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, ErrorExtensions, ServerError};
+use async_graphql::{BatchRequest, ErrorExtensions, PathSegment, ServerError};
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
@@ -190,24 +190,33 @@ async fn run(
     (outcome, response_body(response))
 }
 
-/// Every root field is nullable, so `data` is null only when execution never started.
+/// Whether execution started: it yields `data`, or errors located at a field. Before
+/// execution (parse, validation) errors have no path.
 fn execution_started(response: &async_graphql::Response) -> bool {
     response.data != async_graphql::Value::Null
+        || response.errors.iter().any(|error| !error.path.is_empty())
 }
 
 /// A response without `data` when execution never started, as the spec asks; every
 /// error carries a code, the executor's own ones included.
 fn response_body(response: async_graphql::Response) -> Value {
     let executed = execution_started(&response);
+    let mut body = serde_json::Map::new();
+    if executed {
+        let mut data = match json_of(&response.data) {
+            Value::Null => Value::Object(serde_json::Map::new()),
+            data => data,
+        };
+        for error in &response.errors {
+            null_where_failed(&mut data, &error.path);
+        }
+        body.insert("data".into(), data);
+    }
     let errors: Vec<Value> = response
         .errors
         .into_iter()
         .map(|error| with_code(error, executed))
         .collect();
-    let mut body = serde_json::Map::new();
-    if executed {
-        body.insert("data".into(), json_of(&response.data));
-    }
     if !errors.is_empty() {
         body.insert("errors".into(), Value::Array(errors));
     }
@@ -215,6 +224,32 @@ fn response_body(response: async_graphql::Response) -> Value {
         body.insert("extensions".into(), json_of(&response.extensions));
     }
     Value::Object(body)
+}
+
+/// async-graphql leaves a failed field out of `data`; the spec (and the clients' caches)
+/// want it there as `null`. Walks the error's path and puts `null` where the walk
+/// first finds nothing.
+fn null_where_failed(data: &mut Value, path: &[PathSegment]) {
+    let mut current = data;
+    for segment in path {
+        current = match (current, segment) {
+            (Value::Object(fields), PathSegment::Field(name)) => {
+                if !fields.contains_key(name) {
+                    fields.insert(name.clone(), Value::Null);
+                    return;
+                }
+                match fields.get_mut(name) {
+                    Some(next) => next,
+                    None => return,
+                }
+            }
+            (Value::Array(items), PathSegment::Index(index)) => match items.get_mut(*index) {
+                Some(next) => next,
+                None => return,
+            },
+            _ => return,
+        };
+    }
 }
 
 /// Gives the executor's own errors (which carry none) a code: before execution they

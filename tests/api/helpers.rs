@@ -78,14 +78,20 @@ impl Reply {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A server whose configuration `configure` adjusts first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let database = TestDatabase::create().await;
     let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7());
-    let config = Config {
+    let mut config = Config {
         database_url: database.url.clone(),
         listen_addr: "127.0.0.1:0".parse().expect("socket address"),
         jwt_secret: jwt_secret.clone(),
         http: HttpOptions::default(),
     };
+    configure(&mut config);
     let application = Application::build(config).await.expect("the server starts");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until(std::future::pending()));
@@ -138,6 +144,34 @@ impl TestApp {
             .json(&json!({ "query": query, "variables": variables }));
         if let Some(value) = authorization {
             request = request.header("Authorization", value);
+        }
+        reply(request.send().await.expect("the server answers")).await
+    }
+
+    /// A POST to `/graphql` with the given headers and raw body.
+    pub async fn post_raw(
+        &self,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        reply(request.send().await.expect("the server answers")).await
+    }
+
+    /// A GET to `/graphql` with the given query-string pairs and headers.
+    pub async fn get_raw(&self, query: &[(&str, &str)], headers: &[(&str, &str)]) -> Reply {
+        let mut request = self
+            .client
+            .get(format!("{}/graphql", self.address))
+            .query(query);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         reply(request.send().await.expect("the server answers")).await
     }
