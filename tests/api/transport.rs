@@ -368,3 +368,29 @@ async fn every_response_carries_a_request_id() {
     assert!(!reply.headers["x-request-id"].is_empty());
     assert_eq!(echoed.headers["x-request-id"], "abc-123");
 }
+
+#[tokio::test]
+async fn a_get_without_a_query_is_a_request_error() {
+    let app = spawn_app().await;
+
+    let reply = app.get_raw(&[], &[("accept", GRAPHQL_RESPONSE)]).await;
+
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.get("data").is_none());
+}
+
+#[tokio::test]
+async fn a_get_query_answers_in_the_negotiated_media_type() {
+    let app = spawn_app().await;
+
+    let reply = app
+        .get_raw(
+            &[("query", "{ __typename }")],
+            &[("accept", GRAPHQL_RESPONSE)],
+        )
+        .await;
+
+    assert_eq!(reply.status, 200);
+    assert!(content_type(&reply).starts_with(GRAPHQL_RESPONSE));
+    assert_eq!(reply.data("__typename"), "Query");
+}
