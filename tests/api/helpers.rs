@@ -176,6 +176,12 @@ impl TestApp {
         reply(request.send().await.expect("the server answers")).await
     }
 
+    /// Any request to the server, for what the typed helpers do not cover.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.address))
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))

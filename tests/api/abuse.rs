@@ -1,0 +1,146 @@
+//! Per-user rate limits and the time budget of a request.
+
+use sea_orm::{
+    ConnectionTrait, Database, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use serde_json::json;
+
+use crate::helpers::{TestApp, User, spawn_app_with};
+
+async fn open_ticket(app: &TestApp, user: &User) -> crate::helpers::Reply {
+    app.graphql(
+        user,
+        "mutation { createTicket(input: { subject: \"s\", message: \"m\" }) { id } }",
+        json!({}),
+    )
+    .await
+}
+
+async fn ticket_total(app: &TestApp) -> serde_json::Value {
+    app.graphql(
+        &app.admin("auditor"),
+        "{ tickets { pagination { total } } }",
+        json!({}),
+    )
+    .await
+    .expect_ok()
+    .data("tickets")["pagination"]["total"]
+        .clone()
+}
+
+#[tokio::test]
+async fn mutations_past_the_burst_are_rate_limited_with_a_retry_hint() {
+    let app = spawn_app_with(|config| {
+        config.http.mutation_rate_limit.burst = 2;
+        config.http.mutation_rate_limit.per_second = 0.1;
+    })
+    .await;
+    let alice = app.customer("alice");
+    open_ticket(&app, &alice).await.expect_ok();
+    open_ticket(&app, &alice).await.expect_ok();
+
+    let limited = open_ticket(&app, &alice).await;
+
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.error_code().as_deref(), Some("RATE_LIMITED"));
+    let retry_after = limited.errors()[0]["extensions"]["retryAfter"]
+        .as_u64()
+        .expect("a hint");
+    assert!((1..=10).contains(&retry_after), "{retry_after}");
+    assert_eq!(
+        limited.headers["retry-after"],
+        retry_after.to_string().as_str()
+    );
+    assert_eq!(ticket_total(&app).await, 2);
+}
+
+#[tokio::test]
+async fn the_rate_limit_counts_every_root_mutation_field() {
+    let app = spawn_app_with(|config| {
+        config.http.mutation_rate_limit.burst = 2;
+        config.http.mutation_rate_limit.per_second = 0.1;
+    })
+    .await;
+
+    let reply = app
+        .graphql(
+            &app.customer("alice"),
+            "mutation {
+                a: createTicket(input: { subject: \"a\", message: \"m\" }) { id }
+                b: createTicket(input: { subject: \"b\", message: \"m\" }) { id }
+                c: createTicket(input: { subject: \"c\", message: \"m\" }) { id }
+            }",
+            json!({}),
+        )
+        .await;
+
+    assert_eq!(reply.error_code().as_deref(), Some("RATE_LIMITED"));
+    assert_eq!(ticket_total(&app).await, 0);
+}
+
+#[tokio::test]
+async fn the_rate_limit_is_per_user_and_spares_queries() {
+    let app = spawn_app_with(|config| {
+        config.http.mutation_rate_limit.burst = 1;
+        config.http.mutation_rate_limit.per_second = 0.1;
+    })
+    .await;
+    let (alice, bob) = (app.customer("alice"), app.customer("bob"));
+    open_ticket(&app, &alice).await.expect_ok();
+
+    assert_eq!(
+        open_ticket(&app, &alice).await.error_code().as_deref(),
+        Some("RATE_LIMITED")
+    );
+    open_ticket(&app, &bob).await.expect_ok();
+    app.graphql(&alice, "{ me { id } }", json!({}))
+        .await
+        .expect_ok();
+}
+
+#[tokio::test]
+async fn a_request_past_its_time_budget_gets_an_error_and_writes_nothing() {
+    let app = spawn_app_with(|config| {
+        config.http.request_timeout = std::time::Duration::from_millis(500);
+    })
+    .await;
+    let alice = app.customer("alice");
+    let id = app.create_ticket(&alice, "Slow").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // Hold the ticket's row (on SQLite: the whole database) so that a reply must wait.
+    let db = Database::connect(&app.database_url)
+        .await
+        .expect("database");
+    let blocker = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await
+        .expect("a transaction");
+    blocker
+        .execute_unprepared(&format!(
+            "UPDATE tickets SET subject = subject WHERE id = '{id}'"
+        ))
+        .await
+        .expect("the row is locked");
+
+    let started = std::time::Instant::now();
+    let reply = app.add_message(&alice, &id, "Waiting", false).await;
+
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(
+        reply.error_code().as_deref(),
+        Some("TIMEOUT"),
+        "{:#}",
+        reply.body
+    );
+    blocker.rollback().await.expect("released");
+    let ticket = app.ticket(&app.admin("root"), &id).await.expect_ok();
+    assert_eq!(
+        ticket.data("ticket")["messages"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
