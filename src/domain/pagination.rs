@@ -135,3 +135,26 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn a_page_request_is_valid_exactly_within_the_bounds(page in any::<i32>(), limit in any::<i32>()) {
+            let valid = page >= 1 && (1..=PageRequest::MAX_LIMIT).contains(&limit);
+            prop_assert_eq!(PageRequest::parse(page, limit).is_ok(), valid);
+        }
+
+        #[test]
+        fn the_page_arithmetic_holds_for_any_total(page in 1..i32::MAX, limit in 1..=100i32, total in 0..u64::from(u32::MAX)) {
+            let summary = PageSummary::new(PageRequest::parse(page, limit).expect("valid"), total);
+            prop_assert!(summary.total_pages * summary.limit >= total);
+            prop_assert!(summary.total_pages * summary.limit < total + summary.limit);
+            prop_assert_eq!(summary.has_next_page(), summary.page < summary.total_pages);
+        }
+    }
+}

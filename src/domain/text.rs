@@ -113,3 +113,33 @@ mod tests {
         assert!(Subject::parse("a\0b").is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn a_parsed_subject_is_trimmed_bounded_and_stable(raw in "\\PC{0,300}|[ \\t\\n\\u{3000}a-z\\u{0}]{0,300}") {
+            if let Ok(subject) = Subject::parse(&raw) {
+                let text = subject.into_inner();
+                prop_assert_eq!(text.trim(), text.as_str());
+                prop_assert!((1..=Subject::MAX_CHARS).contains(&text.chars().count()));
+                prop_assert!(!text.contains('\0'));
+                prop_assert_eq!(Subject::parse(&text).map(Subject::into_inner).ok(), Some(text));
+            } else {
+                let trimmed = raw.trim();
+                let count = trimmed.chars().count();
+                prop_assert!(count == 0 || count > Subject::MAX_CHARS || trimmed.contains('\0'));
+            }
+        }
+
+        #[test]
+        fn a_message_body_of_valid_length_is_accepted(body in "[^\\u{0}]{1,200}") {
+            prop_assume!(!body.trim().is_empty());
+            prop_assert!(MessageBody::parse(&body, "body").is_ok());
+        }
+    }
+}

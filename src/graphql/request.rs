@@ -175,3 +175,46 @@ impl<'a> OmittedVariables<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Whatever the text, preparing it answers (a refusal or an operation) and never
+        /// panics or overflows the stack.
+        #[test]
+        fn any_text_is_prepared_without_panicking(query in "[{}\\[\\]()\"#a-z:$@!., \\n]{0,400}|\\PC{0,200}") {
+            let mut request = Request::new(query);
+            let _ = prepare(&mut request, &QueryLimits::DEFAULT);
+        }
+
+        #[test]
+        fn brackets_past_the_nesting_limit_are_refused(depth in 65usize..5_000, open in prop::sample::select(vec!['{', '[', '('])) {
+            let query: String = std::iter::repeat_n(open, depth).collect();
+            let mut request = Request::new(query);
+            prop_assert!(matches!(
+                prepare(&mut request, &QueryLimits::DEFAULT),
+                Err(AppError::QueryTooComplex(_))
+            ));
+        }
+
+        /// The JSON parser stops at 128 levels; below that, variables deeper than the
+        /// limit are refused.
+        #[test]
+        fn deep_variables_are_refused(depth in 65usize..120) {
+            let mut nested = serde_json::json!(1);
+            for _ in 0..depth {
+                nested = serde_json::json!({ "a": nested });
+            }
+            let variables = Variables::from_json(serde_json::json!({ "v": nested }));
+            let mut request = Request::new("query($v: ID) { ticket(id: $v) { id } }").variables(variables);
+            let code = prepare(&mut request, &QueryLimits::DEFAULT).err().map(|error| error.code());
+            prop_assert_eq!(code, Some("BAD_USER_INPUT"));
+        }
+    }
+}

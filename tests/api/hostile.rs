@@ -215,3 +215,20 @@ fragment TypeRef on __Type {
     ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }
 }
 "#;
+
+#[tokio::test]
+async fn a_ten_thousand_level_json_body_is_a_400_and_the_server_stays_up() {
+    let app = spawn_app().await;
+    let body = format!(
+        r#"{{"query": "{{ me {{ id }} }}", "variables": {{ "v": {}1{} }} }}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+
+    let reply = app
+        .post_raw(&[("content-type", "application/json")], body)
+        .await;
+
+    assert_eq!(reply.status, 400);
+    query(&app, "{ me { id } }").await.expect_ok();
+}
