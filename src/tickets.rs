@@ -2,6 +2,8 @@
 //! the contract's order of errors (forbidden, then bad input, then not found, then
 //! failed precondition).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::prelude::TicketStatus;
 use entity::{ticket, ticket_message};
@@ -39,19 +41,61 @@ impl NewTicketRequest {
     }
 }
 
+/// A page of tickets, each with its history when `with_messages` (in one query for the
+/// whole page).
 pub async fn list(
     db: &DatabaseConnection,
     viewer: &Viewer,
     request: ListRequest<'_>,
-) -> Result<(Vec<ticket::Model>, PageSummary), AppError> {
+    with_messages: bool,
+) -> Result<(Vec<TicketWithHistory>, PageSummary), AppError> {
     let page = PageRequest::parse(request.page, request.limit)?;
+    let owner = match (policy::ticket_owner_scope(viewer), request.user_id) {
+        // A customer asking for someone else's tickets: nothing can match.
+        (Some(own), Some(asked)) if own != asked => {
+            return Ok((Vec::new(), PageSummary::new(page, 0)));
+        }
+        (own, asked) => own.or(asked),
+    };
     let filter = TicketFilter {
-        owner: policy::ticket_owner_scope(viewer),
-        user_id: request.user_id,
+        owner,
         status: request.status,
     };
     let (tickets, total) = store::list_tickets(db, filter, request.order, page).await?;
+    let mut histories = if with_messages {
+        let ids: Vec<Uuid> = tickets.iter().map(|ticket| ticket.id).collect();
+        group_by_ticket(
+            store::messages_of_tickets(db, &ids, policy::sees_internal_notes(viewer)).await?,
+        )
+    } else {
+        HashMap::new()
+    };
+    let tickets = tickets
+        .into_iter()
+        .map(|ticket| {
+            let messages = histories
+                .remove(&ticket.id)
+                .or(with_messages.then(Vec::new));
+            TicketWithHistory { ticket, messages }
+        })
+        .collect();
     Ok((tickets, PageSummary::new(page, total)))
+}
+
+/// A ticket and, when it was loaded with it, its history.
+pub struct TicketWithHistory {
+    pub ticket: ticket::Model,
+    pub messages: Option<Vec<ticket_message::Model>>,
+}
+
+fn group_by_ticket(
+    messages: Vec<ticket_message::Model>,
+) -> HashMap<Uuid, Vec<ticket_message::Model>> {
+    let mut grouped: HashMap<Uuid, Vec<ticket_message::Model>> = HashMap::new();
+    for message in messages {
+        grouped.entry(message.ticket_id).or_default().push(message);
+    }
+    grouped
 }
 
 pub async fn get(
@@ -75,7 +119,7 @@ pub async fn history(
     if !policy::can_see_ticket(viewer, ticket) {
         return Err(AppError::ticket_not_found());
     }
-    Ok(store::ticket_messages(db, ticket.id, policy::sees_internal_notes(viewer)).await?)
+    Ok(store::messages_of_tickets(db, &[ticket.id], policy::sees_internal_notes(viewer)).await?)
 }
 
 /// Opens a ticket owned by the viewer, with its first message, in one transaction.
@@ -120,9 +164,13 @@ pub async fn update_status(
 ) -> Result<ticket::Model, AppError> {
     policy::ensure_may_change_status(viewer)?;
     let id = parse_ticket_id(id)?;
-    store::update_ticket_status(db, id, status, now())
+    let txn = store::begin_write(db).await?;
+    let ticket = store::lock_ticket(&txn, id)
         .await?
-        .ok_or_else(AppError::ticket_not_found)
+        .ok_or_else(AppError::ticket_not_found)?;
+    let updated = store::set_ticket_status(&txn, &ticket, status, now()).await?;
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// Adds a message to a ticket. A public message bumps `updated_at` (and a customer's
@@ -147,7 +195,11 @@ pub async fn add_message(
     let at = now();
     if !internal {
         let status = domain::status_after_message(ticket.status, viewer.role);
-        store::update_ticket_status(&txn, ticket.id, status, at).await?;
+        if status == ticket.status {
+            store::touch_ticket(&txn, ticket.id, at).await?;
+        } else {
+            store::set_ticket_status(&txn, &ticket, status, at).await?;
+        }
     }
     let message = store::insert_message(
         &txn,

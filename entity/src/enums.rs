@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// Where a ticket stands in its life; stored as its upper-case name.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 pub enum TicketStatus {
     #[sea_orm(string_value = "OPEN")]

@@ -5,4 +5,5 @@
 pub mod enums;
 pub mod prelude;
 pub mod ticket;
+pub mod ticket_count;
 pub mod ticket_message;

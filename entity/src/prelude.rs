@@ -1,3 +1,4 @@
 pub use super::enums::{Role, TicketStatus};
 pub use super::ticket::Entity as Ticket;
+pub use super::ticket_count::Entity as TicketCount;
 pub use super::ticket_message::Entity as TicketMessage;

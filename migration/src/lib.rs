@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_tickets;
 mod m20261126_000002_create_ticket_messages;
+mod m20261127_000003_create_ticket_counts;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_tickets::Migration),
             Box::new(m20261126_000002_create_ticket_messages::Migration),
+            Box::new(m20261127_000003_create_ticket_counts::Migration),
         ]
     }
 }

@@ -19,7 +19,7 @@ impl MutationRoot {
         let ticket = tickets::create(session.db, session.viewer, request)
             .await
             .extend()?;
-        Ok(Some(Ticket(ticket)))
+        Ok(Some(Ticket::from(ticket)))
     }
 
     /// Admins only: moves a ticket to `status`.
@@ -33,7 +33,7 @@ impl MutationRoot {
         let ticket = tickets::update_status(session.db, session.viewer, &id, status.into())
             .await
             .extend()?;
-        Ok(Some(Ticket(ticket)))
+        Ok(Some(Ticket::from(ticket)))
     }
 
     /// Replies on a ticket you own, or any ticket as an admin. Only admins may write

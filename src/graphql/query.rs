@@ -44,11 +44,13 @@ impl TicketQuery {
             limit,
             order: order.into(),
         };
-        let (items, summary) = tickets::list(session.db, session.viewer, request)
+        // Histories asked for are loaded for the whole page in one query, not per ticket.
+        let with_messages = ctx.look_ahead().field("items").field("messages").exists();
+        let (items, summary) = tickets::list(session.db, session.viewer, request, with_messages)
             .await
             .extend()?;
         Ok(Some(TicketPage {
-            items: items.into_iter().map(Ticket).collect(),
+            items: items.into_iter().map(Ticket::from).collect(),
             pagination: summary.into(),
         }))
     }
@@ -60,6 +62,6 @@ impl TicketQuery {
         let ticket = tickets::get(session.db, session.viewer, &id)
             .await
             .extend()?;
-        Ok(Some(Ticket(ticket)))
+        Ok(Some(Ticket::from(ticket)))
     }
 }

@@ -60,44 +60,71 @@ impl Viewer {
 }
 
 /// A customer's support request and its conversation.
-pub struct Ticket(pub ticket::Model);
+pub struct Ticket {
+    model: ticket::Model,
+    /// The history, when the list it came in loaded it for the whole page at once.
+    messages: Option<Vec<ticket_message::Model>>,
+}
+
+impl From<ticket::Model> for Ticket {
+    fn from(model: ticket::Model) -> Self {
+        Self {
+            model,
+            messages: None,
+        }
+    }
+}
+
+impl From<tickets::TicketWithHistory> for Ticket {
+    fn from(loaded: tickets::TicketWithHistory) -> Self {
+        Self {
+            model: loaded.ticket,
+            messages: loaded.messages,
+        }
+    }
+}
 
 #[Object]
 impl Ticket {
     /// A UUID (v7), lower-case and hyphenated.
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.model.id.to_string())
     }
 
     /// The owner: the user id of the customer who opened the ticket.
     async fn user_id(&self) -> ID {
-        ID(self.0.user_id.clone())
+        ID(self.model.user_id.clone())
     }
 
     async fn subject(&self) -> &str {
-        &self.0.subject
+        &self.model.subject
     }
 
     async fn status(&self) -> TicketStatus {
-        self.0.status.into()
+        self.model.status.into()
     }
 
     async fn created_at(&self) -> DateTime {
-        DateTime(self.0.created_at)
+        DateTime(self.model.created_at)
     }
 
     /// Changes with the status and with every public message.
     async fn updated_at(&self) -> DateTime {
-        DateTime(self.0.updated_at)
+        DateTime(self.model.updated_at)
     }
 
     /// The whole history, oldest first; the first is the message the ticket was opened
     /// with. Customers do not see internal notes.
     async fn messages(&self, ctx: &Context<'_>) -> Result<Vec<TicketMessage>> {
-        let session = Session::from_context(ctx).extend()?;
-        let messages = tickets::history(session.db, session.viewer, &self.0)
-            .await
-            .extend()?;
+        let messages = match &self.messages {
+            Some(loaded) => loaded.clone(),
+            None => {
+                let session = Session::from_context(ctx).extend()?;
+                tickets::history(session.db, session.viewer, &self.model)
+                    .await
+                    .extend()?
+            }
+        };
         Ok(messages.into_iter().map(TicketMessage).collect())
     }
 }

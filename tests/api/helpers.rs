@@ -3,6 +3,8 @@
 //! Each test gets its own SQLite file, or, when `TEST_DATABASE_URL` names a PostgreSQL
 //! server, its own PostgreSQL database, dropped when the test ends.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -11,6 +13,7 @@ use reqwest::header::HeaderMap;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use supportdesk::config::{Config, HttpOptions};
+use supportdesk::http::AppState;
 use supportdesk::startup::Application;
 
 pub struct TestApp {
@@ -93,14 +96,43 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     };
     configure(&mut config);
     let application = Application::build(config).await.expect("the server starts");
-    let address = format!("http://127.0.0.1:{}", application.port());
+    let port = application.port();
     tokio::spawn(application.run_until(std::future::pending()));
-    TestApp {
-        address,
-        jwt_secret,
-        database_url: database.url.clone(),
-        client: reqwest::Client::new(),
-        _database: database,
+    TestApp::new(port, jwt_secret, database)
+}
+
+/// A server whose database connection counts the SQL statements it runs, built from the
+/// same router as the real one.
+pub async fn spawn_app_counting_statements() -> (TestApp, Arc<AtomicUsize>) {
+    let database = TestDatabase::create().await;
+    let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7());
+    let mut db = supportdesk::db::connect_and_migrate(&database.url)
+        .await
+        .expect("the database is ready");
+    let statements = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&statements);
+    db.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let keys = supportdesk::auth::JwtKeys::hs256(jwt_secret.as_bytes());
+    let router = supportdesk::http::router(AppState::new(db, keys, HttpOptions::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let port = listener.local_addr().expect("bound").port();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (TestApp::new(port, jwt_secret, database), statements)
+}
+
+impl TestApp {
+    fn new(port: u16, jwt_secret: String, database: TestDatabase) -> Self {
+        Self {
+            address: format!("http://127.0.0.1:{port}"),
+            jwt_secret,
+            database_url: database.url.clone(),
+            client: reqwest::Client::new(),
+            _database: database,
+        }
     }
 }
 

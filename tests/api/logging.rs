@@ -23,12 +23,14 @@ async fn the_info_log_names_each_request_by_id_and_holds_no_token_or_message_tex
         .expect("the binary starts");
     let mut log = BufReader::new(server.stderr.take().expect("stderr")).lines();
     let address = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut seen = String::new();
         while let Some(line) = log.next_line().await.expect("log line") {
             if let Some((_, address)) = line.split_once("address=") {
                 return address.trim().to_owned();
             }
+            seen.push_str(&line);
         }
-        panic!("the server never said where it listens");
+        panic!("the server never said where it listens: {seen}");
     })
     .await
     .expect("the server starts listening");

@@ -12,6 +12,8 @@ mod http;
 mod list_tickets;
 mod logging;
 mod schema;
+mod statements;
+mod totals;
 mod transport;
 mod update_status;
 mod view_ticket;

@@ -1,0 +1,28 @@
+//! Data access: small functions over SeaORM, free of authorization and domain rules.
+
+mod counts;
+mod messages;
+mod tickets;
+
+pub use counts::{count_tickets, rebuild_counts};
+pub use messages::{NewMessage, insert_message, messages_of_tickets};
+pub use tickets::{
+    ListOrder, NewTicket, TicketFilter, find_ticket, insert_ticket, list_tickets, lock_ticket,
+    set_ticket_status, touch_ticket,
+};
+
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+
+/// Starts a transaction that writes. On SQLite it takes the write lock at `BEGIN`, so
+/// concurrent writers queue on the busy timeout instead of failing when a read inside
+/// the transaction would have to be upgraded to a write.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}

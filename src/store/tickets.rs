@@ -1,0 +1,125 @@
+use chrono::{DateTime, Utc};
+use entity::prelude::{Ticket, TicketStatus};
+use entity::ticket;
+use sea_orm::sea_query::{Expr, Order};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
+use uuid::Uuid;
+
+use super::counts;
+use crate::domain::PageRequest;
+
+/// The order of a ticket list; ties on the creation time are broken by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListOrder {
+    NewestFirst,
+    OldestFirst,
+}
+
+/// Which tickets a list holds: those of one owner (or all), in one status (or any).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TicketFilter<'a> {
+    pub owner: Option<&'a str>,
+    pub status: Option<TicketStatus>,
+}
+
+/// One page of tickets and the count of all that match, read side by side.
+pub async fn list_tickets(
+    db: &DatabaseConnection,
+    filter: TicketFilter<'_>,
+    order: ListOrder,
+    page: PageRequest,
+) -> Result<(Vec<ticket::Model>, u64), DbErr> {
+    let direction = match order {
+        ListOrder::NewestFirst => Order::Desc,
+        ListOrder::OldestFirst => Order::Asc,
+    };
+    let page_query = Ticket::find()
+        .apply_if(filter.owner, |query, owner| {
+            query.filter(ticket::Column::UserId.eq(owner))
+        })
+        .apply_if(filter.status, |query, status| {
+            query.filter(ticket::Column::Status.eq(status))
+        })
+        .order_by(ticket::Column::CreatedAt, direction.clone())
+        .order_by(ticket::Column::Id, direction)
+        .offset(page.offset())
+        .limit(page.limit());
+    tokio::try_join!(page_query.all(db), counts::count_tickets(db, filter))
+}
+
+pub async fn find_ticket(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<ticket::Model>, DbErr> {
+    Ticket::find_by_id(id).one(db).await
+}
+
+/// Reads a ticket and, on PostgreSQL, locks its row until the transaction ends.
+pub async fn lock_ticket(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+) -> Result<Option<ticket::Model>, DbErr> {
+    Ticket::find_by_id(id).lock_exclusive().one(txn).await
+}
+
+pub struct NewTicket {
+    pub id: Uuid,
+    pub owner: String,
+    pub subject: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Inserts an OPEN ticket and counts it.
+pub async fn insert_ticket(
+    txn: &DatabaseTransaction,
+    new: NewTicket,
+) -> Result<ticket::Model, DbErr> {
+    let ticket = ticket::ActiveModel {
+        id: Set(new.id),
+        user_id: Set(new.owner),
+        subject: Set(new.subject),
+        status: Set(TicketStatus::Open),
+        created_at: Set(new.at),
+        updated_at: Set(new.at),
+    }
+    .insert(txn)
+    .await?;
+    counts::adjust(txn, &ticket.user_id, &[(ticket.status, 1)]).await?;
+    Ok(ticket)
+}
+
+/// Moves a locked ticket to `status` (keeping the counts exact) and sets `updated_at`.
+pub async fn set_ticket_status(
+    txn: &DatabaseTransaction,
+    ticket: &ticket::Model,
+    status: TicketStatus,
+    at: DateTime<Utc>,
+) -> Result<ticket::Model, DbErr> {
+    if status != ticket.status {
+        counts::adjust(txn, &ticket.user_id, &[(ticket.status, -1), (status, 1)]).await?;
+    }
+    let mut updated = ticket::ActiveModel {
+        id: Set(ticket.id),
+        ..Default::default()
+    };
+    updated.status = Set(status);
+    updated.updated_at = Set(at);
+    updated.update(txn).await
+}
+
+/// Sets `updated_at` only.
+pub async fn touch_ticket(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    Ticket::update_many()
+        .col_expr(ticket::Column::UpdatedAt, Expr::value(at))
+        .filter(ticket::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! How many SQL statements a request runs: fixed, whatever the page size.
+
+use std::sync::atomic::Ordering;
+
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app_counting_statements};
+
+const LIST_WITH_MESSAGES: &str = "query($limit: Int!) {
+    tickets(limit: $limit) { items { id messages { body authorRole } } pagination { total } }
+}";
+
+/// Opens `count` tickets, each by a customer of its own, each with a reply.
+async fn open_tickets(app: &TestApp, count: usize) {
+    let admin = app.admin("root");
+    for n in 0..count {
+        let ticket = app
+            .create_ticket(&app.customer(&format!("customer-{n}")), "Busy")
+            .await;
+        app.add_message(&admin, ticket["id"].as_str().expect("id"), "On it", false)
+            .await
+            .expect_ok();
+    }
+}
+
+#[tokio::test]
+async fn a_page_with_messages_takes_three_statements_whatever_its_size() {
+    let (app, statements) = spawn_app_counting_statements().await;
+    open_tickets(&app, 30).await;
+    let admin = app.admin("root");
+
+    for limit in [5, 30] {
+        statements.store(0, Ordering::SeqCst);
+        let reply = app
+            .graphql(&admin, LIST_WITH_MESSAGES, json!({ "limit": limit }))
+            .await
+            .expect_ok();
+        assert_eq!(
+            reply.data("tickets")["items"].as_array().map(Vec::len),
+            Some(limit)
+        );
+        assert_eq!(
+            reply.data("tickets")["items"][0]["messages"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+        // The page, its total, and the messages of the whole page.
+        assert_eq!(statements.load(Ordering::SeqCst), 3, "limit {limit}");
+    }
+}
+
+#[tokio::test]
+async fn a_page_without_messages_runs_no_message_query() {
+    let (app, statements) = spawn_app_counting_statements().await;
+    open_tickets(&app, 3).await;
+    statements.store(0, Ordering::SeqCst);
+
+    app.graphql(
+        &app.admin("root"),
+        "{ tickets { items { id subject } pagination { total } } }",
+        json!({}),
+    )
+    .await
+    .expect_ok();
+
+    assert_eq!(statements.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_ticket_with_its_history_takes_two_statements() {
+    let (app, statements) = spawn_app_counting_statements().await;
+    let alice = app.customer("alice");
+    let id = app.create_ticket(&alice, "One").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    statements.store(0, Ordering::SeqCst);
+
+    app.ticket(&alice, &id).await.expect_ok();
+
+    assert_eq!(statements.load(Ordering::SeqCst), 2);
+}
