@@ -10,22 +10,22 @@ use axum::Router;
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
 
-use crate::auth::JwtKeys;
+use crate::auth::Verifier;
 use crate::graphql::{AppSchema, schema_builder};
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     schema: AppSchema,
-    keys: Arc<JwtKeys>,
+    verifier: Arc<Verifier>,
     db: DatabaseConnection,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, keys: JwtKeys) -> Self {
+    pub fn new(db: DatabaseConnection, verifier: Verifier) -> Self {
         Self {
             schema: schema_builder().data(db.clone()).finish(),
-            keys: Arc::new(keys),
+            verifier: Arc::new(verifier),
             db,
         }
     }
