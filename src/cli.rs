@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use entity::prelude::Role;
 
-use crate::auth::{JwtKeys, Viewer};
+use crate::auth::{TokenMinter, Viewer};
 use crate::config::{Config, Settings};
 use crate::startup::{Application, StartupError};
 
@@ -29,7 +29,7 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL).
     Schema,
-    /// Print a token signed with the configured secret, for trying the API.
+    /// Print an HS256 token signed with the configured secret, for trying the API.
     Token(TokenArgs),
 }
 
@@ -80,7 +80,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
                 id: args.sub,
                 role: args.role.into(),
             };
-            let token = JwtKeys::hs256(config.jwt_secret.as_bytes()).mint(&viewer, args.ttl)?;
+            let token = TokenMinter::new(&config.auth)?.mint(&viewer, args.ttl)?;
             println!("{token}");
             Ok(())
         }

@@ -3,15 +3,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::auth::{AuthConfig, AuthConfigError, AuthSettings};
 use crate::graphql::limits::QueryLimits;
 use crate::http::rate_limit::RateLimit;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://supportdesk.db?mode=rwc";
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
-
-/// Used only when `JWT_SECRET` is unset and the server listens on a loopback address,
-/// so that trying supportdesk on a laptop needs no set-up. Anyone can mint tokens with it.
-const DEVELOPMENT_JWT_SECRET: &str = "supportdesk-development-secret-not-for-production";
 
 /// The settings as given, each a flag and an environment variable.
 #[derive(Clone, Debug, clap::Args)]
@@ -22,9 +19,8 @@ pub struct Settings {
     /// Address and port the HTTP server listens on.
     #[arg(long, env = "LISTEN_ADDR", default_value = DEFAULT_LISTEN_ADDR, global = true)]
     pub listen_addr: SocketAddr,
-    /// Secret that signs and verifies HS256 tokens.
-    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
-    pub jwt_secret: Option<String>,
+    #[command(flatten)]
+    pub auth: AuthSettings,
     #[command(flatten)]
     pub http: HttpSettings,
 }
@@ -144,38 +140,24 @@ impl TryFrom<HttpSettings> for HttpOptions {
 pub struct Config {
     pub database_url: String,
     pub listen_addr: SocketAddr,
-    pub jwt_secret: String,
+    pub auth: AuthConfig,
     pub http: HttpOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error(transparent)]
+    Auth(#[from] AuthConfigError),
     #[error("{0}")]
     Invalid(&'static str),
-    #[error(
-        "JWT_SECRET is not set. Without it supportdesk only listens on a loopback address \
-         (with a development secret); set JWT_SECRET to listen on {0}"
-    )]
-    MissingJwtSecret(SocketAddr),
 }
 
 impl Config {
     pub fn from_settings(settings: Settings) -> Result<Self, ConfigError> {
-        let jwt_secret = match settings.jwt_secret.filter(|secret| !secret.is_empty()) {
-            Some(secret) => secret,
-            None if settings.listen_addr.ip().is_loopback() => {
-                tracing::warn!(
-                    "JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Anyone can \
-                     forge tokens for this server. Set JWT_SECRET before exposing it."
-                );
-                DEVELOPMENT_JWT_SECRET.to_owned()
-            }
-            None => return Err(ConfigError::MissingJwtSecret(settings.listen_addr)),
-        };
         Ok(Self {
+            auth: AuthConfig::from_settings(settings.auth, settings.listen_addr)?,
             database_url: settings.database_url,
             listen_addr: settings.listen_addr,
-            jwt_secret,
             http: settings.http.try_into()?,
         })
     }
@@ -184,8 +166,28 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use clap::Parser;
+    use jsonwebtoken::Algorithm;
+    use rsa::pkcs8::{EncodePublicKey, LineEnding};
 
     use super::*;
+    use crate::auth::{AuthConfigError, DEVELOPMENT_JWT_SECRET, PublicKeys};
+
+    fn auth_settings() -> AuthSettings {
+        AuthSettings {
+            jwt_secret: None,
+            jwt_public_key: None,
+            jwt_jwks_url: None,
+            jwt_jwks_min_refetch_seconds: 30,
+            jwt_jwks_max_age_seconds: 3600,
+            jwt_algorithms: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+            jwt_leeway_seconds: 60,
+            jwt_role_claim: "role".into(),
+            jwt_admin_role: "admin".into(),
+            jwt_customer_role: "customer".into(),
+        }
+    }
 
     /// The HTTP settings as the flags' defaults give them.
     #[derive(Parser)]
@@ -198,13 +200,16 @@ mod tests {
         Settings {
             database_url: DEFAULT_DATABASE_URL.into(),
             listen_addr: listen_addr.parse().expect("socket address"),
-            jwt_secret: jwt_secret.map(str::to_owned),
+            auth: AuthSettings {
+                jwt_secret: jwt_secret.map(str::to_owned),
+                ..auth_settings()
+            },
             http: DefaultHttpSettings::parse_from(["supportdesk"]).http,
         }
     }
 
     #[test]
-    fn the_flag_defaults_are_the_documented_defaults() {
+    fn the_http_flag_defaults_are_the_documented_defaults() {
         let config = Config::from_settings(settings("127.0.0.1:0", Some("s"))).expect("config");
         assert_eq!(config.http, HttpOptions::DEFAULT);
     }
@@ -216,10 +221,29 @@ mod tests {
         assert!(Config::from_settings(settings).is_err());
     }
 
+    fn with_auth(listen_addr: &str, auth: AuthSettings) -> Result<Config, ConfigError> {
+        Config::from_settings(Settings {
+            auth,
+            ..settings(listen_addr, None)
+        })
+    }
+
+    fn ed25519_pem() -> String {
+        ed25519_dalek::SigningKey::from_bytes(&[9; 32])
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .expect("pem")
+    }
+
+    fn secret_of(config: &Config) -> Option<&str> {
+        config.auth.secret.as_ref().map(|secret| secret.expose())
+    }
+
     #[test]
     fn loopback_without_secret_uses_the_development_secret() {
         let config = Config::from_settings(settings("127.0.0.1:0", None)).expect("config");
-        assert_eq!(config.jwt_secret, DEVELOPMENT_JWT_SECRET);
+        assert_eq!(secret_of(&config), Some(DEVELOPMENT_JWT_SECRET));
+        assert_eq!(config.auth.algorithms, [Algorithm::HS256]);
     }
 
     #[test]
@@ -237,6 +261,166 @@ mod tests {
     fn a_given_secret_is_used_on_any_address() {
         let config =
             Config::from_settings(settings("0.0.0.0:8080", Some("s3cret"))).expect("config");
-        assert_eq!(config.jwt_secret, "s3cret");
+        assert_eq!(secret_of(&config), Some("s3cret"));
+    }
+
+    #[test]
+    fn a_public_key_alone_suffices_on_any_address_and_brings_no_secret() {
+        let auth = AuthSettings {
+            jwt_public_key: Some(ed25519_pem()),
+            ..auth_settings()
+        };
+        let config = with_auth("0.0.0.0:8080", auth).expect("config");
+        assert_eq!(secret_of(&config), None);
+        assert_eq!(config.auth.algorithms, [Algorithm::EdDSA]);
+    }
+
+    #[test]
+    fn a_pem_with_escaped_newlines_is_read() {
+        let auth = AuthSettings {
+            jwt_public_key: Some(ed25519_pem().replace('\n', "\\n")),
+            ..auth_settings()
+        };
+        assert!(matches!(
+            with_auth("127.0.0.1:0", auth)
+                .expect("config")
+                .auth
+                .public_keys,
+            Some(PublicKeys::Pem(_))
+        ));
+    }
+
+    #[test]
+    fn a_public_key_is_read_from_a_file_path() {
+        let directory = tempfile::tempdir().expect("a directory");
+        let path = directory.path().join("key.pem");
+        std::fs::write(&path, ed25519_pem()).expect("written");
+        let auth = AuthSettings {
+            jwt_public_key: Some(path.display().to_string()),
+            ..auth_settings()
+        };
+        assert!(with_auth("127.0.0.1:0", auth).is_ok());
+    }
+
+    #[test]
+    fn a_missing_key_file_is_refused() {
+        let auth = AuthSettings {
+            jwt_public_key: Some("/nonexistent/key.pem".into()),
+            ..auth_settings()
+        };
+        assert!(matches!(
+            with_auth("127.0.0.1:0", auth),
+            Err(ConfigError::Auth(AuthConfigError::ReadPublicKey { .. }))
+        ));
+    }
+
+    #[test]
+    fn a_jwks_url_accepts_rs256_es256_and_eddsa_by_default() {
+        let auth = AuthSettings {
+            jwt_jwks_url: Some("https://idp.example/jwks.json".into()),
+            ..auth_settings()
+        };
+        let config = with_auth("0.0.0.0:8080", auth).expect("config");
+        assert_eq!(
+            config.auth.algorithms,
+            [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA]
+        );
+    }
+
+    #[test]
+    fn a_plain_http_jwks_url_is_refused_unless_loopback() {
+        for (url, accepted) in [
+            ("http://idp.example/jwks.json", false),
+            ("http://127.0.0.1:9000/jwks.json", true),
+            ("http://[::1]:9000/jwks.json", true),
+            ("http://localhost/jwks.json", true),
+            ("ftp://idp.example/jwks.json", false),
+        ] {
+            let auth = AuthSettings {
+                jwt_jwks_url: Some(url.into()),
+                ..auth_settings()
+            };
+            assert_eq!(with_auth("0.0.0.0:8080", auth).is_ok(), accepted, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_public_key_and_a_jwks_url_together_are_refused() {
+        let auth = AuthSettings {
+            jwt_public_key: Some(ed25519_pem()),
+            jwt_jwks_url: Some("https://idp.example/jwks.json".into()),
+            ..auth_settings()
+        };
+        assert!(matches!(
+            with_auth("127.0.0.1:0", auth),
+            Err(ConfigError::Auth(AuthConfigError::BothKeySources))
+        ));
+    }
+
+    #[test]
+    fn an_hmac_algorithm_without_a_secret_is_refused() {
+        let auth = AuthSettings {
+            jwt_public_key: Some(ed25519_pem()),
+            jwt_algorithms: Some("EdDSA,HS256".into()),
+            ..auth_settings()
+        };
+        assert!(matches!(
+            with_auth("127.0.0.1:0", auth),
+            Err(ConfigError::Auth(AuthConfigError::NoSecretFor(
+                Algorithm::HS256
+            )))
+        ));
+    }
+
+    #[test]
+    fn an_asymmetric_algorithm_without_a_public_key_is_refused() {
+        let auth = AuthSettings {
+            jwt_secret: Some("s3cret".into()),
+            jwt_algorithms: Some("HS256,RS256".into()),
+            ..auth_settings()
+        };
+        assert!(matches!(
+            with_auth("127.0.0.1:0", auth),
+            Err(ConfigError::Auth(AuthConfigError::NoPublicKeyFor(
+                Algorithm::RS256
+            )))
+        ));
+    }
+
+    #[test]
+    fn algorithms_the_pem_key_cannot_verify_are_refused() {
+        let auth = AuthSettings {
+            jwt_public_key: Some(ed25519_pem()),
+            jwt_algorithms: Some("RS256".into()),
+            ..auth_settings()
+        };
+        assert!(matches!(
+            with_auth("127.0.0.1:0", auth),
+            Err(ConfigError::Auth(AuthConfigError::PublicKeyUnused(_)))
+        ));
+    }
+
+    #[test]
+    fn an_unknown_algorithm_is_refused() {
+        let auth = AuthSettings {
+            jwt_secret: Some("s3cret".into()),
+            jwt_algorithms: Some("none".into()),
+            ..auth_settings()
+        };
+        assert!(matches!(
+            with_auth("127.0.0.1:0", auth),
+            Err(ConfigError::Auth(AuthConfigError::UnknownAlgorithm(_)))
+        ));
+    }
+
+    #[test]
+    fn audiences_are_a_comma_separated_list() {
+        let auth = AuthSettings {
+            jwt_secret: Some("s3cret".into()),
+            jwt_audience: Some("supportdesk, account,".into()),
+            ..auth_settings()
+        };
+        let config = with_auth("127.0.0.1:0", auth).expect("config");
+        assert_eq!(config.auth.audience, ["supportdesk", "account"]);
     }
 }

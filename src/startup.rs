@@ -7,7 +7,7 @@ use axum::Router;
 use sea_orm::DbErr;
 use tokio::net::TcpListener;
 
-use crate::auth::{JwtKeys, TokenError};
+use crate::auth::{TokenError, Verifier};
 use crate::config::{Config, ConfigError};
 use crate::http::{AppState, router};
 
@@ -21,6 +21,8 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Token(#[from] TokenError),
+    #[error("JWKS client: {0}")]
+    JwksClient(#[from] reqwest::Error),
 }
 
 /// A server with its database migrated and its listener bound, ready to run.
@@ -33,13 +35,13 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let db = crate::db::connect_and_migrate(&config.database_url).await?;
-        let keys = JwtKeys::hs256(config.jwt_secret.as_bytes());
+        let verifier = Verifier::start(&config.auth).await?;
         let listener = TcpListener::bind(config.listen_addr).await?;
         let address = listener.local_addr()?;
         Ok(Self {
             listener,
             address,
-            router: router(AppState::new(db, keys, config.http)),
+            router: router(AppState::new(db, verifier, config.http)),
         })
     }
 

@@ -1,8 +1,25 @@
 //! Who is calling: bearer tokens in, a [`Viewer`] out.
+//!
+//! `settings` checks the configuration; `keys` reads public keys (PEM, JWK); `jwks` keeps
+//! an identity provider's keys fresh; `roles` maps a claim to a [`Role`]; `verifier` puts
+//! them together; `mint` signs tokens for `supportdesk token`.
 
-mod jwt;
+mod jwks;
+mod keys;
+mod mint;
+mod roles;
+mod settings;
+mod verifier;
 
-pub use jwt::{JwtKeys, TokenError};
+pub use jwks::JwksConfig;
+pub use keys::{KeyError, KeyType, PublicKey};
+pub use mint::TokenMinter;
+pub use roles::{ANY_USER, CustomerRole, RoleMapping, RoleMappingError};
+pub use settings::{AuthConfig, AuthConfigError, AuthSettings, PublicKeys, Secret};
+pub use verifier::{TokenError, Verifier};
+
+#[cfg(test)]
+pub(crate) use settings::DEVELOPMENT_JWT_SECRET;
 
 use entity::prelude::Role;
 

@@ -29,7 +29,7 @@ impl FromRequestParts<AppState> for MaybeViewer {
             return Ok(Self(None));
         };
         let token = bearer_token(header).ok_or(InvalidToken)?;
-        match state.keys.verify(token) {
+        match state.verifier.verify(token).await {
             Ok(viewer) => Ok(Self(Some(viewer))),
             Err(reason) => {
                 tracing::debug!(%reason, "refused a bearer token");

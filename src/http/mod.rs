@@ -21,7 +21,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use self::rate_limit::MutationRateLimiter;
-use crate::auth::JwtKeys;
+use crate::auth::Verifier;
 use crate::config::HttpOptions;
 use crate::graphql::limits::QueryLimits;
 use crate::graphql::{AppSchema, schema_builder};
@@ -32,7 +32,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone)]
 pub struct AppState {
     schema: AppSchema,
-    keys: Arc<JwtKeys>,
+    verifier: Arc<Verifier>,
     db: DatabaseConnection,
     http: Arc<HttpOptions>,
     query_limits: QueryLimits,
@@ -40,7 +40,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, keys: JwtKeys, http: HttpOptions) -> Self {
+    pub fn new(db: DatabaseConnection, verifier: Verifier, http: HttpOptions) -> Self {
         let mut schema = schema_builder().data(db.clone());
         if !http.introspection {
             // Suggestions ("Did you mean …") would leak the schema just the same.
@@ -48,7 +48,7 @@ impl AppState {
         }
         Self {
             schema: schema.finish(),
-            keys: Arc::new(keys),
+            verifier: Arc::new(verifier),
             db,
             query_limits: http.query_limits,
             rate_limiter: Arc::new(MutationRateLimiter::new(http.mutation_rate_limit)),

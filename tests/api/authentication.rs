@@ -2,19 +2,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, sign_hs256, spawn_app, unix_now};
+use crate::helpers::{assert_refused, sign_hs256, spawn_app, unix_now};
 
 const ME: &str = "{ me { id role } }";
-
-fn assert_refused(reply: &Reply) {
-    assert_eq!(reply.status, 401, "{:#}", reply.body);
-    assert_eq!(
-        reply.headers["www-authenticate"],
-        r#"Bearer error="invalid_token""#
-    );
-    assert_eq!(reply.error_code().as_deref(), Some("UNAUTHENTICATED"));
-    assert!(reply.body.get("data").is_none());
-}
 
 fn valid_claims() -> Value {
     json!({ "sub": "alice", "role": "customer", "exp": unix_now() + 600 })

@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
+use supportdesk::auth::AuthConfig;
 use supportdesk::config::{Config, HttpOptions};
 use supportdesk::http::AppState;
 use supportdesk::startup::Application;
@@ -84,14 +85,15 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// A server whose configuration `configure` adjusts first.
+/// A server whose configuration `configure` adjusts first. It starts as `spawn_app`'s:
+/// HS256 with a fresh secret (`TestApp::jwt_secret`) and the default settings.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let database = TestDatabase::create().await;
     let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7());
     let mut config = Config {
         database_url: database.url.clone(),
         listen_addr: "127.0.0.1:0".parse().expect("socket address"),
-        jwt_secret: jwt_secret.clone(),
+        auth: AuthConfig::hs256(jwt_secret.clone()),
         http: HttpOptions::default(),
     };
     configure(&mut config);
@@ -114,8 +116,10 @@ pub async fn spawn_app_counting_statements() -> (TestApp, Arc<AtomicUsize>) {
     db.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
     });
-    let keys = supportdesk::auth::JwtKeys::hs256(jwt_secret.as_bytes());
-    let router = supportdesk::http::router(AppState::new(db, keys, HttpOptions::default()));
+    let verifier = supportdesk::auth::Verifier::start(&AuthConfig::hs256(jwt_secret.clone()))
+        .await
+        .expect("a verifier");
+    let router = supportdesk::http::router(AppState::new(db, verifier, HttpOptions::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port");
@@ -155,6 +159,16 @@ impl TestApp {
     /// Signs any claims with the server's secret, for tokens the server must refuse.
     pub fn sign(&self, claims: &Value) -> String {
         sign_hs256(claims, &self.jwt_secret)
+    }
+
+    /// `{ me { id role } }` with `Authorization: Bearer <token>`.
+    pub async fn me(&self, token: &str) -> Reply {
+        self.post_graphql(
+            Some(&format!("Bearer {token}")),
+            "{ me { id role } }",
+            json!({}),
+        )
+        .await
     }
 
     /// A GraphQL POST as `user`.
@@ -291,6 +305,22 @@ impl TestApp {
         )
         .await
     }
+}
+
+/// Exactly the answer to a present but invalid token: HTTP 401, the `WWW-Authenticate`
+/// challenge, `UNAUTHENTICATED` and no `data`.
+pub fn assert_refused(reply: &Reply) {
+    assert_eq!(reply.status, 401, "{:#}", reply.body);
+    assert_eq!(
+        reply.headers["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    assert_eq!(reply.error_code().as_deref(), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        reply.error_message().as_deref(),
+        Some("Invalid or expired token")
+    );
+    assert!(reply.body.get("data").is_none());
 }
 
 async fn reply(response: reqwest::Response) -> Reply {
