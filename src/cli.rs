@@ -31,6 +31,8 @@ pub enum Command {
     Schema,
     /// Print an HS256 token signed with the configured secret, for trying the API.
     Token(TokenArgs),
+    /// Fill the database with made-up tickets and messages (for benchmarks and demos).
+    Seed(crate::seed::SeedArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +67,11 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
         Command::Serve => {
             let config = Config::from_settings(cli.settings)?;
             Application::build(config).await?.run_until_stopped().await
+        }
+        Command::Seed(args) => {
+            let db = crate::db::connect_and_migrate(&cli.settings.database_url).await?;
+            crate::seed::seed(&db, args).await?;
+            Ok(())
         }
         Command::Migrate => {
             crate::db::connect_and_migrate(&cli.settings.database_url).await?;

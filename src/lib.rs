@@ -14,6 +14,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod policy;
+pub mod seed;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -1,5 +1,6 @@
 //! Data access: small functions over SeaORM, free of authorization and domain rules.
 
+pub mod bulk;
 mod counts;
 mod messages;
 mod tickets;
