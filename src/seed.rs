@@ -12,7 +12,7 @@ use entity::prelude::{Role, TicketStatus};
 use entity::{ticket, ticket_message};
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::task::JoinSet;
-use uuid::{Timestamp, Uuid};
+use uuid::Uuid;
 
 use crate::store::{self, bulk};
 
@@ -181,12 +181,11 @@ fn status_of(random: &mut SplitMix64) -> TicketStatus {
 
 /// A UUID v7 for the instant `at`, so ids sort like creation times, as live ones do.
 fn uuid_at(at: DateTime<Utc>, random: &mut SplitMix64) -> Uuid {
-    let seconds = u64::try_from(at.timestamp()).unwrap_or(0);
-    let timestamp = Timestamp::from_unix(uuid::NoContext, seconds, at.timestamp_subsec_nanos());
-    let mut bytes = *Uuid::new_v7(timestamp).as_bytes();
-    bytes[8..].copy_from_slice(&random.next().to_be_bytes());
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    Uuid::from_bytes(bytes)
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    let mut bits = [0u8; 10];
+    bits[..8].copy_from_slice(&random.next().to_be_bytes());
+    bits[8..].copy_from_slice(&random.next().to_be_bytes()[..2]);
+    uuid::Builder::from_unix_timestamp_millis(millis, &bits).into_uuid()
 }
 
 /// A small, fast, deterministic generator: plenty for made-up data.
