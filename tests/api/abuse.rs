@@ -16,18 +16,6 @@ async fn open_ticket(app: &TestApp, user: &User) -> crate::helpers::Reply {
     .await
 }
 
-async fn ticket_total(app: &TestApp) -> serde_json::Value {
-    app.graphql(
-        &app.admin("auditor"),
-        "{ tickets { pagination { total } } }",
-        json!({}),
-    )
-    .await
-    .expect_ok()
-    .data("tickets")["pagination"]["total"]
-        .clone()
-}
-
 #[tokio::test]
 async fn mutations_past_the_burst_are_rate_limited_with_a_retry_hint() {
     let app = spawn_app_with(|config| {
@@ -51,7 +39,7 @@ async fn mutations_past_the_burst_are_rate_limited_with_a_retry_hint() {
         limited.headers["retry-after"],
         retry_after.to_string().as_str()
     );
-    assert_eq!(ticket_total(&app).await, 2);
+    assert_eq!(app.ticket_total().await, 2);
 }
 
 #[tokio::test]
@@ -75,7 +63,7 @@ async fn the_rate_limit_counts_every_root_mutation_field() {
         .await;
 
     assert_eq!(reply.error_code().as_deref(), Some("RATE_LIMITED"));
-    assert_eq!(ticket_total(&app).await, 0);
+    assert_eq!(app.ticket_total().await, 0);
 }
 
 #[tokio::test]

@@ -291,6 +291,19 @@ impl TestApp {
         .await
     }
 
+    /// How many tickets exist, as an admin's list counts them.
+    pub async fn ticket_total(&self) -> Value {
+        self.graphql(
+            &self.admin("auditor"),
+            "{ tickets { pagination { total } } }",
+            json!({}),
+        )
+        .await
+        .expect_ok()
+        .data("tickets")["pagination"]["total"]
+            .clone()
+    }
+
     /// One ticket as `user` sees it, with its messages.
     pub async fn ticket(&self, user: &User, id: &str) -> Reply {
         self.graphql(

@@ -1,6 +1,6 @@
 //! GraphQL over HTTP: media types, status codes and refusals at the transport.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
@@ -11,16 +11,13 @@ fn me_body() -> String {
     json!({ "query": "{ me { id } }" }).to_string()
 }
 
-async fn ticket_total(app: &TestApp) -> Value {
-    app.graphql(
-        &app.admin("auditor"),
-        "{ tickets { pagination { total } } }",
-        json!({}),
+/// POSTs `query` asking for `application/graphql-response+json`.
+async fn post_for_graphql_response(app: &TestApp, query: &str) -> crate::helpers::Reply {
+    app.post_raw(
+        &[JSON, ("accept", GRAPHQL_RESPONSE)],
+        json!({ "query": query }).to_string(),
     )
     .await
-    .expect_ok()
-    .data("tickets")["pagination"]["total"]
-        .clone()
 }
 
 fn content_type(reply: &crate::helpers::Reply) -> &str {
@@ -82,12 +79,7 @@ async fn accepting_neither_json_type_is_not_acceptable() {
 async fn a_document_that_does_not_parse_is_a_400_without_data_for_graphql_response_json() {
     let app = spawn_app().await;
 
-    let reply = app
-        .post_raw(
-            &[JSON, ("accept", GRAPHQL_RESPONSE)],
-            json!({ "query": "{ me { id " }).to_string(),
-        )
-        .await;
+    let reply = post_for_graphql_response(&app, "{ me { id ").await;
 
     assert_eq!(reply.status, 400);
     assert!(reply.body.get("data").is_none(), "{:#}", reply.body);
@@ -98,12 +90,7 @@ async fn a_document_that_does_not_parse_is_a_400_without_data_for_graphql_respon
 async fn a_document_that_does_not_validate_is_a_400_without_data_for_graphql_response_json() {
     let app = spawn_app().await;
 
-    let reply = app
-        .post_raw(
-            &[JSON, ("accept", GRAPHQL_RESPONSE)],
-            json!({ "query": "{ noSuchField }" }).to_string(),
-        )
-        .await;
+    let reply = post_for_graphql_response(&app, "{ noSuchField }").await;
 
     assert_eq!(reply.status, 400);
     assert!(reply.body.get("data").is_none());
@@ -205,7 +192,7 @@ async fn simple_content_types_without_a_preflight_header_are_refused_as_csrf() {
                 .contains("cross-site request forgery")
         );
     }
-    assert_eq!(ticket_total(&app).await, 0);
+    assert_eq!(app.ticket_total().await, 0);
 }
 
 #[tokio::test]
@@ -353,7 +340,7 @@ async fn a_subject_of_a_million_characters_is_bad_user_input_and_nothing_is_writ
 
     assert_eq!(reply.status, 200);
     assert_eq!(reply.error_code().as_deref(), Some("BAD_USER_INPUT"));
-    assert_eq!(ticket_total(&app).await, 0);
+    assert_eq!(app.ticket_total().await, 0);
 }
 
 #[tokio::test]
