@@ -195,17 +195,17 @@ async fn simple_content_types_without_a_preflight_header_are_refused_as_csrf() {
     assert_eq!(app.ticket_total().await, 0);
 }
 
+/// A valid request padded to more than `bytes`.
+fn padded_body(bytes: usize) -> String {
+    let padding = "x".repeat(bytes);
+    json!({ "query": "{ me { id } }", "extensions": { "pad": padding } }).to_string()
+}
+
 #[tokio::test]
 async fn a_body_over_the_limit_is_refused_with_413() {
     let app = spawn_app_with(|config| config.http.max_body_bytes = 1024).await;
-    let padding = "x".repeat(2048);
 
-    let reply = app
-        .post_raw(
-            &[JSON],
-            json!({ "query": "{ me { id } }", "extensions": { "pad": padding } }).to_string(),
-        )
-        .await;
+    let reply = app.post_raw(&[JSON], padded_body(2048)).await;
 
     assert_eq!(reply.status, 413);
 }
@@ -213,14 +213,8 @@ async fn a_body_over_the_limit_is_refused_with_413() {
 #[tokio::test]
 async fn a_body_of_one_mebibyte_is_refused_by_default() {
     let app = spawn_app().await;
-    let padding = "x".repeat(1024 * 1024);
 
-    let reply = app
-        .post_raw(
-            &[JSON],
-            json!({ "query": "{ me { id } }", "extensions": { "pad": padding } }).to_string(),
-        )
-        .await;
+    let reply = app.post_raw(&[JSON], padded_body(1024 * 1024)).await;
 
     assert_eq!(reply.status, 413);
 }
