@@ -3,9 +3,11 @@
 
 mod auth;
 mod graphql;
+mod graphql_response;
 mod health;
 mod media;
 pub mod rate_limit;
+mod request_body;
 
 use std::sync::Arc;
 

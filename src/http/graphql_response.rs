@@ -1,0 +1,124 @@
+//! Writing GraphQL responses: the media type, `data` present only once execution
+//! started, a code on every error, and `null` where a field failed.
+
+use async_graphql::{ErrorExtensions, PathSegment, ServerError};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::media::ResponseMedia;
+use crate::error::AppError;
+
+/// Whether execution started: it yields `data`, or errors located at a field. Before
+/// execution (parse, validation) errors have no path.
+pub(super) fn execution_started(response: &async_graphql::Response) -> bool {
+    response.data != async_graphql::Value::Null
+        || response.errors.iter().any(|error| !error.path.is_empty())
+}
+
+/// A response without `data` when execution never started, as the spec asks; every
+/// error carries a code, the executor's own ones included.
+pub(super) fn response_body(response: async_graphql::Response) -> Value {
+    let executed = execution_started(&response);
+    let mut body = serde_json::Map::new();
+    if executed {
+        let mut data = match json_of(&response.data) {
+            Value::Null => Value::Object(serde_json::Map::new()),
+            data => data,
+        };
+        for error in &response.errors {
+            null_where_failed(&mut data, &error.path);
+        }
+        body.insert("data".into(), data);
+    }
+    let errors: Vec<Value> = response
+        .errors
+        .into_iter()
+        .map(|error| with_code(error, executed))
+        .collect();
+    if !errors.is_empty() {
+        body.insert("errors".into(), Value::Array(errors));
+    }
+    if !response.extensions.is_empty() {
+        body.insert("extensions".into(), json_of(&response.extensions));
+    }
+    Value::Object(body)
+}
+
+/// async-graphql leaves a failed field out of `data`; the spec (and the clients' caches)
+/// want it there as `null`. Walks the error's path and puts `null` where the walk
+/// first finds nothing.
+fn null_where_failed(data: &mut Value, path: &[PathSegment]) {
+    let mut current = data;
+    for segment in path {
+        current = match (current, segment) {
+            (Value::Object(fields), PathSegment::Field(name)) => {
+                if !fields.contains_key(name) {
+                    fields.insert(name.clone(), Value::Null);
+                    return;
+                }
+                match fields.get_mut(name) {
+                    Some(next) => next,
+                    None => return,
+                }
+            }
+            (Value::Array(items), PathSegment::Index(index)) => match items.get_mut(*index) {
+                Some(next) => next,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+}
+
+/// Gives the executor's own errors (which carry none) a code: before execution they
+/// are validation failures, except values of the wrong type, which are the client's
+/// input; during execution they come from coercing an argument.
+fn with_code(mut error: ServerError, executed: bool) -> Value {
+    let has_code = error
+        .extensions
+        .as_ref()
+        .is_some_and(|extensions| extensions.get("code").is_some());
+    if !has_code {
+        let code = if executed || error.message.starts_with("Invalid value for argument") {
+            "BAD_USER_INPUT"
+        } else {
+            "GRAPHQL_VALIDATION_FAILED"
+        };
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+    }
+    json_of(&error)
+}
+
+fn json_of(value: &impl serde::Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+pub(super) fn error_body(error: &AppError) -> Value {
+    let error = error.extend();
+    json!({ "errors": [{ "message": error.message, "extensions": error.extensions }] })
+}
+
+pub(super) fn refuse(media: ResponseMedia, status: StatusCode, error: &AppError) -> Response {
+    respond(media, status, &error_body(error))
+}
+
+pub(super) fn respond(media: ResponseMedia, status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static(media.content_type()))],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+pub(super) fn not_acceptable() -> Response {
+    let body = error_body(&AppError::BadRequest(
+        "Accept application/graphql-response+json or application/json".into(),
+    ));
+    respond(ResponseMedia::Json, StatusCode::NOT_ACCEPTABLE, &body)
+}
