@@ -67,7 +67,8 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             Application::build(config).await?.run_until_stopped().await
         }
         Command::Migrate => {
-            crate::db::connect_and_migrate(&cli.settings.database_url).await?;
+            let db = crate::db::connect_and_migrate(&cli.settings.database()).await?;
+            db.close().await?;
             Ok(())
         }
         Command::Schema => {

@@ -26,6 +26,9 @@ pub enum AppError {
     Database(#[from] DbErr),
     #[error("Internal server error")]
     Internal(&'static str),
+    /// A resolver panicked: a bug, caught so that it fails one field only.
+    #[error("Internal server error")]
+    Panic { field: String, message: String },
 }
 
 impl AppError {
@@ -48,7 +51,7 @@ impl AppError {
             Self::BadUserInput { .. } => "BAD_USER_INPUT",
             Self::NotFound(_) => "NOT_FOUND",
             Self::FailedPrecondition(_) => "FAILED_PRECONDITION",
-            Self::Database(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+            Self::Database(_) | Self::Internal(_) | Self::Panic { .. } => "INTERNAL_SERVER_ERROR",
         }
     }
 }
@@ -58,6 +61,9 @@ impl ErrorExtensions for AppError {
         match self {
             Self::Database(cause) => tracing::error!(error = %cause, "database error"),
             Self::Internal(cause) => tracing::error!(error = cause, "internal error"),
+            Self::Panic { field, message } => {
+                tracing::error!(field, panic = message, "a resolver panicked");
+            }
             _ => {}
         }
         async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {

@@ -11,6 +11,7 @@ use axum::routing::get;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::JwtKeys;
+use crate::db::SchemaState;
 use crate::graphql::{AppSchema, schema_builder};
 
 /// What every handler shares.
@@ -19,14 +20,16 @@ pub struct AppState {
     schema: AppSchema,
     keys: Arc<JwtKeys>,
     db: DatabaseConnection,
+    db_schema: SchemaState,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, keys: JwtKeys) -> Self {
+    pub fn new(db: DatabaseConnection, db_schema: SchemaState, keys: JwtKeys) -> Self {
         Self {
             schema: schema_builder().data(db.clone()).finish(),
             keys: Arc::new(keys),
             db,
+            db_schema,
         }
     }
 }

@@ -3,7 +3,7 @@ use serde_json::json;
 
 use crate::helpers::spawn_app;
 
-const WRITERS: usize = 40;
+const WRITERS: usize = 200;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simultaneous_ticket_creations_all_succeed() {

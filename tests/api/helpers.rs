@@ -3,14 +3,14 @@
 //! Each test gets its own SQLite file, or, when `TEST_DATABASE_URL` names a PostgreSQL
 //! server, its own PostgreSQL database, dropped when the test ends.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
-use supportdesk::config::Config;
+use supportdesk::config::{Config, DEFAULT_SHUTDOWN_GRACE, DatabaseConfig};
 use supportdesk::startup::Application;
 
 pub struct TestApp {
@@ -77,27 +77,81 @@ impl Reply {
     }
 }
 
+/// A server over a fresh, migrated database, with the default configuration.
 pub async fn spawn_app() -> TestApp {
-    let database = TestDatabase::create().await;
-    let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7());
-    let config = Config {
-        database_url: database.url.clone(),
-        listen_addr: "127.0.0.1:0".parse().expect("socket address"),
-        jwt_secret: jwt_secret.clone(),
-    };
-    let application = Application::build(config).await.expect("the server starts");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until(std::future::pending()));
-    TestApp {
-        address,
-        jwt_secret,
-        database_url: database.url.clone(),
-        client: reqwest::Client::new(),
-        _database: database,
-    }
+    spawn_app_with(|_| {}).await
 }
 
+/// A server with its configuration adjusted by `configure`, once it is ready.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let app = spawn_app_without_waiting(configure).await;
+    assert!(
+        app.becomes_ready_within(READY_WITHIN).await,
+        "the server is not ready after {READY_WITHIN:?}"
+    );
+    app
+}
+
+/// A server that may not be ready, for tests of a database that is not there yet.
+pub async fn spawn_app_without_waiting(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let database = TestDatabase::create().await;
+    let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7());
+    let mut config = Config {
+        database: DatabaseConfig::new(database.url.clone()),
+        listen_addr: "127.0.0.1:0".parse().expect("socket address"),
+        jwt_secret: jwt_secret.clone(),
+        shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+    };
+    configure(&mut config);
+    let application = Application::build(config.clone())
+        .await
+        .expect("the server starts");
+    let port = application.port();
+    tokio::spawn(application.run_until(std::future::pending()));
+    TestApp::new(port, jwt_secret, config.database.url, database)
+}
+
+/// How long a server over a reachable database may take to migrate it and be ready.
+const READY_WITHIN: Duration = Duration::from_secs(10);
+
 impl TestApp {
+    /// A client of the server on `port`, which uses `database_url` and signs tokens with
+    /// `jwt_secret`; `database` is dropped with it.
+    pub fn new(
+        port: u16,
+        jwt_secret: String,
+        database_url: String,
+        database: TestDatabase,
+    ) -> Self {
+        Self {
+            address: format!("http://127.0.0.1:{port}"),
+            jwt_secret,
+            database_url,
+            client: reqwest::Client::new(),
+            _database: database,
+        }
+    }
+
+    /// Polls `/readyz` until it answers 200 or `limit` has passed.
+    pub async fn becomes_ready_within(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let ready = self
+                .client
+                .get(format!("{}/readyz", self.address))
+                .send()
+                .await
+                .is_ok_and(|response| response.status() == StatusCode::OK);
+            if ready {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn customer(&self, id: &str) -> User {
         self.user(id, "customer")
     }
@@ -131,6 +185,28 @@ impl TestApp {
         query: &str,
         variables: Value,
     ) -> Reply {
+        self.try_post_graphql(authorization, query, variables)
+            .await
+            .expect("the server answers")
+    }
+
+    /// A GraphQL POST as `user` that may get no answer at all.
+    pub async fn try_graphql(
+        &self,
+        user: &User,
+        query: &str,
+        variables: Value,
+    ) -> reqwest::Result<Reply> {
+        self.try_post_graphql(Some(&format!("Bearer {}", user.token)), query, variables)
+            .await
+    }
+
+    async fn try_post_graphql(
+        &self,
+        authorization: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> reqwest::Result<Reply> {
         let mut request = self
             .client
             .post(format!("{}/graphql", self.address))
@@ -138,7 +214,7 @@ impl TestApp {
         if let Some(value) = authorization {
             request = request.header("Authorization", value);
         }
-        reply(request.send().await.expect("the server answers")).await
+        Ok(reply(request.send().await?).await)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -249,8 +325,8 @@ pub fn unix_now() -> u64 {
 }
 
 /// The database of one test.
-struct TestDatabase {
-    url: String,
+pub struct TestDatabase {
+    pub url: String,
     cleanup: Cleanup,
 }
 
@@ -265,13 +341,19 @@ enum Cleanup {
     },
 }
 
+/// The PostgreSQL server the suite runs on, if it runs on PostgreSQL.
+pub fn postgres_server_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| url.starts_with("postgres"))
+}
+
 impl TestDatabase {
-    async fn create() -> Self {
-        match std::env::var("TEST_DATABASE_URL") {
-            Ok(server_url) if server_url.starts_with("postgres") => {
-                Self::postgres(server_url).await
-            }
-            _ => Self::sqlite(),
+    /// A fresh database on the backend the suite runs on.
+    pub async fn create() -> Self {
+        match postgres_server_url() {
+            Some(server_url) => Self::postgres(server_url).await,
+            None => Self::sqlite(),
         }
     }
 
