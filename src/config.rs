@@ -9,6 +9,10 @@ use crate::http::rate_limit::RateLimit;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://supportdesk.db?mode=rwc";
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 10;
+pub const DEFAULT_DATABASE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_DATABASE_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// The settings as given, each a flag and an environment variable.
 #[derive(Clone, Debug, clap::Args)]
@@ -16,6 +20,42 @@ pub struct Settings {
     /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST:PORT/DB`.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     pub database_url: String,
+    /// Most connections the database pool holds open.
+    #[arg(
+        long,
+        env = "DATABASE_MAX_CONNECTIONS",
+        default_value_t = DEFAULT_DATABASE_MAX_CONNECTIONS,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub database_max_connections: u32,
+    /// Seconds a request waits for a database connection before it fails.
+    #[arg(
+        long,
+        env = "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+        default_value_t = DEFAULT_DATABASE_ACQUIRE_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub database_acquire_timeout_seconds: u64,
+    /// PostgreSQL only: seconds a statement may run before the database cancels it;
+    /// 0 for no limit.
+    #[arg(
+        long,
+        env = "DATABASE_STATEMENT_TIMEOUT_SECONDS",
+        default_value_t = DEFAULT_DATABASE_STATEMENT_TIMEOUT.as_secs(),
+        global = true
+    )]
+    pub database_statement_timeout_seconds: u64,
+    /// Seconds the server lets requests in flight finish after SIGTERM or SIGINT before
+    /// it exits anyway.
+    #[arg(
+        long,
+        env = "SHUTDOWN_GRACE_SECONDS",
+        default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs(),
+        global = true
+    )]
+    pub shutdown_grace_seconds: u64,
     /// Address and port the HTTP server listens on.
     #[arg(long, env = "LISTEN_ADDR", default_value = DEFAULT_LISTEN_ADDR, global = true)]
     pub listen_addr: SocketAddr,
@@ -23,6 +63,18 @@ pub struct Settings {
     pub auth: AuthSettings,
     #[command(flatten)]
     pub http: HttpSettings,
+}
+
+impl Settings {
+    /// The database settings alone: all that `supportdesk migrate` needs.
+    pub fn database(&self) -> DatabaseConfig {
+        DatabaseConfig {
+            url: self.database_url.clone(),
+            max_connections: self.database_max_connections,
+            acquire_timeout: Duration::from_secs(self.database_acquire_timeout_seconds),
+            statement_timeout: Duration::from_secs(self.database_statement_timeout_seconds),
+        }
+    }
 }
 
 /// How the HTTP endpoint defends itself; every default is in [`HttpOptions::DEFAULT`].
@@ -138,10 +190,36 @@ impl TryFrom<HttpSettings> for HttpOptions {
 /// A complete, checked configuration. Tests build it directly.
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub database_url: String,
+    pub database: DatabaseConfig,
     pub listen_addr: SocketAddr,
     pub auth: AuthConfig,
     pub http: HttpOptions,
+    /// How long requests in flight may run on after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+/// How to reach the database and how long to wait for it.
+#[derive(Clone, Debug)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection (and so, while the database is
+    /// unreachable, how long until it fails).
+    pub acquire_timeout: Duration,
+    /// PostgreSQL's `statement_timeout`; zero for none. SQLite has no equivalent.
+    pub statement_timeout: Duration,
+}
+
+impl DatabaseConfig {
+    /// `url` with the default limits.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: DEFAULT_DATABASE_MAX_CONNECTIONS,
+            acquire_timeout: DEFAULT_DATABASE_ACQUIRE_TIMEOUT,
+            statement_timeout: DEFAULT_DATABASE_STATEMENT_TIMEOUT,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,10 +233,11 @@ pub enum ConfigError {
 impl Config {
     pub fn from_settings(settings: Settings) -> Result<Self, ConfigError> {
         Ok(Self {
+            database: settings.database(),
             auth: AuthConfig::from_settings(settings.auth, settings.listen_addr)?,
-            database_url: settings.database_url,
             listen_addr: settings.listen_addr,
             http: settings.http.try_into()?,
+            shutdown_grace: Duration::from_secs(settings.shutdown_grace_seconds),
         })
     }
 }
@@ -199,6 +278,10 @@ mod tests {
     fn settings(listen_addr: &str, jwt_secret: Option<&str>) -> Settings {
         Settings {
             database_url: DEFAULT_DATABASE_URL.into(),
+            database_max_connections: DEFAULT_DATABASE_MAX_CONNECTIONS,
+            database_acquire_timeout_seconds: DEFAULT_DATABASE_ACQUIRE_TIMEOUT.as_secs(),
+            database_statement_timeout_seconds: DEFAULT_DATABASE_STATEMENT_TIMEOUT.as_secs(),
+            shutdown_grace_seconds: DEFAULT_SHUTDOWN_GRACE.as_secs(),
             listen_addr: listen_addr.parse().expect("socket address"),
             auth: AuthSettings {
                 jwt_secret: jwt_secret.map(str::to_owned),

@@ -1,42 +1,133 @@
 //! Opening the database and bringing its schema up to date.
+//!
+//! The pool connects lazily: the server starts, and answers, while the database is
+//! unreachable, and a request then fails once it has waited the acquire timeout for a
+//! connection. Pooled connections are checked before each use, so connections broken by
+//! a database restart or a network cut are replaced by themselves.
 
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::sqlx::pool::PoolOptions;
+use sea_orm::sqlx::postgres::PgConnectOptions;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::{ConnectOptions as _, Database as SqlxDatabase};
+use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, SqlxPostgresConnector, SqlxSqliteConnector};
+
+use crate::config::DatabaseConfig;
 
 /// How long an SQLite writer waits for another writer before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    let mut options = ConnectOptions::new(url);
-    options
-        .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(5))
-        // Readers and writers side by side, waiting (not failing) on each other,
-        // with the foreign keys SQLite leaves off by default.
-        .map_sqlx_sqlite_opts(|sqlite| {
-            sqlite
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                .foreign_keys(true)
-        });
-    if url.contains(":memory:") || url.contains("mode=memory") {
-        // Each connection to an in-memory SQLite database sees a database of its own:
-        // keep exactly one, for the life of the process.
-        options
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None);
+/// The first and the longest pause between two attempts at migrating a database that
+/// cannot be reached yet.
+const MIGRATION_RETRY_FIRST: Duration = Duration::from_millis(250);
+const MIGRATION_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// A pool over the database `config` names. It opens no connection yet, so it succeeds
+/// while the database is down; only a URL that cannot be understood is an error.
+///
+/// The pools are built with SQLx directly: SeaORM's `Database::connect` queries the
+/// SQLite version before returning, even for a lazy pool, and so would fail at start
+/// when the SQLite file cannot be opened yet.
+pub fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    let url = config.url.as_str();
+    if url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(connection_error)?
+            // Readers and writers side by side, waiting (not failing) on each other,
+            // with the foreign keys SQLite leaves off by default.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .disable_statement_logging();
+        let pool = if url.contains(":memory:") || url.contains("mode=memory") {
+            // Each connection to an in-memory SQLite database sees a database of its
+            // own: keep exactly one, for the life of the process.
+            pool_options(config)
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            pool_options(config)
+        }
+        .connect_lazy_with(options);
+        Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(connection_error)?
+            // Set on every connection the pool opens, so that no query can hold a
+            // connection (and the locks it took) for longer. Zero means no limit.
+            .options([(
+                "statement_timeout",
+                config.statement_timeout.as_millis().to_string(),
+            )])
+            .disable_statement_logging();
+        let pool = pool_options(config).connect_lazy_with(options);
+        Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+    } else {
+        Err(DbErr::Conn(RuntimeErr::Internal(
+            "DATABASE_URL must start with sqlite:// or postgres://".to_owned(),
+        )))
     }
-    Database::connect(options).await
 }
 
-pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
-    let db = connect(url).await?;
+fn pool_options<DB: SqlxDatabase>(config: &DatabaseConfig) -> PoolOptions<DB> {
+    PoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(config.acquire_timeout)
+        // A connection the database or the network dropped while it sat idle is
+        // noticed here and replaced, instead of failing the next request.
+        .test_before_acquire(true)
+}
+
+fn connection_error(error: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Conn(RuntimeErr::SqlxError(Arc::new(error)))
+}
+
+/// Connects and applies pending migrations, once: for `supportdesk migrate`.
+pub async fn connect_and_migrate(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(config)?;
     Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+/// Whether the migrations have been applied since the server started. Until then the
+/// server is not ready.
+#[derive(Clone, Debug, Default)]
+pub struct SchemaState(Arc<AtomicBool>);
+
+impl SchemaState {
+    pub fn is_current(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn mark_current(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Applies pending migrations, retrying with a growing pause until the database can be
+/// reached, then marks the schema current.
+pub async fn migrate_when_reachable(db: DatabaseConnection, schema: SchemaState) {
+    let mut pause = MIGRATION_RETRY_FIRST;
+    loop {
+        match Migrator::up(&db, None).await {
+            Ok(()) => {
+                schema.mark_current();
+                tracing::info!("the database schema is up to date");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, retry_in = ?pause, "cannot migrate the database yet");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MIGRATION_RETRY_MAX);
+            }
+        }
+    }
 }

@@ -42,6 +42,9 @@ pub enum AppError {
     Database(#[from] DbErr),
     #[error("Internal server error")]
     Internal(&'static str),
+    /// A resolver panicked: a bug, caught so that it fails one field only.
+    #[error("Internal server error")]
+    Panic { field: String, message: String },
 }
 
 impl AppError {
@@ -70,7 +73,7 @@ impl AppError {
             Self::BadRequest(_) => "BAD_REQUEST",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Timeout => "TIMEOUT",
-            Self::Database(_) | Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+            Self::Database(_) | Self::Internal(_) | Self::Panic { .. } => "INTERNAL_SERVER_ERROR",
         }
     }
 }
@@ -80,6 +83,9 @@ impl ErrorExtensions for AppError {
         match self {
             Self::Database(cause) => tracing::error!(error = %cause, "database error"),
             Self::Internal(cause) => tracing::error!(error = cause, "internal error"),
+            Self::Panic { field, message } => {
+                tracing::error!(field, panic = message, "a resolver panicked");
+            }
             _ => {}
         }
         async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {

@@ -1,15 +1,22 @@
 //! Building and running the server: what `main` and the tests share.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
-use sea_orm::DbErr;
+use futures_util::FutureExt;
+use sea_orm::{DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 use crate::auth::{TokenError, Verifier};
 use crate::config::{Config, ConfigError};
+use crate::db::SchemaState;
 use crate::http::{AppState, router};
+
+/// The longest the server waits, once the requests are done, for the pool to close.
+const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -25,23 +32,36 @@ pub enum StartupError {
     JwksClient(#[from] reqwest::Error),
 }
 
-/// A server with its database migrated and its listener bound, ready to run.
+/// A server with its listener bound, ready to run. Its database need not be reachable:
+/// the migrations run in the background as soon as it is, and until then the server
+/// answers, but is not ready.
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     router: Router,
+    db: DatabaseConnection,
+    migrations: JoinHandle<()>,
+    shutdown_grace: Duration,
 }
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let db = crate::db::connect_and_migrate(&config.database_url).await?;
+        let db = crate::db::connect(&config.database)?;
         let verifier = Verifier::start(&config.auth).await?;
         let listener = TcpListener::bind(config.listen_addr).await?;
         let address = listener.local_addr()?;
+        let schema = SchemaState::default();
+        let migrations = tokio::spawn(crate::db::migrate_when_reachable(
+            db.clone(),
+            schema.clone(),
+        ));
         Ok(Self {
             listener,
             address,
-            router: router(AppState::new(db, verifier, config.http)),
+            router: router(AppState::new(db.clone(), schema, verifier, config.http)),
+            db,
+            migrations,
+            shutdown_grace: config.shutdown_grace,
         })
     }
 
@@ -55,14 +75,46 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
+    /// Serves until `shutdown` completes. Then it stops accepting connections, lets the
+    /// requests in flight finish for at most the grace period, closes the pool and
+    /// returns. Past the grace period it returns anyway: a request stuck on a lock must
+    /// not keep the process from exiting when it is told to.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         tracing::info!(address = %self.address, "supportdesk is listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let shutdown = shutdown.shared();
+        let server = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.clone())
+            .into_future();
+        let grace = self.shutdown_grace;
+        let grace_over = async move {
+            shutdown.await;
+            tokio::time::sleep(grace).await;
+        };
+        let drained = tokio::select! {
+            served = server => {
+                served?;
+                true
+            }
+            () = grace_over => false,
+        };
+        self.migrations.abort();
+        if drained {
+            match tokio::time::timeout(POOL_CLOSE_TIMEOUT, self.db.close()).await {
+                Ok(Ok(())) => tracing::info!("stopped"),
+                Ok(Err(error)) => tracing::warn!(%error, "the database pool did not close"),
+                Err(_) => tracing::warn!("the database pool did not close in time"),
+            }
+        } else {
+            // The requests still running hold pooled connections, so waiting for the
+            // pool to close would wait for them: exiting closes the connections anyway.
+            tracing::warn!(
+                grace_seconds = grace.as_secs_f64(),
+                "requests were still running at the end of the grace period; stopping anyway"
+            );
+        }
         Ok(())
     }
 }
@@ -87,5 +139,5 @@ async fn shutdown_signal() {
         _ = interrupt => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down");
+    tracing::info!("shutting down: no new connections, finishing the requests in flight");
 }

@@ -3,6 +3,7 @@
 mod context;
 pub mod limits;
 mod mutation;
+mod panic_guard;
 mod query;
 pub mod request;
 mod scalars;
@@ -11,13 +12,14 @@ mod types;
 use async_graphql::{EmptySubscription, SDLExportOptions, Schema, SchemaBuilder};
 
 pub use mutation::MutationRoot;
+pub use panic_guard::PanicGuard;
 pub use query::QueryRoot;
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// The schema without its data: the server adds the database connection.
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(QueryRoot::default(), MutationRoot, EmptySubscription)
+    Schema::build(QueryRoot::default(), MutationRoot, EmptySubscription).extension(PanicGuard)
 }
 
 /// The schema in SDL, with fields and enum items sorted so that it diffs cleanly.

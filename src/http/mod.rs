@@ -25,6 +25,7 @@ use tracing::Level;
 use self::rate_limit::MutationRateLimiter;
 use crate::auth::Verifier;
 use crate::config::HttpOptions;
+use crate::db::SchemaState;
 use crate::graphql::limits::QueryLimits;
 use crate::graphql::{AppSchema, schema_builder};
 
@@ -36,13 +37,19 @@ pub struct AppState {
     schema: AppSchema,
     verifier: Arc<Verifier>,
     db: DatabaseConnection,
+    db_schema: SchemaState,
     http: Arc<HttpOptions>,
     query_limits: QueryLimits,
     rate_limiter: Arc<MutationRateLimiter>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, verifier: Verifier, http: HttpOptions) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        db_schema: SchemaState,
+        verifier: Verifier,
+        http: HttpOptions,
+    ) -> Self {
         let mut schema = schema_builder().data(db.clone());
         if !http.introspection {
             // Suggestions ("Did you mean …") would leak the schema just the same.
@@ -52,6 +59,7 @@ impl AppState {
             schema: schema.finish(),
             verifier: Arc::new(verifier),
             db,
+            db_schema,
             query_limits: http.query_limits,
             rate_limiter: Arc::new(MutationRateLimiter::new(http.mutation_rate_limit)),
             http: Arc::new(http),

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
@@ -13,7 +13,8 @@ use reqwest::header::HeaderMap;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use supportdesk::auth::AuthConfig;
-use supportdesk::config::{Config, HttpOptions};
+use supportdesk::config::{Config, DEFAULT_SHUTDOWN_GRACE, DatabaseConfig, HttpOptions};
+use supportdesk::db::SchemaState;
 use supportdesk::http::AppState;
 use supportdesk::startup::Application;
 
@@ -81,26 +82,9 @@ impl Reply {
     }
 }
 
+/// A server over a fresh, migrated database, with the default configuration.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
-}
-
-/// A server whose configuration `configure` adjusts first. It starts as `spawn_app`'s:
-/// HS256 with a fresh secret (`TestApp::jwt_secret`) and the default settings.
-pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-    let database = TestDatabase::create().await;
-    let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7());
-    let mut config = Config {
-        database_url: database.url.clone(),
-        listen_addr: "127.0.0.1:0".parse().expect("socket address"),
-        auth: AuthConfig::hs256(jwt_secret.clone()),
-        http: HttpOptions::default(),
-    };
-    configure(&mut config);
-    let application = Application::build(config).await.expect("the server starts");
-    let port = application.port();
-    tokio::spawn(application.run_until(std::future::pending()));
-    TestApp::new(port, jwt_secret, database)
 }
 
 /// A server whose database connection counts the SQL statements it runs, built from the
@@ -108,9 +92,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
 pub async fn spawn_app_counting_statements() -> (TestApp, Arc<AtomicUsize>) {
     let database = TestDatabase::create().await;
     let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7());
-    let mut db = supportdesk::db::connect_and_migrate(&database.url)
-        .await
-        .expect("the database is ready");
+    let mut db =
+        supportdesk::db::connect(&DatabaseConfig::new(database.url.clone())).expect("a pool");
+    let schema = SchemaState::default();
+    supportdesk::db::migrate_when_reachable(db.clone(), schema.clone()).await;
     let statements = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&statements);
     db.set_metric_callback(move |_| {
@@ -119,28 +104,90 @@ pub async fn spawn_app_counting_statements() -> (TestApp, Arc<AtomicUsize>) {
     let verifier = supportdesk::auth::Verifier::start(&AuthConfig::hs256(jwt_secret.clone()))
         .await
         .expect("a verifier");
-    let router = supportdesk::http::router(AppState::new(db, verifier, HttpOptions::default()));
+    let state = AppState::new(db, schema, verifier, HttpOptions::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port");
     let port = listener.local_addr().expect("bound").port();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (TestApp::new(port, jwt_secret, database), statements)
+    tokio::spawn(async move { axum::serve(listener, supportdesk::http::router(state)).await });
+    let database_url = database.url.clone();
+    (
+        TestApp::new(port, jwt_secret, database_url, database),
+        statements,
+    )
 }
 
+/// A server with its configuration adjusted by `configure`, once it is ready.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let app = spawn_app_without_waiting(configure).await;
+    assert!(
+        app.becomes_ready_within(READY_WITHIN).await,
+        "the server is not ready after {READY_WITHIN:?}"
+    );
+    app
+}
+
+/// A server that may not be ready, for tests of a database that is not there yet.
+pub async fn spawn_app_without_waiting(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let database = TestDatabase::create().await;
+    let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7());
+    let mut config = Config {
+        database: DatabaseConfig::new(database.url.clone()),
+        listen_addr: "127.0.0.1:0".parse().expect("socket address"),
+        auth: AuthConfig::hs256(jwt_secret.clone()),
+        http: HttpOptions::default(),
+        shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+    };
+    configure(&mut config);
+    let application = Application::build(config.clone())
+        .await
+        .expect("the server starts");
+    let port = application.port();
+    tokio::spawn(application.run_until(std::future::pending()));
+    TestApp::new(port, jwt_secret, config.database.url, database)
+}
+
+/// How long a server over a reachable database may take to migrate it and be ready.
+const READY_WITHIN: Duration = Duration::from_secs(10);
+
 impl TestApp {
-    fn new(port: u16, jwt_secret: String, database: TestDatabase) -> Self {
+    /// A client of the server on `port`, which uses `database_url` and signs tokens with
+    /// `jwt_secret`; `database` is dropped with it.
+    pub fn new(
+        port: u16,
+        jwt_secret: String,
+        database_url: String,
+        database: TestDatabase,
+    ) -> Self {
         Self {
             address: format!("http://127.0.0.1:{port}"),
             jwt_secret,
-            database_url: database.url.clone(),
+            database_url,
             client: reqwest::Client::new(),
             _database: database,
         }
     }
-}
 
-impl TestApp {
+    /// Polls `/readyz` until it answers 200 or `limit` has passed.
+    pub async fn becomes_ready_within(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let ready = self
+                .client
+                .get(format!("{}/readyz", self.address))
+                .send()
+                .await
+                .is_ok_and(|response| response.status() == StatusCode::OK);
+            if ready {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn customer(&self, id: &str) -> User {
         self.user(id, "customer")
     }
@@ -184,6 +231,28 @@ impl TestApp {
         query: &str,
         variables: Value,
     ) -> Reply {
+        self.try_post_graphql(authorization, query, variables)
+            .await
+            .expect("the server answers")
+    }
+
+    /// A GraphQL POST as `user` that may get no answer at all.
+    pub async fn try_graphql(
+        &self,
+        user: &User,
+        query: &str,
+        variables: Value,
+    ) -> reqwest::Result<Reply> {
+        self.try_post_graphql(Some(&format!("Bearer {}", user.token)), query, variables)
+            .await
+    }
+
+    async fn try_post_graphql(
+        &self,
+        authorization: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> reqwest::Result<Reply> {
         let mut request = self
             .client
             .post(format!("{}/graphql", self.address))
@@ -191,7 +260,7 @@ impl TestApp {
         if let Some(value) = authorization {
             request = request.header("Authorization", value);
         }
-        reply(request.send().await.expect("the server answers")).await
+        Ok(reply(request.send().await?).await)
     }
 
     /// A POST to `/graphql` with the given headers and raw body.
@@ -365,8 +434,8 @@ pub fn unix_now() -> u64 {
 }
 
 /// The database of one test.
-struct TestDatabase {
-    url: String,
+pub struct TestDatabase {
+    pub url: String,
     cleanup: Cleanup,
 }
 
@@ -381,13 +450,19 @@ enum Cleanup {
     },
 }
 
+/// The PostgreSQL server the suite runs on, if it runs on PostgreSQL.
+pub fn postgres_server_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| url.starts_with("postgres"))
+}
+
 impl TestDatabase {
-    async fn create() -> Self {
-        match std::env::var("TEST_DATABASE_URL") {
-            Ok(server_url) if server_url.starts_with("postgres") => {
-                Self::postgres(server_url).await
-            }
-            _ => Self::sqlite(),
+    /// A fresh database on the backend the suite runs on.
+    pub async fn create() -> Self {
+        match postgres_server_url() {
+            Some(server_url) => Self::postgres(server_url).await,
+            None => Self::sqlite(),
         }
     }
 

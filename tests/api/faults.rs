@@ -1,0 +1,230 @@
+//! The database fails: missing at start, lost under load, too slow. The server keeps
+//! answering, fails requests fast with INTERNAL_SERVER_ERROR, and recovers by itself.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+use supportdesk::config::DatabaseConfig;
+
+use crate::helpers::{
+    Reply, TestApp, TestDatabase, User, postgres_server_url, spawn_app_with,
+    spawn_app_without_waiting,
+};
+use crate::proxy::{TcpProxy, postgres_host_port};
+
+/// Short, so that the tests are quick; the default is 5 s.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+/// What a failing request may take beyond the acquire timeout on a busy test machine.
+const SLACK: Duration = Duration::from_millis(1500);
+/// How long recovery may take once the database is back: the migration task's pause
+/// between attempts grows to 5 s.
+const RECOVERS_WITHIN: Duration = Duration::from_secs(15);
+
+const CREATE_TICKET: &str =
+    "mutation($input: CreateTicketInput!) { createTicket(input: $input) { id } }";
+
+async fn create_ticket(app: &TestApp, user: &User) -> Reply {
+    app.graphql(
+        user,
+        CREATE_TICKET,
+        json!({ "input": { "subject": "Database trouble", "message": "Hello?" } }),
+    )
+    .await
+}
+
+fn assert_internal_error(reply: &Reply) {
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(
+        reply.error_code().as_deref(),
+        Some("INTERNAL_SERVER_ERROR"),
+        "{:#}",
+        reply.body
+    );
+    assert_eq!(
+        reply.error_message().as_deref(),
+        Some("Internal server error")
+    );
+    assert!(reply.data("createTicket").is_null(), "{:#}", reply.body);
+}
+
+#[tokio::test]
+async fn an_sqlite_file_that_cannot_be_opened_at_start_fails_requests_until_it_can() {
+    let parent = tempfile::tempdir().expect("a temporary directory");
+    let directory = parent.path().join("created-later");
+    let url = format!("sqlite://{}/supportdesk.db?mode=rwc", directory.display());
+    let app = spawn_app_without_waiting(|config| {
+        config.database = DatabaseConfig {
+            acquire_timeout: ACQUIRE_TIMEOUT,
+            ..DatabaseConfig::new(url)
+        };
+    })
+    .await;
+    let alice = app.customer("alice");
+
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    let started = Instant::now();
+    assert_internal_error(&create_ticket(&app, &alice).await);
+    assert!(started.elapsed() < ACQUIRE_TIMEOUT + SLACK);
+
+    std::fs::create_dir(&directory).expect("the directory is created");
+
+    assert!(app.becomes_ready_within(RECOVERS_WITHIN).await);
+    create_ticket(&app, &alice).await.expect_ok();
+}
+
+#[tokio::test]
+async fn postgres_unreachable_at_start_fails_requests_fast_until_it_returns() {
+    let Some(server_url) = postgres_server_url() else {
+        eprintln!("skipped: needs TEST_DATABASE_URL=postgres://…");
+        return;
+    };
+    let proxy = TcpProxy::cut_off(&postgres_host_port(&server_url)).await;
+    let app = spawn_app_without_waiting(|config| {
+        config.database.url = proxy.url_for(&config.database.url);
+        config.database.acquire_timeout = ACQUIRE_TIMEOUT;
+    })
+    .await;
+    let alice = app.customer("alice");
+
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    let started = Instant::now();
+    assert_internal_error(&create_ticket(&app, &alice).await);
+    assert!(started.elapsed() < ACQUIRE_TIMEOUT + SLACK);
+
+    proxy.restore();
+
+    assert!(app.becomes_ready_within(RECOVERS_WITHIN).await);
+    create_ticket(&app, &alice).await.expect_ok();
+}
+
+/// One request of the background load: when it started, how long it took, and whether
+/// it succeeded.
+struct Outcome {
+    started: Instant,
+    took: Duration,
+    reply: Reply,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_postgres_under_load_fails_requests_fast_and_recovers_by_itself() {
+    let Some(server_url) = postgres_server_url() else {
+        eprintln!("skipped: needs TEST_DATABASE_URL=postgres://…");
+        return;
+    };
+    let proxy = TcpProxy::start(&postgres_host_port(&server_url)).await;
+    let app = Arc::new(
+        spawn_app_with(|config| {
+            config.database.url = proxy.url_for(&config.database.url);
+            config.database.acquire_timeout = ACQUIRE_TIMEOUT;
+        })
+        .await,
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|n| {
+            let (app, stop) = (Arc::clone(&app), Arc::clone(&stop));
+            tokio::spawn(async move {
+                let user = app.customer(&format!("user-{n}"));
+                let mut outcomes = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let reply = create_ticket(&app, &user).await;
+                    outcomes.push(Outcome {
+                        started,
+                        took: started.elapsed(),
+                        reply,
+                    });
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                outcomes
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cut_at = Instant::now();
+    proxy.cut();
+    tokio::time::sleep(ACQUIRE_TIMEOUT * 2).await;
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    let restored_at = Instant::now();
+    proxy.restore();
+    assert!(app.becomes_ready_within(RECOVERS_WITHIN).await);
+    let ready_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut outcomes = Vec::new();
+    for worker in workers {
+        outcomes.extend(worker.await.expect("a load worker"));
+    }
+
+    for outcome in &outcomes {
+        assert!(
+            outcome.took < ACQUIRE_TIMEOUT + SLACK,
+            "a request took {:?}",
+            outcome.took
+        );
+        if outcome.reply.errors().is_empty() {
+            assert!(outcome.reply.data("createTicket")["id"].is_string());
+        } else {
+            assert_internal_error(&outcome.reply);
+        }
+    }
+    let during_cut: Vec<_> = outcomes
+        .iter()
+        .filter(|outcome| outcome.started > cut_at && outcome.started + outcome.took < restored_at)
+        .collect();
+    assert!(!during_cut.is_empty(), "no request ran while cut off");
+    for outcome in during_cut {
+        assert_internal_error(&outcome.reply);
+    }
+    let after_recovery: Vec<_> = outcomes
+        .iter()
+        .filter(|outcome| outcome.started > ready_at)
+        .collect();
+    assert!(!after_recovery.is_empty(), "no request ran after recovery");
+    for outcome in after_recovery {
+        assert!(
+            outcome.reply.errors().is_empty(),
+            "{:#}",
+            outcome.reply.body
+        );
+    }
+    assert!(
+        outcomes
+            .iter()
+            .any(|outcome| outcome.started < cut_at && outcome.reply.errors().is_empty()),
+        "no request succeeded before the cut"
+    );
+}
+
+#[tokio::test]
+async fn a_postgres_statement_past_the_statement_timeout_is_cancelled() {
+    let database = TestDatabase::create().await;
+    if postgres_server_url().is_none() {
+        eprintln!("skipped: needs TEST_DATABASE_URL=postgres://…");
+        return;
+    }
+    let db = supportdesk::db::connect(&DatabaseConfig {
+        statement_timeout: Duration::from_millis(200),
+        ..DatabaseConfig::new(database.url.clone())
+    })
+    .expect("a pool");
+
+    db.execute_unprepared("SELECT pg_sleep(0.05)")
+        .await
+        .expect("a statement within the timeout runs");
+    let started = Instant::now();
+    let error = db
+        .execute_unprepared("SELECT pg_sleep(10)")
+        .await
+        .expect_err("the statement is cancelled");
+
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(error.to_string().contains("statement timeout"), "{error}");
+    db.close().await.expect("the pool closes");
+}
