@@ -50,14 +50,15 @@ impl Extension for PanicGuardExtension {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        let path = path_of(info.path_node);
+        // Kept by reference: the path is only spelled out for a field that panicked.
+        let path_node = info.path_node;
         let nullable = !info.return_type.ends_with('!');
         // The resolver's state is dropped with the panic and never looked at again, so
         // no broken invariant can be observed afterwards.
         match AssertUnwindSafe(next.run(ctx, info)).catch_unwind().await {
             Ok(resolved) => resolved,
             Err(panic) => {
-                let error = panicked_field_error(path, &*panic);
+                let error = panicked_field_error(path_of(path_node), &*panic);
                 if nullable {
                     // A nullable field answers null with its error, like any failing
                     // resolver, and its siblings are unaffected.
