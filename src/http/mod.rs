@@ -19,7 +19,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use self::rate_limit::MutationRateLimiter;
@@ -86,7 +86,10 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .on_request(())
-        .on_response(DefaultOnResponse::new().level(Level::INFO));
+        .on_response(DefaultOnResponse::new().level(Level::INFO))
+        // A 503 is the readiness probe or the time budget speaking, not a fault of ours:
+        // the errors that are (database, panics) are logged where they happen.
+        .on_failure(DefaultOnFailure::new().level(Level::WARN));
     Router::new()
         .route(
             "/graphql",

@@ -1,67 +1,60 @@
-use std::process::Stdio;
+//! What the real binary writes to its log, with its real log configuration.
+
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
-use crate::helpers::spawn_app;
+use crate::server_process::spawn_server;
 
-/// The real binary, with its real log configuration, on the test's database.
+/// Lets the log reader thread catch up with the server.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
 #[tokio::test]
 async fn the_info_log_names_each_request_by_id_and_holds_no_token_or_message_text() {
-    let app = spawn_app().await;
-    let mut server = Command::new(env!("CARGO_BIN_EXE_supportdesk"))
-        .env_clear()
-        .env("DATABASE_URL", &app.database_url)
-        .env("LISTEN_ADDR", "127.0.0.1:0")
-        .env("JWT_SECRET", &app.jwt_secret)
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let mut log = BufReader::new(server.stderr.take().expect("stderr")).lines();
-    let address = tokio::time::timeout(Duration::from_secs(30), async {
-        let mut seen = String::new();
-        while let Some(line) = log.next_line().await.expect("log line") {
-            if let Some((_, address)) = line.split_once("address=") {
-                return address.trim().to_owned();
-            }
-            seen.push_str(&line);
-        }
-        panic!("the server never said where it listens: {seen}");
-    })
-    .await
-    .expect("the server starts listening");
+    let (app, server) = spawn_server(&[]).await;
     let alice = app.customer("alice");
     let secret_text = "my account number is 12345678";
 
-    let response = reqwest::Client::new()
-        .post(format!("http://{address}/graphql"))
-        .bearer_auth(&alice.token)
-        .json(&json!({
-            "query": "mutation($input: CreateTicketInput!) { createTicket(input: $input) { id } }",
-            "variables": { "input": { "subject": "Bank", "message": secret_text } },
-        }))
-        .send()
+    let reply = app
+        .graphql(
+            &alice,
+            "mutation($input: CreateTicketInput!) { createTicket(input: $input) { id } }",
+            json!({ "input": { "subject": "Bank", "message": secret_text } }),
+        )
         .await
-        .expect("the server answers");
-    let request_id = response.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    assert_eq!(response.status(), 200);
-    let mut text = String::new();
-    while let Ok(Ok(Some(line))) =
-        tokio::time::timeout(Duration::from_millis(500), log.next_line()).await
-    {
-        text.push_str(&line);
-        text.push('\n');
-    }
-    server.kill().await.expect("the server stops");
+        .expect_ok();
+    settle().await;
 
-    assert!(text.contains(&request_id), "{text}");
-    assert!(!text.contains(&alice.token), "{text}");
-    assert!(!text.contains(secret_text), "{text}");
+    let request_id = reply.headers["x-request-id"].to_str().expect("ascii");
+    let log = server.log();
+    assert!(log.contains(request_id), "{log}");
+    assert!(!log.contains(&alice.token), "{log}");
+    assert!(!log.contains(secret_text), "{log}");
+}
+
+#[tokio::test]
+async fn client_mistakes_log_no_errors() {
+    let (app, server) = spawn_server(&[]).await;
+    let alice = app.customer("alice");
+
+    app.post_raw(&[("content-type", "application/json")], "{ not json")
+        .await;
+    app.graphql(&alice, "{ noSuchField }", json!({})).await;
+    app.graphql(&alice, "{ ticket(id: \"nope\") { id } }", json!({}))
+        .await;
+    app.graphql(
+        &alice,
+        "mutation { createTicket(input: { subject: \"\", message: \"m\" }) { id } }",
+        json!({}),
+    )
+    .await;
+    app.post_graphql(Some("Bearer forged.token.here"), "{ me { id } }", json!({}))
+        .await;
+    settle().await;
+
+    let log = server.log();
+    assert!(log.contains("finished processing request"), "{log}");
+    assert!(!log.contains("ERROR"), "{log}");
 }
