@@ -1,11 +1,8 @@
 //! Per-user rate limits and the time budget of a request.
 
-use sea_orm::{
-    ConnectionTrait, Database, SqliteTransactionMode, TransactionOptions, TransactionTrait,
-};
 use serde_json::json;
 
-use crate::helpers::{TestApp, User, spawn_app_with};
+use crate::helpers::{TestApp, User, lock_ticket, spawn_app_with};
 
 async fn open_ticket(app: &TestApp, user: &User) -> crate::helpers::Reply {
     app.graphql(
@@ -97,23 +94,7 @@ async fn a_request_past_its_time_budget_gets_an_error_and_writes_nothing() {
         .as_str()
         .expect("id")
         .to_owned();
-    // Hold the ticket's row (on SQLite: the whole database) so that a reply must wait.
-    let db = Database::connect(&app.database_url)
-        .await
-        .expect("database");
-    let blocker = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await
-        .expect("a transaction");
-    blocker
-        .execute_unprepared(&format!(
-            "UPDATE tickets SET subject = subject WHERE id = '{id}'"
-        ))
-        .await
-        .expect("the row is locked");
+    let lock = lock_ticket(&app.database_url, &id).await;
 
     let started = std::time::Instant::now();
     let reply = app.add_message(&alice, &id, "Waiting", false).await;
@@ -125,7 +106,7 @@ async fn a_request_past_its_time_budget_gets_an_error_and_writes_nothing() {
         "{:#}",
         reply.body
     );
-    blocker.rollback().await.expect("released");
+    lock.txn.rollback().await.expect("released");
     let ticket = app.ticket(&app.admin("root"), &id).await.expect_ok();
     assert_eq!(
         ticket.data("ticket")["messages"].as_array().map(Vec::len),

@@ -7,10 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use entity::prelude::Ticket;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{
+    ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, EntityTrait, QuerySelect,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use serde_json::{Value, json};
 use supportdesk::auth::AuthConfig;
 use supportdesk::config::{Config, DEFAULT_SHUTDOWN_GRACE, DatabaseConfig, HttpOptions};
@@ -403,6 +407,31 @@ pub fn assert_refused(reply: &Reply) {
         Some("Invalid or expired token")
     );
     assert!(reply.body.get("data").is_none());
+}
+
+/// The lock a new message on a ticket waits for while the test holds it: SQLite's write
+/// lock, or, on PostgreSQL, the lock on the ticket's row.
+pub struct TicketLock {
+    _db: DatabaseConnection,
+    pub txn: DatabaseTransaction,
+}
+
+pub async fn lock_ticket(database_url: &str, ticket_id: &str) -> TicketLock {
+    let db = Database::connect(database_url).await.expect("the database");
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await
+        .expect("a transaction");
+    Ticket::find_by_id(ticket_id.parse::<uuid::Uuid>().expect("a UUID"))
+        .lock_exclusive()
+        .one(&txn)
+        .await
+        .expect("the ticket is locked")
+        .expect("the ticket exists");
+    TicketLock { _db: db, txn }
 }
 
 async fn reply(response: reqwest::Response) -> Reply {

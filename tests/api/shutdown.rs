@@ -4,43 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use entity::prelude::Ticket;
-use sea_orm::{
-    Database, DatabaseConnection, DatabaseTransaction, EntityTrait, QuerySelect,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
-};
 use serde_json::json;
+use tokio::task::JoinHandle;
 
-use crate::helpers::{TestApp, User};
-use crate::server_process::spawn_server;
+use crate::helpers::{Reply, TestApp, TicketLock, User, lock_ticket};
+use crate::server_process::{ServerProcess, spawn_server};
 
 /// Long enough for a request sent to reach the server and block on the lock.
 const TO_REACH_THE_SERVER: Duration = Duration::from_millis(300);
-
-/// The lock a new message on a ticket waits for while the test holds it: SQLite's write
-/// lock, or, on PostgreSQL, the lock on the ticket's row.
-struct TicketLock {
-    _db: DatabaseConnection,
-    txn: DatabaseTransaction,
-}
-
-async fn lock_ticket(database_url: &str, ticket_id: &str) -> TicketLock {
-    let db = Database::connect(database_url).await.expect("the database");
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await
-        .expect("a transaction");
-    Ticket::find_by_id(ticket_id.parse::<uuid::Uuid>().expect("a UUID"))
-        .lock_exclusive()
-        .one(&txn)
-        .await
-        .expect("the ticket is locked")
-        .expect("the ticket exists");
-    TicketLock { _db: db, txn }
-}
 
 async fn open_ticket(app: &TestApp, user: &User) -> String {
     app.create_ticket(user, "Shutting down").await["id"]
@@ -54,7 +25,7 @@ fn reply_in_flight(
     app: &Arc<TestApp>,
     user: &User,
     ticket_id: &str,
-) -> tokio::task::JoinHandle<reqwest::Result<crate::helpers::Reply>> {
+) -> JoinHandle<reqwest::Result<Reply>> {
     let (app, user, ticket_id) = (Arc::clone(app), user.clone(), ticket_id.to_owned());
     tokio::spawn(async move {
         app.try_graphql(
@@ -66,9 +37,17 @@ fn reply_in_flight(
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_sigterm_requests_in_flight_finish_new_connections_are_refused_and_it_exits_0() {
-    let (app, mut server) = spawn_server(&[]).await;
+/// A server (started with `settings`) with a reply in flight, blocked on a ticket the
+/// test holds locked.
+struct Stalled {
+    _app: Arc<TestApp>,
+    server: ServerProcess,
+    lock: TicketLock,
+    in_flight: JoinHandle<reqwest::Result<Reply>>,
+}
+
+async fn stall_a_reply(settings: &[(&str, &str)]) -> Stalled {
+    let (app, server) = spawn_server(settings).await;
     let app = Arc::new(app);
     let alice = app.customer("alice");
     let ticket_id = open_ticket(&app, &alice).await;
@@ -79,6 +58,22 @@ async fn on_sigterm_requests_in_flight_finish_new_connections_are_refused_and_it
         !in_flight.is_finished(),
         "the request did not wait for the lock"
     );
+    Stalled {
+        _app: app,
+        server,
+        lock,
+        in_flight,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sigterm_requests_in_flight_finish_new_connections_are_refused_and_it_exits_0() {
+    let Stalled {
+        mut server,
+        lock,
+        in_flight,
+        ..
+    } = stall_a_reply(&[]).await;
 
     server.signal("TERM");
 
@@ -111,17 +106,12 @@ async fn on_sigterm_requests_in_flight_finish_new_connections_are_refused_and_it
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_sigint_a_request_still_running_after_the_grace_period_does_not_delay_the_exit() {
-    let (app, mut server) = spawn_server(&[("SHUTDOWN_GRACE_SECONDS", "1")]).await;
-    let app = Arc::new(app);
-    let alice = app.customer("alice");
-    let ticket_id = open_ticket(&app, &alice).await;
-    let lock = lock_ticket(&app.database_url, &ticket_id).await;
-    let in_flight = reply_in_flight(&app, &alice, &ticket_id);
-    tokio::time::sleep(TO_REACH_THE_SERVER).await;
-    assert!(
-        !in_flight.is_finished(),
-        "the request did not wait for the lock"
-    );
+    let Stalled {
+        mut server,
+        lock,
+        in_flight,
+        ..
+    } = stall_a_reply(&[("SHUTDOWN_GRACE_SECONDS", "1")]).await;
 
     server.signal("INT");
 
