@@ -50,6 +50,16 @@ fn assert_internal_error(reply: &Reply) {
     assert!(reply.data("createTicket").is_null(), "{:#}", reply.body);
 }
 
+/// The process answers, but is not ready, and a request that needs the database fails
+/// with INTERNAL_SERVER_ERROR within the acquire timeout.
+async fn assert_serving_but_not_ready(app: &TestApp, user: &User) {
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    let started = Instant::now();
+    assert_internal_error(&create_ticket(app, user).await);
+    assert!(started.elapsed() < ACQUIRE_TIMEOUT + SLACK);
+}
+
 #[tokio::test]
 async fn an_sqlite_file_that_cannot_be_opened_at_start_fails_requests_until_it_can() {
     let parent = tempfile::tempdir().expect("a temporary directory");
@@ -64,11 +74,7 @@ async fn an_sqlite_file_that_cannot_be_opened_at_start_fails_requests_until_it_c
     .await;
     let alice = app.customer("alice");
 
-    assert_eq!(app.get("/healthz").await.status(), 200);
-    assert_eq!(app.get("/readyz").await.status(), 503);
-    let started = Instant::now();
-    assert_internal_error(&create_ticket(&app, &alice).await);
-    assert!(started.elapsed() < ACQUIRE_TIMEOUT + SLACK);
+    assert_serving_but_not_ready(&app, &alice).await;
 
     std::fs::create_dir(&directory).expect("the directory is created");
 
@@ -90,11 +96,7 @@ async fn postgres_unreachable_at_start_fails_requests_fast_until_it_returns() {
     .await;
     let alice = app.customer("alice");
 
-    assert_eq!(app.get("/healthz").await.status(), 200);
-    assert_eq!(app.get("/readyz").await.status(), 503);
-    let started = Instant::now();
-    assert_internal_error(&create_ticket(&app, &alice).await);
-    assert!(started.elapsed() < ACQUIRE_TIMEOUT + SLACK);
+    assert_serving_but_not_ready(&app, &alice).await;
 
     proxy.restore();
 
