@@ -3,8 +3,8 @@
 //! `GET /tickets?limit=20` (W2) and `GET /tickets?status=OPEN&limit=20&messages=true` (W3)
 //! verify the same HS256 bearer token as the server, run the same SQL through the same
 //! store functions as the `tickets` field, and write the JSON that the benchmark's GraphQL
-//! queries answer: `{"data":{"tickets":{"items":[…],"pagination":{…}}}}`, the fields in
-//! the same order. What it leaves out is what is being measured: GraphQL parsing,
+//! queries answer: `{"data":{"tickets":{"items":[…],"pagination":{…}}}}`, byte for byte
+//! (the server writes each object's keys in alphabetical order, and so do these structs). What it leaves out is what is being measured: GraphQL parsing,
 //! validation and execution, and the server's request-id and log layers.
 //!
 //! Settings from the environment: `DATABASE_URL`, `JWT_SECRET`, `LISTEN_ADDR`
@@ -111,7 +111,10 @@ async fn list(
         let messages =
             store::messages_of_tickets(db, &ids, policy::sees_internal_notes(viewer)).await?;
         for message in messages {
-            histories.entry(message.ticket_id).or_default().push(message);
+            histories
+                .entry(message.ticket_id)
+                .or_default()
+                .push(message);
         }
     }
     let items = tickets
@@ -148,12 +151,12 @@ struct Page<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Item<'a> {
-    id: String,
-    subject: &'a str,
-    status: String,
     created_at: String,
+    id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     messages: Option<Vec<Message>>,
+    status: String,
+    subject: &'a str,
 }
 
 impl<'a> Item<'a> {
@@ -171,11 +174,11 @@ impl<'a> Item<'a> {
                 .collect()
         });
         Self {
-            id: ticket.id.to_string(),
-            subject: &ticket.subject,
-            status: ticket.status.to_value(),
             created_at: rfc3339(ticket.created_at),
+            id: ticket.id.to_string(),
             messages,
+            status: ticket.status.to_value(),
+            subject: &ticket.subject,
         }
     }
 }
@@ -183,8 +186,8 @@ impl<'a> Item<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Message {
-    body: String,
     author_role: String,
+    body: String,
 }
 
 impl From<ticket_message::Model> for Message {
@@ -199,23 +202,23 @@ impl From<ticket_message::Model> for Message {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Pagination {
-    total: u64,
-    page: u64,
-    limit: u64,
-    total_pages: u64,
     has_next_page: bool,
     has_previous_page: bool,
+    limit: u64,
+    page: u64,
+    total: u64,
+    total_pages: u64,
 }
 
 impl From<PageSummary> for Pagination {
     fn from(summary: PageSummary) -> Self {
         Self {
-            total: summary.total,
-            page: summary.page,
-            limit: summary.limit,
-            total_pages: summary.total_pages,
             has_next_page: summary.has_next_page(),
             has_previous_page: summary.has_previous_page(),
+            limit: summary.limit,
+            page: summary.page,
+            total: summary.total,
+            total_pages: summary.total_pages,
         }
     }
 }
