@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# supportdesk's load benchmark. One command, from the repository root:
+#
+#     bash bench/run.sh
+#
+# Builds the release binaries; then, for SQLite and PostgreSQL at 10,000 and 1,000,000
+# tickets: seeds a fresh database (timed), writes the query plans (at 1,000,000), starts
+# the server and the raw baseline (bench/src/bin/baseline.rs) on loopback, and runs the
+# workloads of BENCHMARKS.md with wrk: 32 connections, DURATION seconds each, GraphQL and
+# baseline runs alternating. Prints a Markdown summary; everything it measured is kept in
+# bench/results/<date-time>/ (results.tsv, meta.tsv, plans-*.md, seed and server logs).
+#
+# Settings (environment): DURATION (seconds per run, 8), DATABASES ("sqlite postgres"),
+# SCALES ("10000 1000000"), PG_URL (postgres://postgres@127.0.0.1:5432),
+# CARGO_TARGET_DIR (./target). About 20 minutes with the defaults on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-8}
+DATABASES=${DATABASES:-sqlite postgres}
+SCALES=${SCALES:-10000 1000000}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+CONNECTIONS=32
+SERVER_ADDR=127.0.0.1:18080
+BASELINE_ADDR=127.0.0.1:18081
+OUT=bench/results/$(date +%Y%m%d-%H%M%S)
+RESULTS=$OUT/results.tsv
+META=$OUT/meta.tsv
+
+export JWT_SECRET=supportdesk-bench-secret-not-for-production
+# Logging at warn, as the baseline does not log; the rate limit of mutations out of the
+# way, so that W5 and W6 measure writes, not the limiter.
+export RUST_LOG=warn
+export MUTATION_RATE_LIMIT_BURST=1000000000
+
+SERVER=$TARGET_DIR/release/supportdesk
+BASELINE=$TARGET_DIR/release/baseline
+
+say() { echo "== $*" >&2; }
+
+if ! command -v wrk >/dev/null; then
+    say "installing wrk"
+    apt-get install -y wrk >/dev/null
+fi
+
+say "building the release binaries"
+cargo build --release --quiet -p supportdesk -p supportdesk-bench --bins
+mkdir -p "$OUT" bench/data
+printf 'database\tscale\tworkload\ttarget\trps\tp50_ms\tp99_ms\trequests\terrors\n' >"$RESULTS"
+printf 'database\tscale\tkey\tvalue\n' >"$META"
+
+# Waits (at most 10 s) until something listens on host:port.
+wait_for() {
+    local host=${1%:*} port=${1#*:}
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nothing listens on $1" >&2
+    return 1
+}
+
+token() { "$SERVER" token --sub "$1" --role "$2" --ttl 86400; }
+
+# POSTs a GraphQL document (JSON-encoded by jq) and prints the answer; fails on errors.
+graphql() { # token, query
+    local body answer
+    body=$(jq -cn --arg query "$2" '{query: $query}')
+    answer=$(curl -sS "http://$SERVER_ADDR/graphql" -H "Authorization: Bearer $1" \
+        -H 'Content-Type: application/json' -d "$body")
+    if [ "$(jq 'has("errors")' <<<"$answer")" != false ]; then
+        echo "GraphQL errors: $answer" >&2
+        return 1
+    fi
+    echo "$answer"
+}
+
+body_of() { jq -cn --arg query "$1" '{query: $query}'; }
+
+# One wrk run; appends a row to results.tsv. Extra environment (TOKEN, BODY, MIX_*) is
+# passed before the call.
+measure() { # workload, target (graphql|baseline), url, [connections], [seconds]
+    local connections=${4:-$CONNECTIONS} seconds=${5:-$DURATION} threads=2 line
+    [ "$connections" -ge 2 ] || threads=1
+    line=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --timeout 5s \
+        -s bench/wrk/workload.lua "$3" | grep '^RESULT')
+    say "$DB $SCALE $1 $2: $line"
+    [ "$1" != warmup ] || return 0
+    printf '%s\t%s\t%s\t%s\t%s\n' "$DB" "$SCALE" "$1" "$2" \
+        "$(sed -E 's/^RESULT //; s/[a-z0-9_]+=//g; s/ /\t/g' <<<"$line")" >>"$RESULTS"
+}
+
+meta() { printf '%s\t%s\t%s\t%s\n' "$DB" "$SCALE" "$1" "$2" >>"$META"; }
+
+# Peak resident set (VmHWM) of a process, in MiB.
+peak_rss() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+stop() { # pids
+    for pid in "$@"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+}
+server='' baseline=''
+trap 'stop $server $baseline' EXIT
+
+W1='{ me { id } }'
+PAGINATION='pagination { total page limit totalPages hasNextPage hasPreviousPage }'
+W2="{ tickets(limit: 20) { items { id subject status createdAt } $PAGINATION } }"
+W3="{ tickets(status: OPEN, limit: 20) { items { id subject status createdAt messages { body authorRole } } $PAGINATION } }"
+W5='mutation { createTicket(input: { subject: "Benchmark", message: "Opened by the benchmark." }) { id status createdAt } }'
+ADMIN_ALL='{ tickets(limit: 20) { items { id subject status createdAt } pagination { total } } }'
+ADMIN_OPEN='{ tickets(status: OPEN, limit: 20) { items { id subject status createdAt } pagination { total } } }'
+
+for DB in $DATABASES; do
+    for SCALE in $SCALES; do
+        users=$((SCALE / 100 > 1000 ? SCALE / 100 : 1000))
+        if [ "$DB" = sqlite ]; then
+            file=bench/data/bench-$SCALE.db
+            rm -f "$file" "$file-wal" "$file-shm"
+            export DATABASE_URL="sqlite://$file?mode=rwc"
+        else
+            database=supportdesk_bench_$SCALE
+            psql -X -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" \
+                -c "CREATE DATABASE $database"
+            export DATABASE_URL="$PG_URL/$database"
+        fi
+
+        say "$DB $SCALE: seeding ($users users, 3 messages a ticket)"
+        started=$(date +%s.%N)
+        "$SERVER" seed --tickets "$SCALE" --users "$users" --messages-per-ticket 3 \
+            2>"$OUT/seed-$DB-$SCALE.log"
+        meta seed_seconds "$(echo "$(date +%s.%N) - $started" | bc)"
+        if [ "$SCALE" -ge 1000000 ]; then
+            say "$DB $SCALE: query plans"
+            target=$([ "$DB" = sqlite ] && echo "$file" || echo "$DATABASE_URL")
+            bash bench/explain.sh "$DB" "$target" >"$OUT/plans-$DB-$SCALE.md"
+        fi
+
+        LISTEN_ADDR=$SERVER_ADDR "$SERVER" serve >"$OUT/server-$DB-$SCALE.log" 2>&1 &
+        server=$!
+        LISTEN_ADDR=$BASELINE_ADDR "$BASELINE" >"$OUT/baseline-$DB-$SCALE.log" 2>&1 &
+        baseline=$!
+        wait_for "$SERVER_ADDR"
+        wait_for "$BASELINE_ADDR"
+
+        # customer-0 is one of the seed's heavy users.
+        customer=$(token customer-0 customer)
+        admin=$(token admin-0 admin)
+        owner=$(token bench-owner customer)
+        writer=$(token bench-writer customer)
+
+        # W4's ticket: opened through the API, then nine replies, ten messages in all.
+        ticket=$(graphql "$owner" 'mutation { createTicket(input: { subject: "Ten messages", message: "The first." }) { id } }' |
+            jq -r .data.createTicket.id)
+        for n in $(seq 2 10); do
+            graphql "$([ $((n % 2)) = 0 ] && echo "$admin" || echo "$owner")" \
+                "mutation { addTicketMessage(ticketId: \"$ticket\", body: \"Message $n.\") { id } }" >/dev/null
+        done
+        W4="{ ticket(id: \"$ticket\") { id subject status createdAt messages { id authorRole body createdAt } } }"
+        [ "$(graphql "$owner" "$W4" | jq '.data.ticket.messages | length')" = 10 ]
+
+        # The baseline answers exactly what GraphQL answers, byte for byte.
+        for check in "$customer|$W2|limit=20" "$admin|$W3|status=OPEN&limit=20&messages=true"; do
+            IFS='|' read -r who query params <<<"$check"
+            [ "$(graphql "$who" "$query")" = \
+                "$(curl -sS "http://$BASELINE_ADDR/tickets?$params" -H "Authorization: Bearer $who")" ] ||
+                { echo "the baseline's answer differs for $query" >&2; exit 1; }
+        done
+        graphql "$writer" "$W5" >/dev/null
+
+        GQL=http://$SERVER_ADDR/graphql
+        W2_BASE="http://$BASELINE_ADDR/tickets?limit=20"
+        W3_BASE="http://$BASELINE_ADDR/tickets?status=OPEN&limit=20&messages=true"
+        say "$DB $SCALE: warming up"
+        TOKEN=$customer BODY=$(body_of "$W2") measure warmup graphql "$GQL" "$CONNECTIONS" 2
+        TOKEN=$customer measure warmup baseline "$W2_BASE" "$CONNECTIONS" 2
+
+        TOKEN=$customer BODY=$(body_of "$W1") measure W1 graphql "$GQL"
+        for _ in 1 2; do
+            TOKEN=$customer BODY=$(body_of "$W2") measure W2 graphql "$GQL"
+            TOKEN=$customer measure W2 baseline "$W2_BASE"
+            TOKEN=$admin BODY=$(body_of "$W3") measure W3 graphql "$GQL"
+            TOKEN=$admin measure W3 baseline "$W3_BASE"
+        done
+        TOKEN=$owner BODY=$(body_of "$W4") measure W4 graphql "$GQL"
+        # An admin's list with its total, one connection: the latency of one request.
+        TOKEN=$admin BODY=$(body_of "$ADMIN_ALL") measure admin-all-c1 graphql "$GQL" 1 5
+        TOKEN=$admin BODY=$(body_of "$ADMIN_OPEN") measure admin-open-c1 graphql "$GQL" 1 5
+        # Writes last: they add tickets to the seeded data.
+        TOKEN=$writer BODY=$(body_of "$W5") measure W5 graphql "$GQL"
+        MIX_W2_TOKEN=$customer MIX_W2_BODY=$(body_of "$W2") \
+            MIX_W3_TOKEN=$admin MIX_W3_BODY=$(body_of "$W3") \
+            MIX_W4_TOKEN=$owner MIX_W4_BODY=$(body_of "$W4") \
+            MIX_W5_TOKEN=$writer MIX_W5_BODY=$(body_of "$W5") \
+            measure W6 graphql "$GQL"
+
+        meta server_peak_rss_mib "$(peak_rss "$server")"
+        meta baseline_peak_rss_mib "$(peak_rss "$baseline")"
+        stop "$server" "$baseline"
+        server='' baseline=''
+    done
+done
+
+bash bench/summary.sh "$OUT"

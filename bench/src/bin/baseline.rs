@@ -1,0 +1,229 @@
+//! The raw baseline of the benchmark: workloads W2 and W3 without GraphQL.
+//!
+//! `GET /tickets?limit=20` (W2) and `GET /tickets?status=OPEN&limit=20&messages=true` (W3)
+//! verify the same HS256 bearer token as the server, run the same SQL through the same
+//! store functions as the `tickets` field, and write the JSON that the benchmark's GraphQL
+//! queries answer: `{"data":{"tickets":{"items":[…],"pagination":{…}}}}`, byte for byte
+//! (the server writes each object's keys in alphabetical order, and so do these structs). What it leaves out is what is being measured: GraphQL parsing,
+//! validation and execution, and the server's request-id and log layers.
+//!
+//! Settings from the environment: `DATABASE_URL`, `JWT_SECRET`, `LISTEN_ADDR`
+//! (default `127.0.0.1:8081`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, SecondsFormat, Utc};
+use entity::prelude::TicketStatus;
+use entity::{ticket, ticket_message};
+use sea_orm::{ActiveEnum, DatabaseConnection, DbErr};
+use serde::{Deserialize, Serialize};
+use supportdesk::auth::{AuthConfig, Verifier, Viewer};
+use supportdesk::domain::{PageRequest, PageSummary};
+use supportdesk::policy;
+use supportdesk::store::{self, ListOrder, TicketFilter};
+use uuid::Uuid;
+
+struct App {
+    db: DatabaseConnection,
+    verifier: Verifier,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let database_url = std::env::var("DATABASE_URL").map_err(|_| "set DATABASE_URL")?;
+    let secret = std::env::var("JWT_SECRET").map_err(|_| "set JWT_SECRET")?;
+    let listen_addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:8081".into());
+    let app = App {
+        db: supportdesk::db::connect(&database_url).await?,
+        verifier: Verifier::start(&AuthConfig::hs256(secret)).await?,
+    };
+    let router = Router::new()
+        .route("/tickets", get(tickets))
+        .with_state(Arc::new(app));
+    let listener = tokio::net::TcpListener::bind(&listen_addr).await?;
+    axum::serve(listener, router).await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    status: Option<String>,
+    limit: i32,
+    #[serde(default)]
+    messages: bool,
+}
+
+async fn tickets(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(params): Query<ListParams>,
+) -> Response {
+    let Some(viewer) = viewer(&app.verifier, &headers).await else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let Ok(page) = PageRequest::parse(1, params.limit) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let Ok(status) = params
+        .status
+        .map(|status| TicketStatus::try_from_value(&status))
+        .transpose()
+    else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    match list(&app.db, &viewer, status, page, params.messages).await {
+        Ok(body) => ([(CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
+}
+
+async fn viewer(verifier: &Verifier, headers: &HeaderMap) -> Option<Viewer> {
+    let (scheme, token) = headers.get(AUTHORIZATION)?.to_str().ok()?.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    verifier.verify(token.trim()).await.ok()
+}
+
+/// The page as JSON: the same queries `supportdesk::tickets::list` runs.
+async fn list(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    status: Option<TicketStatus>,
+    page: PageRequest,
+    with_messages: bool,
+) -> Result<Vec<u8>, DbErr> {
+    let filter = TicketFilter {
+        owner: policy::ticket_owner_scope(viewer),
+        status,
+    };
+    let (tickets, total) = store::list_tickets(db, filter, ListOrder::NewestFirst, page).await?;
+    let mut histories: HashMap<Uuid, Vec<ticket_message::Model>> = HashMap::new();
+    if with_messages {
+        let ids: Vec<Uuid> = tickets.iter().map(|ticket| ticket.id).collect();
+        let messages =
+            store::messages_of_tickets(db, &ids, policy::sees_internal_notes(viewer)).await?;
+        for message in messages {
+            histories
+                .entry(message.ticket_id)
+                .or_default()
+                .push(message);
+        }
+    }
+    let items = tickets
+        .iter()
+        .map(|ticket| Item::new(ticket, with_messages, &mut histories))
+        .collect();
+    let body = Body {
+        data: Data {
+            tickets: Page {
+                items,
+                pagination: Pagination::from(PageSummary::new(page, total)),
+            },
+        },
+    };
+    serde_json::to_vec(&body).map_err(|error| DbErr::Custom(error.to_string()))
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    data: Data<'a>,
+}
+
+#[derive(Serialize)]
+struct Data<'a> {
+    tickets: Page<'a>,
+}
+
+#[derive(Serialize)]
+struct Page<'a> {
+    items: Vec<Item<'a>>,
+    pagination: Pagination,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Item<'a> {
+    created_at: String,
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    messages: Option<Vec<Message>>,
+    status: String,
+    subject: &'a str,
+}
+
+impl<'a> Item<'a> {
+    fn new(
+        ticket: &'a ticket::Model,
+        with_messages: bool,
+        histories: &mut HashMap<Uuid, Vec<ticket_message::Model>>,
+    ) -> Self {
+        let messages = with_messages.then(|| {
+            histories
+                .remove(&ticket.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(Message::from)
+                .collect()
+        });
+        Self {
+            created_at: rfc3339(ticket.created_at),
+            id: ticket.id.to_string(),
+            messages,
+            status: ticket.status.to_value(),
+            subject: &ticket.subject,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Message {
+    author_role: String,
+    body: String,
+}
+
+impl From<ticket_message::Model> for Message {
+    fn from(message: ticket_message::Model) -> Self {
+        Self {
+            author_role: message.author_role.to_value(),
+            body: message.body,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Pagination {
+    has_next_page: bool,
+    has_previous_page: bool,
+    limit: u64,
+    page: u64,
+    total: u64,
+    total_pages: u64,
+}
+
+impl From<PageSummary> for Pagination {
+    fn from(summary: PageSummary) -> Self {
+        Self {
+            has_next_page: summary.has_next_page(),
+            has_previous_page: summary.has_previous_page(),
+            limit: summary.limit,
+            page: summary.page,
+            total: summary.total,
+            total_pages: summary.total_pages,
+        }
+    }
+}
+
+/// The `DateTime` scalar's format: RFC 3339 in UTC with microseconds.
+fn rfc3339(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
