@@ -2,8 +2,9 @@
 //!
 //! The pool connects lazily: the server starts, and answers, while the database is
 //! unreachable, and a request then fails once it has waited the acquire timeout for a
-//! connection. Pooled connections are checked before each use, so connections broken by
-//! a database restart or a network cut are replaced by themselves.
+//! connection. Pooled connections that sat idle are checked before use, and a connection
+//! whose query failed on a broken link is closed, so connections broken by a database
+//! restart or a network cut are replaced by themselves.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -14,10 +15,13 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::pool::PoolOptions;
 use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::sqlx::{ConnectOptions as _, Database as SqlxDatabase};
+use sea_orm::sqlx::{ConnectOptions as _, Connection as _, Database as SqlxDatabase};
 use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, SqlxPostgresConnector, SqlxSqliteConnector};
 
 use crate::config::DatabaseConfig;
+
+/// A pooled connection idle for this long is checked before it is used again.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// How long an SQLite writer waits for another writer before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -82,8 +86,18 @@ fn pool_options<DB: SqlxDatabase>(config: &DatabaseConfig) -> PoolOptions<DB> {
         .max_connections(config.max_connections)
         .acquire_timeout(config.acquire_timeout)
         // A connection the database or the network dropped while it sat idle is
-        // noticed here and replaced, instead of failing the next request.
-        .test_before_acquire(true)
+        // noticed here and replaced, instead of failing the next request. One in
+        // constant use is not pinged: that would double the round trips under load,
+        // and a broken one fails its query and is closed by the pool.
+        .test_before_acquire(false)
+        .before_acquire(|connection: &mut DB::Connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 fn connection_error(error: sea_orm::sqlx::Error) -> DbErr {

@@ -25,6 +25,7 @@ use entity::{ticket, ticket_message};
 use sea_orm::{ActiveEnum, DatabaseConnection, DbErr};
 use serde::{Deserialize, Serialize};
 use supportdesk::auth::{AuthConfig, Verifier, Viewer};
+use supportdesk::config::DatabaseConfig;
 use supportdesk::domain::{PageRequest, PageSummary};
 use supportdesk::policy;
 use supportdesk::store::{self, ListOrder, TicketFilter};
@@ -41,7 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = std::env::var("JWT_SECRET").map_err(|_| "set JWT_SECRET")?;
     let listen_addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:8081".into());
     let app = App {
-        db: supportdesk::db::connect(&database_url).await?,
+        db: supportdesk::db::connect(&DatabaseConfig::new(database_url))?,
         verifier: Verifier::start(&AuthConfig::hs256(secret)).await?,
     };
     let router = Router::new()
