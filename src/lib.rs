@@ -5,6 +5,11 @@
 //! Those apply the authorization rules of `policy` and the domain rules of `domain`, and
 //! reach the database only through `store`.
 
+/// Every binary that links supportdesk (the server, the benchmark baseline, the tests)
+/// allocates with mimalloc: a request allocates many small, short-lived values.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod auth;
 pub mod cli;
 pub mod config;
