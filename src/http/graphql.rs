@@ -111,36 +111,50 @@ async fn run_one(
     method: Method,
 ) -> Response {
     let (outcome, body) = run(state, request, viewer, method).await;
-    let status = match outcome {
-        Outcome::Executed => StatusCode::OK,
-        Outcome::RequestError if media == ResponseMedia::GraphqlResponseJson => {
-            StatusCode::BAD_REQUEST
+    let mut response = respond(media, outcome.status(media), &body);
+    let headers = response.headers_mut();
+    match outcome {
+        Outcome::MutationOverGet => {
+            headers.insert(ALLOW, HeaderValue::from_static("POST"));
         }
-        Outcome::RequestError => StatusCode::OK,
-        Outcome::Refused(status) => status,
-    };
-    let mut response = respond(media, status, &body);
-    if status == StatusCode::METHOD_NOT_ALLOWED {
-        response
-            .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("POST"));
-    }
-    if let Some(seconds) = body["errors"][0]["extensions"]["retryAfter"].as_u64() {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        Outcome::RateLimited {
+            retry_after_seconds,
+        } => {
+            headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        }
+        _ => {}
     }
     response
 }
 
-/// How a request ended, for its HTTP status.
+/// How a request ended, for its HTTP status and headers.
+#[derive(Clone, Copy)]
 enum Outcome {
     /// Execution started: `data` is present.
     Executed,
     /// The document did not parse, validate or fit the limits: no `data`.
     RequestError,
-    /// Refused by the transport with this status.
-    Refused(StatusCode),
+    MutationOverGet,
+    RateLimited {
+        retry_after_seconds: u64,
+    },
+    TimedOut,
+}
+
+impl Outcome {
+    fn status(self, media: ResponseMedia) -> StatusCode {
+        match self {
+            Self::Executed => StatusCode::OK,
+            // Only the newer media type may say "request error" in the status.
+            Self::RequestError if media == ResponseMedia::GraphqlResponseJson => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::RequestError => StatusCode::OK,
+            Self::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
 }
 
 /// Checks, executes and serializes one operation.
@@ -158,19 +172,19 @@ async fn run(
     {
         if method == Method::Get {
             let refusal = AppError::BadRequest("Mutations must be sent with POST".into());
-            return (
-                Outcome::Refused(StatusCode::METHOD_NOT_ALLOWED),
-                error_body(&refusal),
-            );
+            return (Outcome::MutationOverGet, error_body(&refusal));
         }
         if let Some(viewer) = viewer
             && let Err(wait) = state.rate_limiter.take(&viewer.id, operation.root_fields)
         {
+            let retry_after_seconds = wait.as_secs().saturating_add(1);
             let refusal = AppError::RateLimited {
-                retry_after_seconds: wait.as_secs().saturating_add(1),
+                retry_after_seconds,
             };
             return (
-                Outcome::Refused(StatusCode::TOO_MANY_REQUESTS),
+                Outcome::RateLimited {
+                    retry_after_seconds,
+                },
                 error_body(&refusal),
             );
         }
@@ -181,10 +195,7 @@ async fn run(
     let execution = state.schema.execute(request);
     let Ok(response) = tokio::time::timeout(state.http.request_timeout, execution).await else {
         tracing::warn!(budget = ?state.http.request_timeout, "request stopped at its time budget");
-        return (
-            Outcome::Refused(StatusCode::SERVICE_UNAVAILABLE),
-            error_body(&AppError::Timeout),
-        );
+        return (Outcome::TimedOut, error_body(&AppError::Timeout));
     };
     let outcome = if execution_started(&response) {
         Outcome::Executed
