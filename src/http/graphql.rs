@@ -8,12 +8,11 @@ use axum::extract::{RawQuery, State};
 use axum::http::header::{ALLOW, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, Response};
-use serde_json::Value;
 
 use super::AppState;
 use super::auth::MaybeViewer;
 use super::graphql_response::{
-    error_body, execution_started, not_acceptable, refuse, respond, response_body,
+    error_body, execution_started, not_acceptable, refuse, respond, response_json,
 };
 use super::media::{ResponseMedia, negotiate};
 use super::request_body::{check_content_type, read_body};
@@ -92,7 +91,7 @@ pub async fn execute_post(
                 let (_, body) = run(&state, request, viewer.as_ref(), Method::Post).await;
                 responses.push(body);
             }
-            respond(media, StatusCode::OK, &Value::Array(responses))
+            respond(media, StatusCode::OK, format!("[{}]", responses.join(",")))
         }
     }
 }
@@ -111,7 +110,7 @@ async fn run_one(
     method: Method,
 ) -> Response {
     let (outcome, body) = run(state, request, viewer, method).await;
-    let mut response = respond(media, outcome.status(media), &body);
+    let mut response = respond(media, outcome.status(media), body);
     let headers = response.headers_mut();
     match outcome {
         Outcome::MutationOverGet => {
@@ -163,16 +162,16 @@ async fn run(
     mut request: async_graphql::Request,
     viewer: Option<&Viewer>,
     method: Method,
-) -> (Outcome, Value) {
+) -> (Outcome, String) {
     let operation = match prepare(&mut request, &state.query_limits) {
         Ok(operation) => operation,
-        Err(refusal) => return (Outcome::RequestError, error_body(&refusal)),
+        Err(refusal) => return (Outcome::RequestError, error_body(&refusal).to_string()),
     };
     if let Some(operation) = operation.filter(|operation| operation.kind == OperationType::Mutation)
     {
         if method == Method::Get {
             let refusal = AppError::BadRequest("Mutations must be sent with POST".into());
-            return (Outcome::MutationOverGet, error_body(&refusal));
+            return (Outcome::MutationOverGet, error_body(&refusal).to_string());
         }
         if let Some(viewer) = viewer
             && let Err(wait) = state.rate_limiter.take(&viewer.id, operation.root_fields)
@@ -185,7 +184,7 @@ async fn run(
                 Outcome::RateLimited {
                     retry_after_seconds,
                 },
-                error_body(&refusal),
+                error_body(&refusal).to_string(),
             );
         }
     }
@@ -195,12 +194,15 @@ async fn run(
     let execution = state.schema.execute(request);
     let Ok(response) = tokio::time::timeout(state.http.request_timeout, execution).await else {
         tracing::warn!(budget = ?state.http.request_timeout, "request stopped at its time budget");
-        return (Outcome::TimedOut, error_body(&AppError::Timeout));
+        return (
+            Outcome::TimedOut,
+            error_body(&AppError::Timeout).to_string(),
+        );
     };
     let outcome = if execution_started(&response) {
         Outcome::Executed
     } else {
         Outcome::RequestError
     };
-    (outcome, response_body(response))
+    (outcome, response_json(response))
 }

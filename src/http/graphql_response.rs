@@ -1,6 +1,8 @@
 //! Writing GraphQL responses: the media type, `data` present only once execution
 //! started, a code on every error, and `null` where a field failed.
 
+use std::collections::BTreeMap;
+
 use async_graphql::{ErrorExtensions, PathSegment, ServerError};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
@@ -17,9 +19,33 @@ pub(super) fn execution_started(response: &async_graphql::Response) -> bool {
         || response.errors.iter().any(|error| !error.path.is_empty())
 }
 
+/// The response as JSON text. A response without errors, the common case, is written
+/// straight from async-graphql's tree, keys in the order the query selected them;
+/// others go through [`response_body`].
+pub(super) fn response_json(response: async_graphql::Response) -> String {
+    if response.errors.is_empty() && response.data != async_graphql::Value::Null {
+        let answer = Answer {
+            data: &response.data,
+            extensions: &response.extensions,
+        };
+        match serde_json::to_string(&answer) {
+            Ok(json) => return json,
+            Err(error) => tracing::error!(%error, "cannot write a response; writing it again"),
+        }
+    }
+    response_body(response).to_string()
+}
+
+#[derive(serde::Serialize)]
+struct Answer<'a> {
+    data: &'a async_graphql::Value,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, async_graphql::Value>,
+}
+
 /// A response without `data` when execution never started, as the spec asks; every
 /// error carries a code, the executor's own ones included.
-pub(super) fn response_body(response: async_graphql::Response) -> Value {
+fn response_body(response: async_graphql::Response) -> Value {
     let executed = execution_started(&response);
     let mut body = serde_json::Map::new();
     if executed {
@@ -104,14 +130,14 @@ pub(super) fn error_body(error: &AppError) -> Value {
 }
 
 pub(super) fn refuse(media: ResponseMedia, status: StatusCode, error: &AppError) -> Response {
-    respond(media, status, &error_body(error))
+    respond(media, status, error_body(error).to_string())
 }
 
-pub(super) fn respond(media: ResponseMedia, status: StatusCode, body: &Value) -> Response {
+pub(super) fn respond(media: ResponseMedia, status: StatusCode, body: String) -> Response {
     (
         status,
         [(CONTENT_TYPE, HeaderValue::from_static(media.content_type()))],
-        body.to_string(),
+        body,
     )
         .into_response()
 }
@@ -120,5 +146,9 @@ pub(super) fn not_acceptable() -> Response {
     let body = error_body(&AppError::BadRequest(
         "Accept application/graphql-response+json or application/json".into(),
     ));
-    respond(ResponseMedia::Json, StatusCode::NOT_ACCEPTABLE, &body)
+    respond(
+        ResponseMedia::Json,
+        StatusCode::NOT_ACCEPTABLE,
+        body.to_string(),
+    )
 }

@@ -4,8 +4,10 @@
 //! verify the same HS256 bearer token as the server, run the same SQL through the same
 //! store functions as the `tickets` field, and write the JSON that the benchmark's GraphQL
 //! queries answer: `{"data":{"tickets":{"items":[…],"pagination":{…}}}}`, byte for byte
-//! (the server writes each object's keys in alphabetical order, and so do these structs). What it leaves out is what is being measured: GraphQL parsing,
-//! validation and execution, and the server's request-id and log layers.
+//! (the server writes each object's keys in the order the query selects them, and these
+//! structs declare their fields in that order). What it leaves out is what is being
+//! measured: GraphQL parsing, validation and execution, and the server's request-id and
+//! log layers.
 //!
 //! Settings from the environment: `DATABASE_URL`, `JWT_SECRET`, `LISTEN_ADDR`
 //! (default `127.0.0.1:8081`).
@@ -152,12 +154,12 @@ struct Page<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Item<'a> {
-    created_at: String,
     id: String,
+    subject: &'a str,
+    status: String,
+    created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     messages: Option<Vec<Message>>,
-    status: String,
-    subject: &'a str,
 }
 
 impl<'a> Item<'a> {
@@ -187,8 +189,8 @@ impl<'a> Item<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Message {
-    author_role: String,
     body: String,
+    author_role: String,
 }
 
 impl From<ticket_message::Model> for Message {
@@ -203,12 +205,12 @@ impl From<ticket_message::Model> for Message {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Pagination {
+    total: u64,
+    page: u64,
+    limit: u64,
+    total_pages: u64,
     has_next_page: bool,
     has_previous_page: bool,
-    limit: u64,
-    page: u64,
-    total: u64,
-    total_pages: u64,
 }
 
 impl From<PageSummary> for Pagination {
