@@ -28,9 +28,6 @@ pub enum AppError {
     /// A document that is not GraphQL.
     #[error("{0}")]
     ParseFailed(String),
-    /// A document that does not validate against the schema.
-    #[error("{0}")]
-    ValidationFailed(String),
     /// A request body or query string that is not a GraphQL request.
     #[error("{0}")]
     BadRequest(String),
@@ -64,17 +61,29 @@ impl AppError {
         match self {
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::Forbidden(_) => "FORBIDDEN",
-            Self::BadUserInput { .. } => "BAD_USER_INPUT",
+            Self::BadUserInput { .. } => BAD_USER_INPUT,
             Self::NotFound(_) => "NOT_FOUND",
             Self::FailedPrecondition(_) => "FAILED_PRECONDITION",
             Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             Self::ParseFailed(_) => "GRAPHQL_PARSE_FAILED",
-            Self::ValidationFailed(_) => "GRAPHQL_VALIDATION_FAILED",
             Self::BadRequest(_) => "BAD_REQUEST",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Timeout => "TIMEOUT",
             Self::Database(_) | Self::Internal(_) | Self::Panic { .. } => "INTERNAL_SERVER_ERROR",
         }
+    }
+}
+
+const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+
+/// The code of an error that async-graphql raised itself (it gives its errors none).
+/// Before execution it is a validation failure, except a value of the wrong type, which
+/// is the client's input; during execution it comes from coercing an argument.
+pub fn executor_error_code(message: &str, during_execution: bool) -> &'static str {
+    if during_execution || message.starts_with("Invalid value for argument") {
+        BAD_USER_INPUT
+    } else {
+        "GRAPHQL_VALIDATION_FAILED"
     }
 }
 

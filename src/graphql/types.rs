@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, ResultExt, SimpleObject};
 use entity::{ticket, ticket_message};
 
@@ -63,7 +65,7 @@ impl Viewer {
 pub struct Ticket {
     model: ticket::Model,
     /// The history, when the list it came in loaded it for the whole page at once.
-    messages: Option<Vec<ticket_message::Model>>,
+    messages: Option<Vec<TicketMessage>>,
 }
 
 impl From<ticket::Model> for Ticket {
@@ -79,7 +81,9 @@ impl From<tickets::TicketWithHistory> for Ticket {
     fn from(loaded: tickets::TicketWithHistory) -> Self {
         Self {
             model: loaded.ticket,
-            messages: loaded.messages,
+            messages: loaded
+                .messages
+                .map(|messages| messages.into_iter().map(TicketMessage).collect()),
         }
     }
 }
@@ -115,21 +119,22 @@ impl Ticket {
 
     /// The whole history, oldest first; the first is the message the ticket was opened
     /// with. Customers do not see internal notes.
-    async fn messages(&self, ctx: &Context<'_>) -> Result<Vec<TicketMessage>> {
-        let messages = match &self.messages {
-            Some(loaded) => loaded.clone(),
-            None => {
-                let session = Session::from_context(ctx).extend()?;
-                tickets::history(session.db, session.viewer, &self.model)
-                    .await
-                    .extend()?
-            }
-        };
-        Ok(messages.into_iter().map(TicketMessage).collect())
+    async fn messages(&self, ctx: &Context<'_>) -> Result<Cow<'_, Vec<TicketMessage>>> {
+        if let Some(loaded) = &self.messages {
+            return Ok(Cow::Borrowed(loaded));
+        }
+        let session = Session::from_context(ctx).extend()?;
+        let messages = tickets::history(session.db, session.viewer, &self.model)
+            .await
+            .extend()?;
+        Ok(Cow::Owned(
+            messages.into_iter().map(TicketMessage).collect(),
+        ))
     }
 }
 
 /// One message in a ticket's conversation.
+#[derive(Clone)]
 pub struct TicketMessage(pub ticket_message::Model);
 
 #[Object]

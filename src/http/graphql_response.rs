@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::media::ResponseMedia;
-use crate::error::AppError;
+use crate::error::{AppError, executor_error_code};
 
 /// Whether execution started: it yields `data`, or errors located at a field. Before
 /// execution (parse, validation) errors have no path.
@@ -98,20 +98,14 @@ fn null_where_failed(data: &mut Value, path: &[PathSegment]) {
     }
 }
 
-/// Gives the executor's own errors (which carry none) a code: before execution they
-/// are validation failures, except values of the wrong type, which are the client's
-/// input; during execution they come from coercing an argument.
+/// Gives the executor's own errors (which carry none) their code.
 fn with_code(mut error: ServerError, executed: bool) -> Value {
     let has_code = error
         .extensions
         .as_ref()
         .is_some_and(|extensions| extensions.get("code").is_some());
     if !has_code {
-        let code = if executed || error.message.starts_with("Invalid value for argument") {
-            "BAD_USER_INPUT"
-        } else {
-            "GRAPHQL_VALIDATION_FAILED"
-        };
+        let code = executor_error_code(&error.message, executed);
         error
             .extensions
             .get_or_insert_with(Default::default)
