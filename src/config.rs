@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::auth::{AuthConfig, AuthConfigError, AuthSettings};
 use crate::graphql::limits::QueryLimits;
-use crate::http::rate_limit::RateLimit;
+use crate::graphql::rate_limit::RateLimit;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://supportdesk.db?mode=rwc";
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
@@ -107,6 +107,9 @@ pub struct HttpSettings {
     /// Most directives in a document.
     #[arg(long, env = "GRAPHQL_MAX_DIRECTIVES", default_value_t = QueryLimits::DEFAULT.max_directives, global = true)]
     pub graphql_max_directives: u64,
+    /// Most an operation may load: every field counts one, lists multiply by their size.
+    #[arg(long, env = "GRAPHQL_MAX_COST", default_value_t = QueryLimits::DEFAULT.max_cost, global = true)]
+    pub graphql_max_cost: u64,
     /// Deepest bracket nesting of a document's text and of its variables.
     #[arg(long, env = "GRAPHQL_MAX_NESTING", default_value_t = QueryLimits::DEFAULT.max_nesting, global = true)]
     pub graphql_max_nesting: usize,
@@ -176,6 +179,7 @@ impl TryFrom<HttpSettings> for HttpOptions {
                 max_aliases: settings.graphql_max_aliases,
                 max_root_fields: settings.graphql_max_root_fields,
                 max_directives: settings.graphql_max_directives,
+                max_cost: settings.graphql_max_cost,
                 max_nesting: settings.graphql_max_nesting,
                 max_batch: settings.graphql_max_batch,
             },

@@ -28,6 +28,12 @@ pub enum AppError {
     /// A document that is not GraphQL.
     #[error("{0}")]
     ParseFailed(String),
+    /// A document that does not validate, or names no operation it holds.
+    #[error("{0}")]
+    ValidationFailed(String),
+    /// A mutation sent over GET, where a cross-site link could trigger it.
+    #[error("Mutations must be sent with POST")]
+    MutationOverGet,
     /// A request body or query string that is not a GraphQL request.
     #[error("{0}")]
     BadRequest(String),
@@ -66,7 +72,8 @@ impl AppError {
             Self::FailedPrecondition(_) => "FAILED_PRECONDITION",
             Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             Self::ParseFailed(_) => "GRAPHQL_PARSE_FAILED",
-            Self::BadRequest(_) => "BAD_REQUEST",
+            Self::ValidationFailed(_) => GRAPHQL_VALIDATION_FAILED,
+            Self::BadRequest(_) | Self::MutationOverGet => "BAD_REQUEST",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Timeout => "TIMEOUT",
             Self::Database(_) | Self::Internal(_) | Self::Panic { .. } => "INTERNAL_SERVER_ERROR",
@@ -75,15 +82,33 @@ impl AppError {
 }
 
 const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+
+/// The beginnings of the refusals of async-graphql's own ceilings, which stand behind
+/// the document checks of `graphql::limits` as a backstop.
+const EXECUTOR_LIMIT_MESSAGES: [&str; 4] = [
+    "Query is too complex",
+    "Query is nested too deep",
+    "The recursion depth of the query",
+    "The number of directives on the field",
+];
 
 /// The code of an error that async-graphql raised itself (it gives its errors none).
 /// Before execution it is a validation failure, except a value of the wrong type, which
-/// is the client's input; during execution it comes from coercing an argument.
+/// is the client's input, and a ceiling of the schema; during execution it comes from
+/// coercing an argument.
 pub fn executor_error_code(message: &str, during_execution: bool) -> &'static str {
-    if during_execution || message.starts_with("Invalid value for argument") {
+    // The cost model reads arguments during validation, and words a bad one its own way.
+    let bad_input = ["Invalid value for argument", "Failed to parse \""];
+    if during_execution || bad_input.iter().any(|start| message.starts_with(start)) {
         BAD_USER_INPUT
+    } else if EXECUTOR_LIMIT_MESSAGES
+        .iter()
+        .any(|limit| message.starts_with(limit))
+    {
+        "QUERY_TOO_COMPLEX"
     } else {
-        "GRAPHQL_VALIDATION_FAILED"
+        GRAPHQL_VALIDATION_FAILED
     }
 }
 

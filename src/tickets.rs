@@ -152,7 +152,7 @@ pub async fn create(
         },
     )
     .await?;
-    txn.commit().await?;
+    store::commit(txn).await?;
     Ok(ticket)
 }
 
@@ -169,7 +169,7 @@ pub async fn update_status(
         .await?
         .ok_or_else(AppError::ticket_not_found)?;
     let updated = store::set_ticket_status(&txn, &ticket, status, now()).await?;
-    txn.commit().await?;
+    store::commit(txn).await?;
     Ok(updated)
 }
 
@@ -213,7 +213,7 @@ pub async fn add_message(
         },
     )
     .await?;
-    txn.commit().await?;
+    store::commit(txn).await?;
     Ok(message)
 }
 

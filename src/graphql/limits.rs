@@ -28,6 +28,8 @@ pub struct QueryLimits {
     pub max_root_fields: u64,
     /// Directives written in the document.
     pub max_directives: u64,
+    /// What the operation may load, lists multiplied (see `graphql::cost`).
+    pub max_cost: u64,
     /// Brackets (`{`, `[`, `(`) open at once in the text, checked before parsing: the
     /// parser and validator recurse on them and would overflow the stack.
     pub max_nesting: usize,
@@ -43,6 +45,7 @@ impl QueryLimits {
         max_aliases: 30,
         max_root_fields: 20,
         max_directives: 50,
+        max_cost: 50_000,
         max_nesting: 64,
         max_batch: 10,
     };
@@ -51,68 +54,6 @@ impl QueryLimits {
 impl Default for QueryLimits {
     fn default() -> Self {
         Self::DEFAULT
-    }
-}
-
-/// Refuses text whose brackets nest deeper than `max_nesting`, before it is parsed.
-/// Brackets inside strings, block strings and comments do not count.
-pub fn check_nesting(query: &str, max_nesting: usize) -> Result<(), AppError> {
-    let mut depth = 0usize;
-    let mut chars = query.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '{' | '[' | '(' => {
-                depth += 1;
-                if depth > max_nesting {
-                    return Err(too_complex(format!(
-                        "Query nests deeper than {max_nesting} levels"
-                    )));
-                }
-            }
-            '}' | ']' | ')' => depth = depth.saturating_sub(1),
-            '#' => {
-                for c in chars.by_ref() {
-                    if c == '\n' || c == '\r' {
-                        break;
-                    }
-                }
-            }
-            '"' => skip_string(&mut chars),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
-
-/// Skips the rest of a string literal whose opening quote was read: `""` is an empty
-/// string, `"""` opens a block string.
-fn skip_string(chars: &mut Chars<'_>) {
-    if chars.next_if_eq(&'"').is_none() {
-        skip_until_quotes(chars, 1);
-    } else if chars.next_if_eq(&'"').is_some() {
-        skip_until_quotes(chars, 3);
-    }
-}
-
-/// Skips past `closing` consecutive unescaped quotes.
-fn skip_until_quotes(chars: &mut Chars<'_>, closing: usize) {
-    let mut quotes = 0;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                chars.next();
-                quotes = 0;
-            }
-            '"' => {
-                quotes += 1;
-                if quotes == closing {
-                    return;
-                }
-            }
-            _ => quotes = 0,
-        }
     }
 }
 
@@ -258,6 +199,7 @@ fn count_directives(document: &ExecutableDocument) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graphql::nesting::check_nesting;
 
     fn check(query: &str) -> Result<(), AppError> {
         let limits = QueryLimits::DEFAULT;

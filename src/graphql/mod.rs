@@ -1,25 +1,73 @@
-//! The GraphQL schema: types, resolvers and the SDL the clients are written against.
+//! The GraphQL schema: types, resolvers, the checks every request passes, and the SDL the
+//! clients are written against.
 
 mod context;
+pub mod cost;
 pub mod limits;
 mod mutation;
+pub mod nesting;
 mod panic_guard;
+pub mod pipeline;
 mod query;
+pub mod rate_limit;
 pub mod request;
 mod scalars;
 mod types;
 
 use async_graphql::{EmptySubscription, SDLExportOptions, Schema, SchemaBuilder};
+use sea_orm::DatabaseConnection;
 
 pub use mutation::MutationRoot;
 pub use panic_guard::PanicGuard;
 pub use query::QueryRoot;
 
+use self::pipeline::RequestPipeline;
+use self::rate_limit::MutationRateLimiter;
+use self::request::Introspection;
+use crate::config::HttpOptions;
+
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
-/// The schema without its data: the server adds the database connection.
+/// The schema without its data or its checks: what the SDL is printed from.
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     Schema::build(QueryRoot::default(), MutationRoot, EmptySubscription).extension(PanicGuard)
+}
+
+/// The schema the server runs: every request passes the [`RequestPipeline`] first, and
+/// async-graphql's own ceilings stand behind it, so that a gap in the pipeline still
+/// meets a wall.
+pub fn schema(db: DatabaseConnection, options: &HttpOptions) -> AppSchema {
+    let limits = options.query_limits;
+    let introspection = if options.introspection {
+        Introspection::Allowed
+    } else {
+        Introspection::Refused
+    };
+    let pipeline = RequestPipeline::new(
+        limits,
+        introspection,
+        MutationRateLimiter::new(options.mutation_rate_limit),
+        options.request_timeout,
+    );
+    let to_usize = |limit: u64| usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut builder = schema_builder()
+        .extension(pipeline)
+        .data(db)
+        // async-graphql counts a level more than the pipeline does (the operation's own
+        // selection set), and fragments and inline fragments as levels of recursion.
+        .limit_depth(to_usize(limits.max_depth).saturating_add(1))
+        .limit_recursive_depth(
+            to_usize(limits.max_depth)
+                .saturating_mul(2)
+                .saturating_add(2),
+        )
+        .limit_complexity(to_usize(limits.max_cost))
+        .limit_directives(to_usize(limits.max_directives));
+    if introspection == Introspection::Refused {
+        // Suggestions ("Did you mean …") would leak the schema just the same.
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The schema in SDL, with fields and enum items sorted so that it diffs cleanly.

@@ -27,6 +27,7 @@ pub struct TicketQuery;
 impl TicketQuery {
     /// A page of tickets. Customers see only their own, whatever `userId` says; admins
     /// see all and may filter by owner. `page` ≥ 1, 1 ≤ `limit` ≤ 100.
+    #[graphql(complexity = "crate::graphql::cost::page(limit, child_complexity)")]
     async fn tickets(
         &self,
         ctx: &Context<'_>,

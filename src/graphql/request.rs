@@ -1,7 +1,7 @@
-//! Preparing a request before execution: one parse, shared by the HTTP checks and the
-//! executor.
+//! Preparing a request before execution: one parse, one selected operation, and the
+//! very document that was measured handed to the executor.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::parser::Positioned;
 use async_graphql::parser::types::{
@@ -12,6 +12,7 @@ use async_graphql::{Name, Request, Value as ConstValue, Variables};
 use async_graphql_value::Value;
 
 use super::limits::{self, QueryLimits};
+use super::nesting::check_nesting;
 use crate::error::AppError;
 
 /// What a request will run.
@@ -22,42 +23,50 @@ pub struct Operation {
     pub root_fields: u64,
 }
 
-/// Checks and parses the request's document before anything executes, and returns the
-/// type of the operation it selects (`None` when it names no runnable operation: the
-/// executor then reports why).
+/// How the schema may be looked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Introspection {
+    Allowed,
+    Refused,
+}
+
+/// Checks and parses the request's document before anything executes, selects its
+/// operation as async-graphql would, and leaves in the request only that operation and
+/// the fragments it spreads: what was measured is exactly what runs. Nothing else of the
+/// document — another operation, an unused fragment — is walked by anyone.
 ///
 /// An argument bound to a nullable variable that the client left out is removed, so that
 /// the argument's default applies, as the GraphQL spec's argument coercion says. Clients
 /// such as Apollo and urql routinely declare `$page: Int` and omit it.
-pub fn prepare(request: &mut Request, limits: &QueryLimits) -> Result<Option<Operation>, AppError> {
-    limits::check_nesting(&request.query, limits.max_nesting)?;
-    let mut document = async_graphql::parser::parse_query(&request.query)
-        .map_err(|error| AppError::ParseFailed(error.to_string()))?;
+pub fn prepare(
+    request: &mut Request,
+    limits: &QueryLimits,
+    introspection: Introspection,
+) -> Result<Operation, AppError> {
+    check_nesting(&request.query, limits.max_nesting)?;
     check_variables_nesting(&request.variables, limits.max_nesting)?;
-    let Some(operation) = selected_operation(&document, request.operation_name.as_deref()) else {
-        request.set_parsed_query(document);
-        return Ok(None);
+    let document = async_graphql::parser::parse_query(&request.query)
+        .map_err(|error| AppError::ParseFailed(error.to_string()))?;
+    let mut document = only_the_selected_operation(document, request.operation_name.as_deref())?;
+    let Some(operation) = the_operation(&document.operations) else {
+        return Err(AppError::Internal("a selected document lost its operation"));
     };
     let selected = Operation {
         kind: operation.ty,
         root_fields: limits::check_document(&document, operation, limits)?,
     };
-    let omitted: HashSet<Name> = operation
-        .variable_definitions
-        .iter()
-        .map(|definition| &definition.node)
-        .filter(|definition| {
-            definition.var_type.node.nullable
-                && definition.default_value.is_none()
-                && !request.variables.contains_key(&definition.name.node)
-        })
-        .map(|definition| definition.name.node.clone())
-        .collect();
+    if introspection == Introspection::Refused && asks_for_introspection(&document) {
+        return Err(AppError::ValidationFailed(
+            "GraphQL introspection is not allowed, but the query contained __schema or __type"
+                .into(),
+        ));
+    }
+    let omitted: HashSet<Name> = omitted_variables(operation, &request.variables);
     if !omitted.is_empty() {
-        OmittedVariables::new(&omitted).apply(&mut document, request.operation_name.as_deref());
+        OmittedVariables::new(&omitted).apply(&mut document);
     }
     request.set_parsed_query(document);
-    Ok(Some(selected))
+    Ok(selected)
 }
 
 /// Variables arrive as JSON, which may nest deeper than anything the schema accepts;
@@ -83,17 +92,122 @@ fn check_variables_nesting(variables: &Variables, max_nesting: usize) -> Result<
     Ok(())
 }
 
-fn selected_operation<'a>(
-    document: &'a ExecutableDocument,
+/// The document cut down to the operation the request selects and the fragments it
+/// reaches. The selection follows async-graphql's own: a document's only operation,
+/// named or not, runs without `operationName`; several need one.
+fn only_the_selected_operation(
+    document: ExecutableDocument,
     name: Option<&str>,
-) -> Option<&'a OperationDefinition> {
-    match (&document.operations, name) {
-        (DocumentOperations::Single(operation), _) => Some(&operation.node),
-        (DocumentOperations::Multiple(operations), Some(name)) => {
-            operations.get(name).map(|operation| &operation.node)
+) -> Result<ExecutableDocument, AppError> {
+    let unknown =
+        |name: &str| AppError::ValidationFailed(format!(r#"Unknown operation named "{name}""#));
+    let operations = match (document.operations, name) {
+        (DocumentOperations::Single(operation), None) => DocumentOperations::Single(operation),
+        (DocumentOperations::Single(_), Some(name)) => return Err(unknown(name)),
+        (DocumentOperations::Multiple(mut operations), Some(name)) => {
+            let (name, operation) = operations.remove_entry(name).ok_or_else(|| unknown(name))?;
+            DocumentOperations::Multiple(HashMap::from([(name, operation)]))
         }
-        (DocumentOperations::Multiple(_), None) => None,
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            DocumentOperations::Multiple(operations)
+        }
+        (DocumentOperations::Multiple(_), None) => {
+            return Err(AppError::ValidationFailed(
+                "Operation name required in request.".into(),
+            ));
+        }
+    };
+    let mut fragments = document.fragments;
+    let mut reached = HashMap::with_capacity(fragments.len());
+    let mut pending: Vec<Name> = Vec::new();
+    if let Some(selected) = the_operation(&operations) {
+        spreads_in(&selected.selection_set, &mut pending);
     }
+    while let Some(name) = pending.pop() {
+        // Each fragment is taken out once, so each is walked once.
+        if let Some((name, fragment)) = fragments.remove_entry(&name) {
+            spreads_in(&fragment.node.selection_set, &mut pending);
+            reached.insert(name, fragment);
+        }
+    }
+    Ok(ExecutableDocument {
+        operations,
+        fragments: reached,
+    })
+}
+
+/// The names of the fragments spread in `set`, without following them.
+fn spreads_in(set: &Positioned<SelectionSet>, spreads: &mut Vec<Name>) {
+    for selection in &set.node.items {
+        match &selection.node {
+            Selection::Field(field) => spreads_in(&field.node.selection_set, spreads),
+            Selection::InlineFragment(fragment) => {
+                spreads_in(&fragment.node.selection_set, spreads);
+            }
+            Selection::FragmentSpread(spread) => {
+                spreads.push(spread.node.fragment_name.node.clone());
+            }
+        }
+    }
+}
+
+/// The first (after selection: the only) operation of a document.
+fn the_operation(operations: &DocumentOperations) -> Option<&OperationDefinition> {
+    operations
+        .iter()
+        .next()
+        .map(|(_, operation)| &operation.node)
+}
+
+fn the_operation_mut(
+    operations: &mut DocumentOperations,
+) -> Option<&mut Positioned<OperationDefinition>> {
+    match operations {
+        DocumentOperations::Single(operation) => Some(operation),
+        DocumentOperations::Multiple(operations) => operations.values_mut().next(),
+    }
+}
+
+/// Whether the document selects `__schema` or `__type` anywhere.
+fn asks_for_introspection(document: &ExecutableDocument) -> bool {
+    fn in_set(set: &Positioned<SelectionSet>) -> bool {
+        set.node
+            .items
+            .iter()
+            .any(|selection| match &selection.node {
+                Selection::Field(field) => {
+                    matches!(field.node.name.node.as_str(), "__schema" | "__type")
+                        || in_set(&field.node.selection_set)
+                }
+                Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set),
+                Selection::FragmentSpread(_) => false,
+            })
+    }
+    let fragments = document
+        .fragments
+        .values()
+        .map(|fragment| &fragment.node.selection_set);
+    document
+        .operations
+        .iter()
+        .map(|(_, operation)| &operation.node.selection_set)
+        .chain(fragments)
+        .any(in_set)
+}
+
+/// Nullable variables without a default that the request does not give.
+fn omitted_variables(operation: &OperationDefinition, variables: &Variables) -> HashSet<Name> {
+    operation
+        .variable_definitions
+        .iter()
+        .map(|definition| &definition.node)
+        .filter(|definition| {
+            definition.var_type.node.nullable
+                && definition.default_value.is_none()
+                && !variables.contains_key(&definition.name.node)
+        })
+        .map(|definition| definition.name.node.clone())
+        .collect()
 }
 
 /// Removes the arguments bound to omitted variables, then the definitions of those
@@ -111,20 +225,13 @@ impl<'a> OmittedVariables<'a> {
         }
     }
 
-    fn apply(mut self, document: &mut ExecutableDocument, operation_name: Option<&str>) {
+    fn apply(mut self, document: &mut ExecutableDocument) {
         for fragment in document.fragments.values_mut() {
             self.directives(&fragment.node.directives);
             self.selection_set(&mut fragment.node.selection_set);
         }
-        let operation = match (&mut document.operations, operation_name) {
-            (DocumentOperations::Single(operation), _) => operation,
-            (DocumentOperations::Multiple(operations), Some(name)) => {
-                match operations.get_mut(name) {
-                    Some(operation) => operation,
-                    None => return,
-                }
-            }
-            (DocumentOperations::Multiple(_), None) => return,
+        let Some(operation) = the_operation_mut(&mut document.operations) else {
+            return;
         };
         self.directives(&operation.node.directives);
         self.selection_set(&mut operation.node.selection_set);
@@ -190,7 +297,7 @@ mod properties {
         #[test]
         fn any_text_is_prepared_without_panicking(query in "[{}\\[\\]()\"#a-z:$@!., \\n]{0,400}|\\PC{0,200}") {
             let mut request = Request::new(query);
-            let _ = prepare(&mut request, &QueryLimits::DEFAULT);
+            let _ = prepare(&mut request, &QueryLimits::DEFAULT, Introspection::Allowed);
         }
 
         #[test]
@@ -198,7 +305,7 @@ mod properties {
             let query: String = std::iter::repeat_n(open, depth).collect();
             let mut request = Request::new(query);
             prop_assert!(matches!(
-                prepare(&mut request, &QueryLimits::DEFAULT),
+                prepare(&mut request, &QueryLimits::DEFAULT, Introspection::Allowed),
                 Err(AppError::QueryTooComplex(_))
             ));
         }
@@ -213,7 +320,7 @@ mod properties {
             }
             let variables = Variables::from_json(serde_json::json!({ "v": nested }));
             let mut request = Request::new("query($v: ID) { ticket(id: $v) { id } }").variables(variables);
-            let code = prepare(&mut request, &QueryLimits::DEFAULT).err().map(|error| error.code());
+            let code = prepare(&mut request, &QueryLimits::DEFAULT, Introspection::Allowed).err().map(|error| error.code());
             prop_assert_eq!(code, Some("BAD_USER_INPUT"));
         }
     }

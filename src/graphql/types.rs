@@ -119,6 +119,7 @@ impl Ticket {
 
     /// The whole history, oldest first; the first is the message the ticket was opened
     /// with. Customers do not see internal notes.
+    #[graphql(complexity = "crate::graphql::cost::history(child_complexity)")]
     async fn messages(&self, ctx: &Context<'_>) -> Result<Cow<'_, Vec<TicketMessage>>> {
         if let Some(loaded) = &self.messages {
             return Ok(Cow::Borrowed(loaded));

@@ -2,7 +2,6 @@
 //! rate limit and time budget, around the schema's executor.
 
 use async_graphql::BatchRequest;
-use async_graphql::parser::types::OperationType;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::header::{ALLOW, RETRY_AFTER};
@@ -11,14 +10,14 @@ use axum::response::{Html, Response};
 
 use super::AppState;
 use super::auth::MaybeViewer;
-use super::graphql_response::{
-    error_body, execution_started, not_acceptable, refuse, respond, response_json,
-};
+use super::graphql_response::{execution_started, not_acceptable, refuse, respond, response_json};
 use super::media::{ResponseMedia, negotiate};
-use super::request_body::{check_content_type, read_body};
+use super::request_body::{check_content_type, parse_body, read_body};
 use crate::auth::Viewer;
+use crate::budget::Deadline;
 use crate::error::AppError;
-use crate::graphql::request::prepare;
+use crate::graphql::pipeline::Transport;
+use tokio::time::Instant;
 
 pub async fn graphiql() -> Html<String> {
     Html(
@@ -35,6 +34,7 @@ pub async fn query_over_get(
     MaybeViewer(viewer): MaybeViewer,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let deadline = Deadline(Instant::now() + state.http.request_timeout);
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
@@ -46,60 +46,50 @@ pub async fn query_over_get(
                 return refuse(media, StatusCode::BAD_REQUEST, &refusal);
             }
         };
-    run_one(&state, media, request, viewer.as_ref(), Method::Get).await
+    let request = request.data(Transport::HttpGet);
+    run_one(&state, media, request, viewer.as_ref(), deadline).await
 }
 
-/// `POST /graphql` with a JSON body: one operation, or a batch as a JSON array.
+/// `POST /graphql` with a JSON body: one operation, or a batch as a JSON array. The
+/// whole request, body and every operation of a batch, shares one time budget.
 pub async fn execute_post(
     State(state): State<AppState>,
     headers: HeaderMap,
     MaybeViewer(viewer): MaybeViewer,
     body: Body,
 ) -> Response {
+    let deadline = Deadline(Instant::now() + state.http.request_timeout);
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
     if let Err((status, refusal)) = check_content_type(&headers) {
         return refuse(media, status, &refusal);
     }
-    let bytes = match read_body(&headers, body, state.http.max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err((status, refusal)) => return refuse(media, status, &refusal),
+    let body = read_body(&headers, body, state.http.max_body_bytes);
+    let bytes = match tokio::time::timeout_at(deadline.0, body).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err((status, refusal))) => return refuse(media, status, &refusal),
+        Err(_) => return refuse(media, StatusCode::SERVICE_UNAVAILABLE, &AppError::Timeout),
     };
-    let batch = match serde_json::from_slice::<BatchRequest>(&bytes) {
+    let batch = match parse_body(&bytes, state.http.query_limits.max_batch) {
         Ok(batch) => batch,
-        Err(error) => {
-            let refusal = AppError::BadRequest(format!("Malformed GraphQL request body: {error}"));
-            return refuse(media, StatusCode::BAD_REQUEST, &refusal);
-        }
+        Err(refusal) => return refuse(media, StatusCode::BAD_REQUEST, &refusal),
     };
     match batch {
         BatchRequest::Single(request) => {
-            run_one(&state, media, request, viewer.as_ref(), Method::Post).await
+            let request = request.data(Transport::HttpPost);
+            run_one(&state, media, request, viewer.as_ref(), deadline).await
         }
         BatchRequest::Batch(requests) => {
-            let limit = state.query_limits.max_batch;
-            if requests.len() > limit {
-                let refusal = AppError::QueryTooComplex(format!(
-                    "Batch of {} operations; the limit is {limit}",
-                    requests.len()
-                ));
-                return refuse(media, StatusCode::BAD_REQUEST, &refusal);
-            }
             let mut responses = Vec::with_capacity(requests.len());
             for request in requests {
-                let (_, body) = run(&state, request, viewer.as_ref(), Method::Post).await;
-                responses.push(body);
+                let request = request.data(Transport::HttpPost);
+                let response = execute(&state, request, viewer.as_ref(), deadline).await;
+                responses.push(response_json(response));
             }
             respond(media, StatusCode::OK, format!("[{}]", responses.join(",")))
         }
     }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Method {
-    Get,
-    Post,
 }
 
 async fn run_one(
@@ -107,10 +97,11 @@ async fn run_one(
     media: ResponseMedia,
     request: async_graphql::Request,
     viewer: Option<&Viewer>,
-    method: Method,
+    deadline: Deadline,
 ) -> Response {
-    let (outcome, body) = run(state, request, viewer, method).await;
-    let mut response = respond(media, outcome.status(media), body);
+    let response = execute(state, request, viewer, deadline).await;
+    let outcome = Outcome::of(&response);
+    let mut response = respond(media, outcome.status(media), response_json(response));
     let headers = response.headers_mut();
     match outcome {
         Outcome::MutationOverGet => {
@@ -126,7 +117,20 @@ async fn run_one(
     response
 }
 
-/// How a request ended, for its HTTP status and headers.
+async fn execute(
+    state: &AppState,
+    mut request: async_graphql::Request,
+    viewer: Option<&Viewer>,
+    deadline: Deadline,
+) -> async_graphql::Response {
+    if let Some(viewer) = viewer {
+        request = request.data(viewer.clone());
+    }
+    state.schema.execute(request.data(deadline)).await
+}
+
+/// How a request ended, for its HTTP status and headers: decided here, from the error
+/// the pipeline refused it with.
 #[derive(Clone, Copy)]
 enum Outcome {
     /// Execution started: `data` is present.
@@ -141,6 +145,26 @@ enum Outcome {
 }
 
 impl Outcome {
+    fn of(response: &async_graphql::Response) -> Self {
+        if execution_started(response) {
+            return Self::Executed;
+        }
+        let refusal = response
+            .errors
+            .first()
+            .and_then(|error| error.source::<AppError>());
+        match refusal {
+            Some(AppError::MutationOverGet) => Self::MutationOverGet,
+            Some(AppError::RateLimited {
+                retry_after_seconds,
+            }) => Self::RateLimited {
+                retry_after_seconds: *retry_after_seconds,
+            },
+            Some(AppError::Timeout) => Self::TimedOut,
+            _ => Self::RequestError,
+        }
+    }
+
     fn status(self, media: ResponseMedia) -> StatusCode {
         match self {
             Self::Executed => StatusCode::OK,
@@ -154,55 +178,4 @@ impl Outcome {
             Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
-}
-
-/// Checks, executes and serializes one operation.
-async fn run(
-    state: &AppState,
-    mut request: async_graphql::Request,
-    viewer: Option<&Viewer>,
-    method: Method,
-) -> (Outcome, String) {
-    let operation = match prepare(&mut request, &state.query_limits) {
-        Ok(operation) => operation,
-        Err(refusal) => return (Outcome::RequestError, error_body(&refusal).to_string()),
-    };
-    if let Some(operation) = operation.filter(|operation| operation.kind == OperationType::Mutation)
-    {
-        if method == Method::Get {
-            let refusal = AppError::BadRequest("Mutations must be sent with POST".into());
-            return (Outcome::MutationOverGet, error_body(&refusal).to_string());
-        }
-        if let Some(viewer) = viewer
-            && let Err(wait) = state.rate_limiter.take(&viewer.id, operation.root_fields)
-        {
-            let retry_after_seconds = wait.as_secs().saturating_add(1);
-            let refusal = AppError::RateLimited {
-                retry_after_seconds,
-            };
-            return (
-                Outcome::RateLimited {
-                    retry_after_seconds,
-                },
-                error_body(&refusal).to_string(),
-            );
-        }
-    }
-    if let Some(viewer) = viewer {
-        request = request.data(viewer.clone());
-    }
-    let execution = state.schema.execute(request);
-    let Ok(response) = tokio::time::timeout(state.http.request_timeout, execution).await else {
-        tracing::warn!(budget = ?state.http.request_timeout, "request stopped at its time budget");
-        return (
-            Outcome::TimedOut,
-            error_body(&AppError::Timeout).to_string(),
-        );
-    };
-    let outcome = if execution_started(&response) {
-        Outcome::Executed
-    } else {
-        Outcome::RequestError
-    };
-    (outcome, response_json(response))
 }

@@ -6,7 +6,6 @@ mod graphql;
 mod graphql_response;
 mod health;
 mod media;
-pub mod rate_limit;
 mod request_body;
 
 use std::sync::Arc;
@@ -22,12 +21,10 @@ use tower_http::request_id::{
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use self::rate_limit::MutationRateLimiter;
 use crate::auth::Verifier;
 use crate::config::HttpOptions;
 use crate::db::SchemaState;
-use crate::graphql::limits::QueryLimits;
-use crate::graphql::{AppSchema, schema_builder};
+use crate::graphql::AppSchema;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -39,8 +36,6 @@ pub struct AppState {
     db: DatabaseConnection,
     db_schema: SchemaState,
     http: Arc<HttpOptions>,
-    query_limits: QueryLimits,
-    rate_limiter: Arc<MutationRateLimiter>,
 }
 
 impl AppState {
@@ -50,18 +45,11 @@ impl AppState {
         verifier: Verifier,
         http: HttpOptions,
     ) -> Self {
-        let mut schema = schema_builder().data(db.clone());
-        if !http.introspection {
-            // Suggestions ("Did you mean …") would leak the schema just the same.
-            schema = schema.disable_introspection().disable_suggestions();
-        }
         Self {
-            schema: schema.finish(),
+            schema: crate::graphql::schema(db.clone(), &http),
             verifier: Arc::new(verifier),
             db,
             db_schema,
-            query_limits: http.query_limits,
-            rate_limiter: Arc::new(MutationRateLimiter::new(http.mutation_rate_limit)),
             http: Arc::new(http),
         }
     }

@@ -27,3 +27,10 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     })
     .await
 }
+
+/// Commits a write. The operation's time budget no longer applies from here: once the
+/// commit is under way, its outcome is what the client must be told.
+pub async fn commit(txn: DatabaseTransaction) -> Result<(), DbErr> {
+    crate::budget::note_commit_started();
+    txn.commit().await
+}

@@ -296,7 +296,12 @@ async fn an_integer_past_32_bits_is_bad_user_input() {
         )
         .await;
 
-    assert_eq!(reply.error_code().as_deref(), Some("BAD_USER_INPUT"));
+    assert_eq!(
+        reply.error_code().as_deref(),
+        Some("BAD_USER_INPUT"),
+        "{:#}",
+        reply.body
+    );
 }
 
 #[tokio::test]

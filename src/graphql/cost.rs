@@ -1,0 +1,45 @@
+//! What a query may load, estimated before it runs: every field costs one, and a list
+//! multiplies what one of its items costs by how many it may hold, as GitHub's node
+//! limit does. async-graphql adds it up during validation, variables and defaults
+//! applied, and refuses a query past `GRAPHQL_MAX_COST` before any resolver runs.
+
+use crate::domain::PageRequest;
+
+/// What a history is counted as: its length is not known before it is loaded, so what
+/// one request may load of them is also bounded while loading (`LoadBudget`).
+pub const HISTORY_ESTIMATE: usize = 20;
+
+/// A page of at most `limit` tickets: `limit` times one ticket. A limit out of range is
+/// refused by the resolver; it costs what the nearest valid one would.
+pub fn page(limit: i32, child_complexity: usize) -> usize {
+    let items = usize::try_from(limit.clamp(1, PageRequest::MAX_LIMIT)).unwrap_or(1);
+    items.saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// A ticket's message history.
+pub fn history(child_complexity: usize) -> usize {
+    HISTORY_ESTIMATE
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_costs_its_limit_times_one_item() {
+        assert_eq!(page(10, 3), 31);
+    }
+
+    #[test]
+    fn limits_out_of_range_cost_what_the_nearest_valid_one_costs() {
+        assert_eq!(page(-5, 3), page(1, 3));
+        assert_eq!(page(i32::MAX, 3), page(PageRequest::MAX_LIMIT, 3));
+    }
+
+    #[test]
+    fn costs_saturate_instead_of_overflowing() {
+        assert_eq!(history(usize::MAX), usize::MAX);
+    }
+}

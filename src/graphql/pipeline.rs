@@ -1,0 +1,135 @@
+//! The checks every operation passes, whatever carried it: an async-graphql extension,
+//! so that GraphQL over HTTP and over the WebSocket go through the very same ones.
+//!
+//! Before anything parses or walks the document, `prepare_request` checks its text,
+//! parses it once, selects the operation, measures it, refuses what is past a limit or
+//! the mutation rate limit, and hands the measured document on: async-graphql then runs
+//! exactly that document, behind its own ceilings as a backstop. `execute` holds the
+//! operation to its time budget.
+
+use std::any::{Any, TypeId};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest,
+};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{ErrorExtensions, Request, Response, ServerError, ServerResult};
+use tokio::time::Instant;
+
+use super::limits::QueryLimits;
+use super::rate_limit::MutationRateLimiter;
+use super::request::{Introspection, prepare};
+use crate::auth::Viewer;
+use crate::budget::{Deadline, run_until};
+use crate::error::AppError;
+
+/// How a request arrived, as its transport tells the pipeline in the request's data.
+/// A request without one came over the WebSocket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// `GET /graphql?query=…`: a link can send it cross-site, so it may not mutate.
+    HttpGet,
+    HttpPost,
+}
+
+/// Add with `SchemaBuilder::extension`.
+pub struct RequestPipeline(Arc<Checks>);
+
+struct Checks {
+    limits: QueryLimits,
+    introspection: Introspection,
+    rate_limiter: MutationRateLimiter,
+    /// The budget of an operation whose transport set no [`Deadline`].
+    timeout: Duration,
+}
+
+impl RequestPipeline {
+    pub fn new(
+        limits: QueryLimits,
+        introspection: Introspection,
+        rate_limiter: MutationRateLimiter,
+        timeout: Duration,
+    ) -> Self {
+        Self(Arc::new(Checks {
+            limits,
+            introspection,
+            rate_limiter,
+            timeout,
+        }))
+    }
+}
+
+impl ExtensionFactory for RequestPipeline {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PipelineExtension(Arc::clone(&self.0)))
+    }
+}
+
+struct PipelineExtension(Arc<Checks>);
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for PipelineExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let checks = &self.0;
+        let operation =
+            prepare(&mut request, &checks.limits, checks.introspection).map_err(refusal)?;
+        if operation.kind == OperationType::Mutation {
+            if data_of::<Transport>(&request) == Some(&Transport::HttpGet) {
+                return Err(refusal(AppError::MutationOverGet));
+            }
+            // The socket keeps its viewer in the connection's data, HTTP in the request's.
+            let viewer = data_of::<Viewer>(&request).or_else(|| ctx.data_opt::<Viewer>());
+            if let Some(viewer) = viewer
+                && let Err(wait) = checks.rate_limiter.take(&viewer.id, operation.root_fields)
+            {
+                return Err(refusal(AppError::RateLimited {
+                    retry_after_seconds: wait.as_secs().saturating_add(1),
+                }));
+            }
+        }
+        next.run(ctx, request).await
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let deadline = ctx
+            .data_opt::<Deadline>()
+            .map_or_else(|| Instant::now() + self.0.timeout, |deadline| deadline.0);
+        match run_until(deadline, next.run(ctx, operation_name)).await {
+            Some(response) => response,
+            None => {
+                tracing::warn!("an operation stopped at its time budget");
+                Response::from_errors(vec![refusal(AppError::Timeout)])
+            }
+        }
+    }
+}
+
+/// The refusal as a GraphQL error that still carries the [`AppError`], so that the
+/// transport can tell its status from it.
+pub fn refusal(error: AppError) -> ServerError {
+    let extended = error.extend();
+    let mut server_error = ServerError::new(extended.message, None);
+    server_error.extensions = extended.extensions;
+    server_error.source = Some(Arc::new(error));
+    server_error
+}
+
+/// What the transport put in the request's data.
+fn data_of<T: Any>(request: &Request) -> Option<&T> {
+    request
+        .data
+        .get(&TypeId::of::<T>())
+        .and_then(|data| data.downcast_ref::<T>())
+}
