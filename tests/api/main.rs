@@ -2,6 +2,7 @@
 
 mod abuse;
 mod add_message;
+mod attacks;
 mod authentication;
 mod concurrency;
 mod cors;
