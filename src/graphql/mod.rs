@@ -3,6 +3,7 @@
 mod context;
 pub mod limits;
 mod mutation;
+pub mod nesting;
 mod panic_guard;
 mod query;
 pub mod request;

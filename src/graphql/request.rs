@@ -12,6 +12,7 @@ use async_graphql::{Name, Request, Value as ConstValue, Variables};
 use async_graphql_value::Value;
 
 use super::limits::{self, QueryLimits};
+use super::nesting;
 use crate::error::AppError;
 
 /// What a request will run.
@@ -30,7 +31,7 @@ pub struct Operation {
 /// the argument's default applies, as the GraphQL spec's argument coercion says. Clients
 /// such as Apollo and urql routinely declare `$page: Int` and omit it.
 pub fn prepare(request: &mut Request, limits: &QueryLimits) -> Result<Option<Operation>, AppError> {
-    limits::check_nesting(&request.query, limits.max_nesting)?;
+    nesting::check_nesting(&request.query, limits.max_nesting)?;
     let mut document = async_graphql::parser::parse_query(&request.query)
         .map_err(|error| AppError::ParseFailed(error.to_string()))?;
     check_variables_nesting(&request.variables, limits.max_nesting)?;
@@ -173,6 +174,27 @@ impl<'a> OmittedVariables<'a> {
             Value::Object(fields) => fields.values().for_each(|field| self.note_uses(field)),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The block string's backslash once made the guard think it closed early, hiding the
+    /// brackets after it from the guard but not from the recursive parser.
+    #[test]
+    fn brackets_hidden_after_a_block_string_are_refused_before_parsing() {
+        let query = format!(
+            r#"{{ me(a: """x\\""" """, b: {}1{}) {{ id }} }}"#,
+            "[".repeat(3_000),
+            "]".repeat(3_000)
+        );
+        let mut request = Request::new(query);
+        assert!(matches!(
+            prepare(&mut request, &QueryLimits::DEFAULT),
+            Err(AppError::QueryTooComplex(_))
+        ));
     }
 }
 
