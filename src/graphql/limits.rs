@@ -45,7 +45,7 @@ impl QueryLimits {
         max_aliases: 30,
         max_root_fields: 20,
         max_directives: 50,
-        max_cost: 50_000,
+        max_cost: 10_000,
         max_nesting: 64,
         max_batch: 10,
     };
@@ -221,25 +221,6 @@ mod tests {
         assert!(
             check("{ tickets { items { id messages { body } } pagination { total } } }").is_ok()
         );
-    }
-
-    #[test]
-    fn brackets_in_strings_and_comments_do_not_count() {
-        let brackets = "[".repeat(500);
-        let query = format!("# {brackets}\n{{ ticket(id: \"{brackets}\") {{ id }} }}");
-        assert!(check_nesting(&query, 64).is_ok());
-        let block = format!("{{ ticket(id: \"\"\"{brackets}\"\"\") {{ id }} }}");
-        assert!(check_nesting(&block, 64).is_ok());
-    }
-
-    #[test]
-    fn deeply_nested_list_literals_are_refused_before_parsing() {
-        let query = format!(
-            "{{ me @include(if: {}true{}) {{ id }} }}",
-            "[".repeat(2_000),
-            "]".repeat(2_000)
-        );
-        assert!(check_nesting(&query, 64).is_err());
     }
 
     #[test]

@@ -284,6 +284,27 @@ impl<'a> OmittedVariables<'a> {
 }
 
 #[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The block string's backslash once made the guard think it closed early, hiding the
+    /// brackets after it from the guard but not from the recursive parser.
+    #[test]
+    fn brackets_hidden_after_a_block_string_are_refused_before_parsing() {
+        let query = format!(
+            r#"{{ me(a: """x\\""" """, b: {}1{}) {{ id }} }}"#,
+            "[".repeat(3_000),
+            "]".repeat(3_000)
+        );
+        let mut request = Request::new(query);
+        assert!(matches!(
+            prepare(&mut request, &QueryLimits::DEFAULT, Introspection::Allowed),
+            Err(AppError::QueryTooComplex(_))
+        ));
+    }
+}
+
+#[cfg(test)]
 mod properties {
     use proptest::prelude::*;
 

@@ -40,6 +40,22 @@ async fn create_tickets_named_m(app: &TestApp, count: usize) -> Reply {
 }
 
 #[tokio::test]
+async fn brackets_hidden_behind_a_block_string_escape_do_not_crash_the_server() {
+    let (app, mut server) = spawn_server(&[]).await;
+    let document = format!(
+        r#"{{ me(a: """x\\""" """, b: {}1{}) {{ id }} }}"#,
+        "[".repeat(3_000),
+        "]".repeat(3_000)
+    );
+
+    let reply = app.post_graphql(None, &document, json!({})).await;
+
+    assert_too_complex(&reply);
+    assert!(server.is_alive(), "the server died:\n{}", server.log());
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
 async fn a_named_query_sent_without_an_operation_name_is_measured() {
     let app = spawn_app().await;
     let document = format!("query Q {{ {} }}", aliases(500, "me { id }"));

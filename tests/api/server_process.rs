@@ -61,6 +61,15 @@ pub async fn spawn_server(settings: &[(&str, &str)]) -> (TestApp, ServerProcess)
 }
 
 impl ServerProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running: a stack overflow aborts it.
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Sends a signal (`TERM`, `INT`) the way an orchestrator does.
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
