@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::auth::{AuthConfig, AuthConfigError, AuthSettings};
 use crate::graphql::limits::QueryLimits;
 use crate::graphql::rate_limit::RateLimit;
+use crate::http::serve::ConnectionLimits;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://supportdesk.db?mode=rwc";
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
@@ -116,6 +117,16 @@ pub struct HttpSettings {
     /// Most operations in one batched (JSON array) request.
     #[arg(long, env = "GRAPHQL_MAX_BATCH", default_value_t = QueryLimits::DEFAULT.max_batch, global = true)]
     pub graphql_max_batch: usize,
+    /// Most connections open at once; past it a new one is closed at once.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = HttpOptions::DEFAULT.connection_limits.max_connections, global = true)]
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's headers, and that a keep-alive
+    /// connection may sit idle.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECONDS", default_value_t = HttpOptions::DEFAULT.connection_limits.header_read_timeout.as_secs_f64(), global = true)]
+    pub header_read_timeout_seconds: f64,
+    /// Most GraphQL requests served at once; past it, 503 with `Retry-After`.
+    #[arg(long, env = "MAX_REQUESTS_IN_FLIGHT", default_value_t = HttpOptions::DEFAULT.max_requests_in_flight, global = true)]
+    pub max_requests_in_flight: usize,
     /// Mutations a user may send at once.
     #[arg(long, env = "MUTATION_RATE_LIMIT_BURST", default_value_t = RateLimit::DEFAULT.burst, global = true)]
     pub mutation_rate_limit_burst: u32,
@@ -133,6 +144,8 @@ pub struct HttpOptions {
     pub introspection: bool,
     pub query_limits: QueryLimits,
     pub mutation_rate_limit: RateLimit,
+    pub connection_limits: ConnectionLimits,
+    pub max_requests_in_flight: usize,
 }
 
 impl HttpOptions {
@@ -143,6 +156,11 @@ impl HttpOptions {
         introspection: true,
         query_limits: QueryLimits::DEFAULT,
         mutation_rate_limit: RateLimit::DEFAULT,
+        connection_limits: ConnectionLimits {
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+        },
+        max_requests_in_flight: 256,
     };
 }
 
@@ -162,6 +180,22 @@ impl TryFrom<HttpSettings> for HttpOptions {
             .ok_or(ConfigError::Invalid(
                 "REQUEST_TIMEOUT_SECONDS must be a positive number",
             ))?;
+        let header_read_timeout = Duration::try_from_secs_f64(settings.header_read_timeout_seconds)
+            .ok()
+            .filter(|timeout| !timeout.is_zero())
+            .ok_or(ConfigError::Invalid(
+                "HEADER_READ_TIMEOUT_SECONDS must be a positive number",
+            ))?;
+        if !(1..=1_000_000).contains(&settings.max_connections) {
+            return Err(ConfigError::Invalid(
+                "MAX_CONNECTIONS must be between 1 and 1000000",
+            ));
+        }
+        if !(1..=1_000_000).contains(&settings.max_requests_in_flight) {
+            return Err(ConfigError::Invalid(
+                "MAX_REQUESTS_IN_FLIGHT must be between 1 and 1000000",
+            ));
+        }
         let per_second = settings.mutation_rate_limit_per_second;
         if per_second.is_nan() || per_second < 0.0 {
             return Err(ConfigError::Invalid(
@@ -187,6 +221,11 @@ impl TryFrom<HttpSettings> for HttpOptions {
                 burst: settings.mutation_rate_limit_burst,
                 per_second,
             },
+            connection_limits: ConnectionLimits {
+                max_connections: settings.max_connections,
+                header_read_timeout,
+            },
+            max_requests_in_flight: settings.max_requests_in_flight,
         })
     }
 }

@@ -41,6 +41,9 @@ pub enum AppError {
     RateLimited { retry_after_seconds: u64 },
     #[error("The request took too long and was stopped")]
     Timeout,
+    /// More requests in flight than the server takes at once.
+    #[error("The server is busy; retry shortly")]
+    Overloaded,
     #[error("Internal server error")]
     Database(#[from] DbErr),
     #[error("Internal server error")]
@@ -76,6 +79,7 @@ impl AppError {
             Self::BadRequest(_) | Self::MutationOverGet => "BAD_REQUEST",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Timeout => "TIMEOUT",
+            Self::Overloaded => "SERVICE_UNAVAILABLE",
             Self::Database(_) | Self::Internal(_) | Self::Panic { .. } => "INTERNAL_SERVER_ERROR",
         }
     }

@@ -1,6 +1,6 @@
 //! Building and running the server: what `main` and the tests share.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::auth::{TokenError, Verifier};
 use crate::config::{Config, ConfigError};
 use crate::db::SchemaState;
+use crate::http::serve::{ConnectionLimits, serve};
 use crate::http::{AppState, router};
 
 /// The longest the server waits, once the requests are done, for the pool to close.
@@ -42,6 +43,7 @@ pub struct Application {
     db: DatabaseConnection,
     migrations: JoinHandle<()>,
     shutdown_grace: Duration,
+    connection_limits: ConnectionLimits,
 }
 
 impl Application {
@@ -55,7 +57,9 @@ impl Application {
             db.clone(),
             schema.clone(),
         ));
+        let connection_limits = config.http.connection_limits;
         Ok(Self {
+            connection_limits,
             listener,
             address,
             router: router(AppState::new(db.clone(), schema, verifier, config.http)),
@@ -85,19 +89,19 @@ impl Application {
     ) -> Result<(), StartupError> {
         tracing::info!(address = %self.address, "supportdesk is listening");
         let shutdown = shutdown.shared();
-        let server = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown.clone())
-            .into_future();
+        let server = serve(
+            self.listener,
+            self.router,
+            self.connection_limits,
+            shutdown.clone(),
+        );
         let grace = self.shutdown_grace;
         let grace_over = async move {
             shutdown.await;
             tokio::time::sleep(grace).await;
         };
         let drained = tokio::select! {
-            served = server => {
-                served?;
-                true
-            }
+            () = server => true,
             () = grace_over => false,
         };
         self.migrations.abort();

@@ -7,13 +7,20 @@ mod graphql_response;
 mod health;
 mod media;
 mod request_body;
+pub mod serve;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, Request};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
+use tokio::sync::Semaphore;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -32,6 +39,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone)]
 pub struct AppState {
     schema: AppSchema,
+    /// One permit per GraphQL request being served; past them, 503.
+    in_flight: Arc<Semaphore>,
     verifier: Arc<Verifier>,
     db: DatabaseConnection,
     db_schema: SchemaState,
@@ -47,6 +56,7 @@ impl AppState {
     ) -> Self {
         Self {
             schema: crate::graphql::schema(db.clone(), &http),
+            in_flight: Arc::new(Semaphore::new(http.max_requests_in_flight)),
             verifier: Arc::new(verifier),
             db,
             db_schema,
@@ -78,10 +88,13 @@ pub fn router(state: AppState) -> Router {
         // A 503 is the readiness probe or the time budget speaking, not a fault of ours:
         // the errors that are (database, panics) are logged where they happen.
         .on_failure(DefaultOnFailure::new().level(Level::WARN));
+    let shed = middleware::from_fn_with_state(state.clone(), shed_past_capacity);
     Router::new()
         .route(
             "/graphql",
-            get(graphql::query_over_get).post(graphql::execute_post),
+            get(graphql::query_over_get)
+                .post(graphql::execute_post)
+                .route_layer(shed),
         )
         .route("/graphiql", get(graphql::graphiql))
         .route("/healthz", get(health::live))
@@ -91,6 +104,27 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Past `MAX_REQUESTS_IN_FLIGHT` GraphQL requests, the next is answered 503 at once, so
+/// that a flood queues neither in memory nor on the database pool.
+async fn shed_past_capacity(
+    State(state): State<AppState>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let Ok(_permit) = state.in_flight.try_acquire() else {
+        let mut response = graphql_response::refuse(
+            media::ResponseMedia::Json,
+            StatusCode::SERVICE_UNAVAILABLE,
+            &crate::error::AppError::Overloaded,
+        );
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    next.run(request).await
 }
 
 /// Browsers may call the API only from the listed origins.

@@ -60,7 +60,10 @@ async fn a_named_query_sent_without_an_operation_name_is_measured() {
     let app = spawn_app().await;
     let document = format!("query Q {{ {} }}", aliases(500, "me { id }"));
 
-    assert_too_complex(&app.graphql(&app.customer("alice"), &document, json!({})).await);
+    assert_too_complex(
+        &app.graphql(&app.customer("alice"), &document, json!({}))
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -128,7 +131,10 @@ async fn the_operation_named_by_operation_name_runs() {
         .post_raw(
             &[
                 ("content-type", "application/json"),
-                ("authorization", &format!("Bearer {}", app.customer("alice").token)),
+                (
+                    "authorization",
+                    &format!("Bearer {}", app.customer("alice").token),
+                ),
             ],
             json!({
                 "query": "query A { me { id } } query B { me { role } }",
@@ -255,7 +261,9 @@ fn empty_objects_batch(bytes: usize) -> String {
 #[tokio::test]
 async fn a_batch_past_its_limit_is_refused_as_too_complex() {
     let app = spawn_app().await;
-    let batch: Vec<Value> = (0..11).map(|_| json!({ "query": "{ __typename }" })).collect();
+    let batch: Vec<Value> = (0..11)
+        .map(|_| json!({ "query": "{ __typename }" }))
+        .collect();
 
     let reply = app
         .post_raw(
@@ -284,9 +292,9 @@ async fn eight_concurrent_one_mebibyte_batch_bodies_stay_within_bounded_memory()
     let body = empty_objects_batch(1024 * 1024 - 16);
     let before = peak_resident_kib(server.pid());
 
-    let replies = futures_util::future::join_all((0..8).map(|_| {
-        app.post_raw(&[("content-type", "application/json")], body.clone())
-    }))
+    let replies = futures_util::future::join_all(
+        (0..8).map(|_| app.post_raw(&[("content-type", "application/json")], body.clone())),
+    )
     .await;
 
     for reply in &replies {
