@@ -95,7 +95,10 @@ impl JwksCache {
             .timeout(FETCH_TIMEOUT)
             // An https URL must not be redirected to plain http, where keys can be forged.
             .https_only(config.url.scheme() == "https")
-            .redirect(reqwest::redirect::Policy::limited(3))
+            // Nor anywhere else: the keys come from the configured URL or from nowhere, so
+            // an open redirect on the provider's host cannot hand over someone's keys. A
+            // redirect is a failed fetch.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("supportdesk/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let cache = Self {

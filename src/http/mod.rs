@@ -12,7 +12,7 @@ mod request_body;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, Request};
+use axum::http::{HeaderName, Method, Request};
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -24,7 +24,7 @@ use tracing::Level;
 
 use self::rate_limit::MutationRateLimiter;
 use crate::auth::Verifier;
-use crate::config::HttpOptions;
+use crate::config::{CorsOrigin, HttpOptions};
 use crate::db::SchemaState;
 use crate::graphql::limits::QueryLimits;
 use crate::graphql::{AppSchema, schema_builder};
@@ -105,12 +105,10 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
-/// Browsers may call the API only from the listed origins.
-fn cors_layer(origins: &[String]) -> CorsLayer {
-    let origins: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|origin| HeaderValue::from_str(origin.trim()).ok())
-        .collect();
+/// Browsers may call the API only from the listed origins. They were checked with the
+/// configuration, so none is `*` (which `AllowOrigin::list` would panic on).
+fn cors_layer(origins: &[CorsOrigin]) -> CorsLayer {
+    let origins = origins.iter().map(|origin| origin.header_value().clone());
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])

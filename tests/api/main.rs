@@ -4,6 +4,7 @@ mod abuse;
 mod add_message;
 mod authentication;
 mod concurrency;
+mod configuration;
 mod cors;
 mod create_ticket;
 mod faults;
