@@ -155,7 +155,7 @@ impl JwksCache {
         *last_fetch = Some(Instant::now());
         match self.fetch().await {
             Ok(keys) => {
-                tracing::info!(url = %self.config.url, keys = keys.len(), "fetched the JWKS");
+                tracing::info!(url = %self.logged_url(), keys = keys.len(), "fetched the JWKS");
                 *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(KeySet {
                     keys,
                     fetched_at: Some(Instant::now()),
@@ -163,12 +163,17 @@ impl JwksCache {
             }
             Err(error) => {
                 tracing::error!(
-                    url = %self.config.url,
+                    url = %self.logged_url(),
                     %error,
                     "cannot fetch the JWKS; keeping the keys fetched before, if any"
                 );
             }
         }
+    }
+
+    /// The URL without the password it may carry for the provider.
+    fn logged_url(&self) -> std::borrow::Cow<'_, str> {
+        crate::db::redacted_url(self.config.url.as_str())
     }
 
     async fn fetch(&self) -> Result<Vec<PublicKey>, FetchError> {

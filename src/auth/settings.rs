@@ -167,7 +167,7 @@ pub enum AuthConfigError {
     #[error("JWT_JWKS_URL: {0}")]
     InvalidJwksUrl(String),
     #[error("JWT_JWKS_URL must be https (plain http only on a loopback host): {0}")]
-    InsecureJwksUrl(Url),
+    InsecureJwksUrl(String),
     #[error("JWT_ALGORITHMS: unknown algorithm `{0}`")]
     UnknownAlgorithm(String),
     #[error("JWT_ALGORITHMS: {0:?} needs JWT_SECRET")]
@@ -329,7 +329,9 @@ fn jwks_url(value: &str) -> Result<Url, AuthConfigError> {
     match url.scheme() {
         "https" => Ok(url),
         "http" if url.host_str().is_some_and(is_loopback_host) => Ok(url),
-        _ => Err(AuthConfigError::InsecureJwksUrl(url)),
+        _ => Err(AuthConfigError::InsecureJwksUrl(
+            crate::db::redacted_url(url.as_str()).into_owned(),
+        )),
     }
 }
 
