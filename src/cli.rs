@@ -69,12 +69,12 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             Application::build(config).await?.run_until_stopped().await
         }
         Command::Seed(args) => {
-            let db = crate::db::connect_and_migrate(&cli.settings.database()).await?;
+            let db = crate::db::connect_and_migrate(&cli.settings.database()?).await?;
             crate::seed::seed(&db, args).await?;
             Ok(())
         }
         Command::Migrate => {
-            let db = crate::db::connect_and_migrate(&cli.settings.database()).await?;
+            let db = crate::db::connect_and_migrate(&cli.settings.database()?).await?;
             db.close().await?;
             Ok(())
         }

@@ -1,7 +1,12 @@
 //! Settings from flags and the environment, checked into a [`Config`].
 
+use std::fmt::Display;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::time::Duration;
+
+use axum::http::HeaderValue;
+use reqwest::Url;
 
 use crate::auth::{AuthConfig, AuthConfigError, AuthSettings};
 use crate::graphql::limits::QueryLimits;
@@ -15,11 +20,36 @@ pub const DEFAULT_DATABASE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_DATABASE_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
+/// The longest any duration setting may be. Nothing here needs longer, and the bound
+/// keeps the arithmetic later done on these durations (deadlines, `Instant` sums) far
+/// from overflowing.
+const MAX_SECONDS: u64 = 86_400;
+/// Requests smaller than this are refused by any body limit below it: GraphiQL's
+/// introspection query alone is larger.
+const MIN_BODY_BYTES: usize = 1024;
+/// A body is buffered whole before it is parsed: more than this per request would let a
+/// few clients exhaust the memory.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// async-graphql's parser and validator recurse once per level: much deeper and they
+/// would overflow the stack the limit is there to protect.
+const MAX_NESTING: usize = 256;
+/// Past these a rate limit is no limit, and the retry hint's arithmetic loses meaning.
+const MAX_RATE_LIMIT_BURST: u32 = 1_000_000;
+const RATE_LIMIT_PER_SECOND: RangeInclusive<f64> = 0.001..=1_000_000.0;
+const MAX_DATABASE_CONNECTIONS: u32 = 10_000;
+
 /// The settings as given, each a flag and an environment variable.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Settings {
     /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST:PORT/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    // Its value may hold a password: `--help` must not show it.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = DEFAULT_DATABASE_URL,
+        hide_env_values = true,
+        global = true
+    )]
     pub database_url: String,
     /// Most connections the database pool holds open.
     #[arg(
@@ -67,14 +97,26 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The database settings alone: all that `supportdesk migrate` needs.
-    pub fn database(&self) -> DatabaseConfig {
-        DatabaseConfig {
+    /// The database settings alone, checked: all that `supportdesk migrate` needs.
+    pub fn database(&self) -> Result<DatabaseConfig, ConfigError> {
+        Ok(DatabaseConfig {
             url: self.database_url.clone(),
-            max_connections: self.database_max_connections,
-            acquire_timeout: Duration::from_secs(self.database_acquire_timeout_seconds),
-            statement_timeout: Duration::from_secs(self.database_statement_timeout_seconds),
-        }
+            max_connections: within(
+                "DATABASE_MAX_CONNECTIONS",
+                self.database_max_connections,
+                1..=MAX_DATABASE_CONNECTIONS,
+            )?,
+            acquire_timeout: seconds(
+                "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+                self.database_acquire_timeout_seconds,
+                1,
+            )?,
+            statement_timeout: seconds(
+                "DATABASE_STATEMENT_TIMEOUT_SECONDS",
+                self.database_statement_timeout_seconds,
+                0,
+            )?,
+        })
     }
 }
 
@@ -140,7 +182,7 @@ pub struct HttpSettings {
 pub struct HttpOptions {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
-    pub cors_origins: Vec<String>,
+    pub cors_origins: Vec<CorsOrigin>,
     pub introspection: bool,
     pub query_limits: QueryLimits,
     pub mutation_rate_limit: RateLimit,
@@ -174,60 +216,175 @@ impl TryFrom<HttpSettings> for HttpOptions {
     type Error = ConfigError;
 
     fn try_from(settings: HttpSettings) -> Result<Self, ConfigError> {
-        let request_timeout = Duration::try_from_secs_f64(settings.request_timeout_seconds)
-            .ok()
-            .filter(|timeout| !timeout.is_zero())
-            .ok_or(ConfigError::Invalid(
-                "REQUEST_TIMEOUT_SECONDS must be a positive number",
-            ))?;
-        let header_read_timeout = Duration::try_from_secs_f64(settings.header_read_timeout_seconds)
-            .ok()
-            .filter(|timeout| !timeout.is_zero())
-            .ok_or(ConfigError::Invalid(
-                "HEADER_READ_TIMEOUT_SECONDS must be a positive number",
-            ))?;
-        if !(1..=1_000_000).contains(&settings.max_connections) {
-            return Err(ConfigError::Invalid(
-                "MAX_CONNECTIONS must be between 1 and 1000000",
-            ));
-        }
-        if !(1..=1_000_000).contains(&settings.max_requests_in_flight) {
-            return Err(ConfigError::Invalid(
-                "MAX_REQUESTS_IN_FLIGHT must be between 1 and 1000000",
-            ));
-        }
-        let per_second = settings.mutation_rate_limit_per_second;
-        if per_second.is_nan() || per_second < 0.0 {
-            return Err(ConfigError::Invalid(
-                "MUTATION_RATE_LIMIT_PER_SECOND must be zero or more",
-            ));
-        }
         Ok(Self {
-            max_body_bytes: settings.max_body_bytes,
-            request_timeout,
-            cors_origins: settings.cors_origins,
+            max_body_bytes: within(
+                "MAX_BODY_BYTES",
+                settings.max_body_bytes,
+                MIN_BODY_BYTES..=MAX_BODY_BYTES,
+            )?,
+            request_timeout: fractional_seconds(
+                "REQUEST_TIMEOUT_SECONDS",
+                settings.request_timeout_seconds,
+            )?,
+            cors_origins: cors_origins(&settings.cors_origins)?,
             introspection: settings.graphql_introspection,
             query_limits: QueryLimits {
-                max_depth: settings.graphql_max_depth,
-                max_fields: settings.graphql_max_complexity,
-                max_aliases: settings.graphql_max_aliases,
-                max_root_fields: settings.graphql_max_root_fields,
-                max_directives: settings.graphql_max_directives,
-                max_cost: settings.graphql_max_cost,
-                max_nesting: settings.graphql_max_nesting,
-                max_batch: settings.graphql_max_batch,
+                max_depth: positive("GRAPHQL_MAX_DEPTH", settings.graphql_max_depth)?,
+                max_fields: positive("GRAPHQL_MAX_COMPLEXITY", settings.graphql_max_complexity)?,
+                max_aliases: positive("GRAPHQL_MAX_ALIASES", settings.graphql_max_aliases)?,
+                max_root_fields: positive(
+                    "GRAPHQL_MAX_ROOT_FIELDS",
+                    settings.graphql_max_root_fields,
+                )?,
+                max_directives: positive(
+                    "GRAPHQL_MAX_DIRECTIVES",
+                    settings.graphql_max_directives,
+                )?,
+                max_cost: positive("GRAPHQL_MAX_COST", settings.graphql_max_cost)?,
+                max_nesting: within(
+                    "GRAPHQL_MAX_NESTING",
+                    settings.graphql_max_nesting,
+                    1..=MAX_NESTING,
+                )?,
+                max_batch: within(
+                    "GRAPHQL_MAX_BATCH",
+                    settings.graphql_max_batch,
+                    1..=usize::MAX,
+                )?,
             },
             mutation_rate_limit: RateLimit {
-                burst: settings.mutation_rate_limit_burst,
-                per_second,
+                burst: within(
+                    "MUTATION_RATE_LIMIT_BURST",
+                    settings.mutation_rate_limit_burst,
+                    1..=MAX_RATE_LIMIT_BURST,
+                )?,
+                per_second: rate_per_second(settings.mutation_rate_limit_per_second)?,
             },
             connection_limits: ConnectionLimits {
-                max_connections: settings.max_connections,
-                header_read_timeout,
+                max_connections: within(
+                    "MAX_CONNECTIONS",
+                    settings.max_connections,
+                    1..=MAX_CONNECTIONS,
+                )?,
+                header_read_timeout: fractional_seconds(
+                    "HEADER_READ_TIMEOUT_SECONDS",
+                    settings.header_read_timeout_seconds,
+                )?,
             },
-            max_requests_in_flight: settings.max_requests_in_flight,
+            max_requests_in_flight: within(
+                "MAX_REQUESTS_IN_FLIGHT",
+                settings.max_requests_in_flight,
+                1..=MAX_CONNECTIONS,
+            )?,
         })
     }
+}
+
+/// An origin browsers may call the API from, written as a browser writes it in the
+/// `Origin` header (`https://app.example.com`, `http://localhost:3000`), so the CORS
+/// layer can compare it byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorsOrigin(HeaderValue);
+
+impl CorsOrigin {
+    /// `scheme://host[:port]` with `http` or `https`, without user, path, query or
+    /// fragment; the host is lower-cased and a default port dropped, as browsers do.
+    pub fn parse(value: &str) -> Result<Self, ConfigError> {
+        let value = value.trim();
+        if value == "*" {
+            return Err(ConfigError::invalid(
+                "CORS_ORIGINS",
+                "`*` is not accepted: list the origins browsers may call from, \
+                 comma-separated (https://app.example.com,https://admin.example.com)",
+            ));
+        }
+        let not_an_origin = || {
+            ConfigError::invalid(
+                "CORS_ORIGINS",
+                format!(
+                    "`{value}` is not an origin: write scheme://host[:port], with http or \
+                     https and no path (https://app.example.com)"
+                ),
+            )
+        };
+        let url = Url::parse(value).map_err(|_| not_an_origin())?;
+        let bare = matches!(url.scheme(), "http" | "https")
+            && url.has_host()
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.path() == "/"
+            && !value.ends_with('/')
+            && url.query().is_none()
+            && url.fragment().is_none();
+        if !bare {
+            return Err(not_an_origin());
+        }
+        HeaderValue::from_str(&url.origin().ascii_serialization())
+            .map(Self)
+            .map_err(|_| not_an_origin())
+    }
+
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.0
+    }
+}
+
+/// The listed origins; empty entries (a trailing comma) are skipped.
+fn cors_origins(list: &[String]) -> Result<Vec<CorsOrigin>, ConfigError> {
+    list.iter()
+        .filter(|origin| !origin.trim().is_empty())
+        .map(|origin| CorsOrigin::parse(origin))
+        .collect()
+}
+
+/// `value` when `range` holds it; NaN is in no range.
+fn within<T: PartialOrd + Display>(
+    setting: &'static str,
+    value: T,
+    range: RangeInclusive<T>,
+) -> Result<T, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::invalid(
+            setting,
+            format!(
+                "must be between {} and {}, not {value}",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
+
+/// Far past what one process can serve, and within what a semaphore can count.
+const MAX_CONNECTIONS: usize = 1_000_000;
+
+fn positive(setting: &'static str, value: u64) -> Result<u64, ConfigError> {
+    within(setting, value, 1..=u64::MAX)
+}
+
+/// Whole seconds, from `min` to a day.
+fn seconds(setting: &'static str, value: u64, min: u64) -> Result<Duration, ConfigError> {
+    within(setting, value, min..=MAX_SECONDS).map(Duration::from_secs)
+}
+
+/// Seconds with a fraction, from a millisecond to a day.
+fn fractional_seconds(setting: &'static str, value: f64) -> Result<Duration, ConfigError> {
+    // The bounds exclude NaN and the infinities, which `Duration` cannot hold.
+    within(setting, value, 0.001..=MAX_SECONDS as f64).map(Duration::from_secs_f64)
+}
+
+/// Zero (no mutation is ever regained) or a rate the retry hint can be computed from.
+fn rate_per_second(value: f64) -> Result<f64, ConfigError> {
+    if value == 0.0 {
+        return Ok(0.0);
+    }
+    within(
+        "MUTATION_RATE_LIMIT_PER_SECOND",
+        value,
+        RATE_LIMIT_PER_SECOND,
+    )
 }
 
 /// A complete, checked configuration. Tests build it directly.
@@ -242,7 +399,7 @@ pub struct Config {
 }
 
 /// How to reach the database and how long to wait for it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DatabaseConfig {
     pub url: String,
     pub max_connections: u32,
@@ -265,22 +422,52 @@ impl DatabaseConfig {
     }
 }
 
+/// The URL's password stays out of logs and error messages that print a `Config`.
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &crate::db::redacted_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish()
+    }
+}
+
+/// A setting that cannot be used; the message names it by its environment variable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(transparent)]
     Auth(#[from] AuthConfigError),
-    #[error("{0}")]
-    Invalid(&'static str),
+    #[error("{setting}: {reason}")]
+    Invalid {
+        setting: &'static str,
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    fn invalid(setting: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            setting,
+            reason: reason.into(),
+        }
+    }
 }
 
 impl Config {
+    /// Checks every setting. Authentication comes last: it may generate a secret file,
+    /// which a configuration refused for another reason should not leave behind.
     pub fn from_settings(settings: Settings) -> Result<Self, ConfigError> {
+        let database = settings.database()?;
+        let http = settings.http.try_into()?;
+        let shutdown_grace = seconds("SHUTDOWN_GRACE_SECONDS", settings.shutdown_grace_seconds, 0)?;
         Ok(Self {
-            database: settings.database(),
-            auth: AuthConfig::from_settings(settings.auth, settings.listen_addr)?,
+            auth: AuthConfig::from_settings(settings.auth, &database.url)?,
+            database,
             listen_addr: settings.listen_addr,
-            http: settings.http.try_into()?,
-            shutdown_grace: Duration::from_secs(settings.shutdown_grace_seconds),
+            http,
+            shutdown_grace,
         })
     }
 }
@@ -292,7 +479,12 @@ mod tests {
     use rsa::pkcs8::{EncodePublicKey, LineEnding};
 
     use super::*;
-    use crate::auth::{AuthConfigError, DEVELOPMENT_JWT_SECRET, PublicKeys};
+    use crate::auth::{AuthConfigError, PublicKeys, SecretFileError};
+
+    /// A secret of the least length accepted.
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    /// A database for which no secret is ever generated.
+    const POSTGRES_URL: &str = "postgres://supportdesk@127.0.0.1:5432/supportdesk";
 
     fn auth_settings() -> AuthSettings {
         AuthSettings {
@@ -318,14 +510,14 @@ mod tests {
         http: HttpSettings,
     }
 
-    fn settings(listen_addr: &str, jwt_secret: Option<&str>) -> Settings {
+    fn settings(database_url: &str, jwt_secret: Option<&str>) -> Settings {
         Settings {
-            database_url: DEFAULT_DATABASE_URL.into(),
+            database_url: database_url.into(),
             database_max_connections: DEFAULT_DATABASE_MAX_CONNECTIONS,
             database_acquire_timeout_seconds: DEFAULT_DATABASE_ACQUIRE_TIMEOUT.as_secs(),
             database_statement_timeout_seconds: DEFAULT_DATABASE_STATEMENT_TIMEOUT.as_secs(),
             shutdown_grace_seconds: DEFAULT_SHUTDOWN_GRACE.as_secs(),
-            listen_addr: listen_addr.parse().expect("socket address"),
+            listen_addr: "0.0.0.0:8080".parse().expect("socket address"),
             auth: AuthSettings {
                 jwt_secret: jwt_secret.map(str::to_owned),
                 ..auth_settings()
@@ -334,23 +526,190 @@ mod tests {
         }
     }
 
+    /// Settings that pass, over PostgreSQL with a secret.
+    fn valid_settings() -> Settings {
+        settings(POSTGRES_URL, Some(SECRET))
+    }
+
+    fn refusal(settings: Settings) -> String {
+        Config::from_settings(settings)
+            .expect_err("refused")
+            .to_string()
+    }
+
     #[test]
     fn the_http_flag_defaults_are_the_documented_defaults() {
-        let config = Config::from_settings(settings("127.0.0.1:0", Some("s"))).expect("config");
+        let config = Config::from_settings(valid_settings()).expect("config");
         assert_eq!(config.http, HttpOptions::DEFAULT);
     }
 
     #[test]
     fn a_request_timeout_of_zero_is_refused() {
-        let mut settings = settings("127.0.0.1:0", Some("s"));
+        let mut settings = valid_settings();
         settings.http.request_timeout_seconds = 0.0;
-        assert!(Config::from_settings(settings).is_err());
+        assert!(refusal(settings).contains("REQUEST_TIMEOUT_SECONDS"));
     }
 
-    fn with_auth(listen_addr: &str, auth: AuthSettings) -> Result<Config, ConfigError> {
+    #[test]
+    fn a_request_timeout_that_is_not_a_number_is_refused() {
+        for timeout in [f64::NAN, f64::INFINITY, -1.0] {
+            let mut settings = valid_settings();
+            settings.http.request_timeout_seconds = timeout;
+            assert!(
+                refusal(settings).contains("REQUEST_TIMEOUT_SECONDS"),
+                "{timeout}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_timeout_over_a_day_is_refused() {
+        let mut settings = valid_settings();
+        settings.http.request_timeout_seconds = 86_401.0;
+        assert!(refusal(settings).contains("REQUEST_TIMEOUT_SECONDS"));
+    }
+
+    #[test]
+    fn a_shutdown_grace_over_a_day_is_refused() {
+        let mut settings = valid_settings();
+        settings.shutdown_grace_seconds = u64::MAX;
+        assert!(refusal(settings).contains("SHUTDOWN_GRACE_SECONDS"));
+    }
+
+    #[test]
+    fn a_statement_timeout_over_a_day_is_refused() {
+        let mut settings = valid_settings();
+        settings.database_statement_timeout_seconds = u64::MAX;
+        assert!(refusal(settings).contains("DATABASE_STATEMENT_TIMEOUT_SECONDS"));
+    }
+
+    #[test]
+    fn a_rate_limit_that_is_not_a_number_is_refused() {
+        for rate in [f64::NAN, f64::INFINITY, -1.0, 1e-300, 1e300] {
+            let mut settings = valid_settings();
+            settings.http.mutation_rate_limit_per_second = rate;
+            assert!(
+                refusal(settings).contains("MUTATION_RATE_LIMIT_PER_SECOND"),
+                "{rate}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rate_limit_of_zero_per_second_is_accepted() {
+        let mut settings = valid_settings();
+        settings.http.mutation_rate_limit_per_second = 0.0;
+        assert!(Config::from_settings(settings).is_ok());
+    }
+
+    #[test]
+    fn a_burst_of_zero_is_refused() {
+        let mut settings = valid_settings();
+        settings.http.mutation_rate_limit_burst = 0;
+        assert!(refusal(settings).contains("MUTATION_RATE_LIMIT_BURST"));
+    }
+
+    #[test]
+    fn a_nesting_limit_the_parser_cannot_survive_is_refused() {
+        let mut settings = valid_settings();
+        settings.http.graphql_max_nesting = 257;
+        assert!(refusal(settings).contains("GRAPHQL_MAX_NESTING"));
+    }
+
+    #[test]
+    fn a_query_limit_of_zero_is_refused() {
+        let mut settings = valid_settings();
+        settings.http.graphql_max_depth = 0;
+        assert!(refusal(settings).contains("GRAPHQL_MAX_DEPTH"));
+    }
+
+    #[test]
+    fn a_batch_limit_of_zero_is_refused() {
+        let mut settings = valid_settings();
+        settings.http.graphql_max_batch = 0;
+        assert!(refusal(settings).contains("GRAPHQL_MAX_BATCH"));
+    }
+
+    #[test]
+    fn a_body_limit_under_a_kibibyte_or_over_64_mebibytes_is_refused() {
+        for bytes in [0, 1023, 64 * 1024 * 1024 + 1] {
+            let mut settings = valid_settings();
+            settings.http.max_body_bytes = bytes;
+            assert!(refusal(settings).contains("MAX_BODY_BYTES"), "{bytes}");
+        }
+    }
+
+    #[test]
+    fn a_leeway_over_an_hour_is_refused() {
+        let mut settings = valid_settings();
+        settings.auth.jwt_leeway_seconds = 3601;
+        assert!(refusal(settings).contains("JWT_LEEWAY_SECONDS"));
+    }
+
+    #[test]
+    fn a_jwks_refetch_floor_of_zero_is_refused() {
+        let mut settings = valid_settings();
+        settings.auth.jwt_jwks_min_refetch_seconds = 0;
+        assert!(refusal(settings).contains("JWT_JWKS_MIN_REFETCH_SECONDS"));
+    }
+
+    #[test]
+    fn a_jwks_max_age_over_a_day_is_refused() {
+        let mut settings = valid_settings();
+        settings.auth.jwt_jwks_max_age_seconds = 86_401;
+        assert!(refusal(settings).contains("JWT_JWKS_MAX_AGE_SECONDS"));
+    }
+
+    fn with_cors(origins: &[&str]) -> Result<Config, ConfigError> {
+        let mut settings = valid_settings();
+        settings.http.cors_origins = origins.iter().map(|origin| (*origin).to_owned()).collect();
+        Config::from_settings(settings)
+    }
+
+    #[test]
+    fn cors_origins_are_kept_as_browsers_write_them() {
+        let config = with_cors(&["https://App.Example.com:443", " http://localhost:3000", ""])
+            .expect("config");
+        let origins: Vec<&HeaderValue> = config
+            .http
+            .cors_origins
+            .iter()
+            .map(CorsOrigin::header_value)
+            .collect();
+        assert_eq!(
+            origins,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+    }
+
+    #[test]
+    fn a_cors_wildcard_is_refused_with_a_request_to_list_origins() {
+        let error = with_cors(&["*"]).expect_err("refused").to_string();
+        assert!(error.contains("CORS_ORIGINS"), "{error}");
+        assert!(error.contains("list the origins"), "{error}");
+    }
+
+    #[test]
+    fn a_cors_entry_that_is_not_an_origin_is_refused() {
+        for origin in [
+            "app.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/app",
+            "https://app.example.com?x=1",
+            "https://user@app.example.com",
+            "ftp://app.example.com",
+            "null",
+            "https://",
+        ] {
+            let error = with_cors(&[origin]).expect_err(origin).to_string();
+            assert!(error.contains("CORS_ORIGINS"), "{origin}: {error}");
+        }
+    }
+
+    fn with_auth(database_url: &str, auth: AuthSettings) -> Result<Config, ConfigError> {
         Config::from_settings(Settings {
             auth,
-            ..settings(listen_addr, None)
+            ..settings(database_url, None)
         })
     }
 
@@ -365,29 +724,87 @@ mod tests {
         config.auth.secret.as_ref().map(|secret| secret.expose())
     }
 
+    /// An SQLite database file in a directory of its own, and its URL.
+    fn sqlite_file() -> (tempfile::TempDir, String) {
+        let directory = tempfile::tempdir().expect("a directory");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            directory.path().join("app.db").display()
+        );
+        (directory, url)
+    }
+
     #[test]
-    fn loopback_without_secret_uses_the_development_secret() {
-        let config = Config::from_settings(settings("127.0.0.1:0", None)).expect("config");
-        assert_eq!(secret_of(&config), Some(DEVELOPMENT_JWT_SECRET));
+    fn sqlite_without_a_key_generates_a_secret_beside_the_database() {
+        let (directory, url) = sqlite_file();
+
+        let config = Config::from_settings(settings(&url, None)).expect("config");
+
+        let kept = std::fs::read_to_string(directory.path().join("app.db.jwt-secret"))
+            .expect("a secret file");
+        assert_eq!(secret_of(&config), Some(kept.trim()));
         assert_eq!(config.auth.algorithms, [Algorithm::HS256]);
     }
 
     #[test]
-    fn public_address_without_secret_is_refused() {
-        let error = Config::from_settings(settings("0.0.0.0:8080", None)).unwrap_err();
-        assert!(error.to_string().contains("JWT_SECRET"));
+    fn sqlite_without_a_key_uses_the_same_secret_at_every_start() {
+        let (_directory, url) = sqlite_file();
+        let first = Config::from_settings(settings(&url, None)).expect("config");
+
+        let second = Config::from_settings(settings(&url, None)).expect("config");
+
+        assert_eq!(secret_of(&first), secret_of(&second));
+    }
+
+    #[test]
+    fn a_generated_secret_file_others_may_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let (directory, url) = sqlite_file();
+        Config::from_settings(settings(&url, None)).expect("config");
+        let path = directory.path().join("app.db.jwt-secret");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+
+        let error = Config::from_settings(settings(&url, None)).expect_err("refused");
+
+        assert!(matches!(
+            error,
+            ConfigError::Auth(AuthConfigError::SecretFile(SecretFileError::Exposed { .. }))
+        ));
+    }
+
+    #[test]
+    fn in_memory_sqlite_without_a_key_is_refused() {
+        let error = refusal(settings("sqlite::memory:", None));
+        assert!(error.contains("JWT_SECRET"), "{error}");
+    }
+
+    #[test]
+    fn postgres_without_a_key_is_refused_naming_every_key_setting() {
+        let error = refusal(settings(POSTGRES_URL, None));
+        for setting in ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"] {
+            assert!(error.contains(setting), "{error}");
+        }
     }
 
     #[test]
     fn an_empty_secret_counts_as_unset() {
-        assert!(Config::from_settings(settings("0.0.0.0:8080", Some(""))).is_err());
+        assert!(matches!(
+            Config::from_settings(settings(POSTGRES_URL, Some(" "))),
+            Err(ConfigError::Auth(AuthConfigError::MissingKey))
+        ));
     }
 
     #[test]
-    fn a_given_secret_is_used_on_any_address() {
-        let config =
-            Config::from_settings(settings("0.0.0.0:8080", Some("s3cret"))).expect("config");
-        assert_eq!(secret_of(&config), Some("s3cret"));
+    fn a_secret_shorter_than_32_bytes_is_refused() {
+        let error = refusal(settings(POSTGRES_URL, Some("s3cret")));
+        assert!(error.contains("JWT_SECRET"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn a_given_secret_is_used() {
+        let config = Config::from_settings(valid_settings()).expect("config");
+        assert_eq!(secret_of(&config), Some(SECRET));
     }
 
     #[test]
@@ -396,7 +813,7 @@ mod tests {
             jwt_public_key: Some(ed25519_pem()),
             ..auth_settings()
         };
-        let config = with_auth("0.0.0.0:8080", auth).expect("config");
+        let config = with_auth(POSTGRES_URL, auth).expect("config");
         assert_eq!(secret_of(&config), None);
         assert_eq!(config.auth.algorithms, [Algorithm::EdDSA]);
     }
@@ -408,7 +825,7 @@ mod tests {
             ..auth_settings()
         };
         assert!(matches!(
-            with_auth("127.0.0.1:0", auth)
+            with_auth(POSTGRES_URL, auth)
                 .expect("config")
                 .auth
                 .public_keys,
@@ -425,7 +842,7 @@ mod tests {
             jwt_public_key: Some(path.display().to_string()),
             ..auth_settings()
         };
-        assert!(with_auth("127.0.0.1:0", auth).is_ok());
+        assert!(with_auth(POSTGRES_URL, auth).is_ok());
     }
 
     #[test]
@@ -435,7 +852,7 @@ mod tests {
             ..auth_settings()
         };
         assert!(matches!(
-            with_auth("127.0.0.1:0", auth),
+            with_auth(POSTGRES_URL, auth),
             Err(ConfigError::Auth(AuthConfigError::ReadPublicKey { .. }))
         ));
     }
@@ -446,7 +863,7 @@ mod tests {
             jwt_jwks_url: Some("https://idp.example/jwks.json".into()),
             ..auth_settings()
         };
-        let config = with_auth("0.0.0.0:8080", auth).expect("config");
+        let config = with_auth(POSTGRES_URL, auth).expect("config");
         assert_eq!(
             config.auth.algorithms,
             [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA]
@@ -466,7 +883,7 @@ mod tests {
                 jwt_jwks_url: Some(url.into()),
                 ..auth_settings()
             };
-            assert_eq!(with_auth("0.0.0.0:8080", auth).is_ok(), accepted, "{url}");
+            assert_eq!(with_auth(POSTGRES_URL, auth).is_ok(), accepted, "{url}");
         }
     }
 
@@ -478,7 +895,7 @@ mod tests {
             ..auth_settings()
         };
         assert!(matches!(
-            with_auth("127.0.0.1:0", auth),
+            with_auth(POSTGRES_URL, auth),
             Err(ConfigError::Auth(AuthConfigError::BothKeySources))
         ));
     }
@@ -491,7 +908,7 @@ mod tests {
             ..auth_settings()
         };
         assert!(matches!(
-            with_auth("127.0.0.1:0", auth),
+            with_auth(POSTGRES_URL, auth),
             Err(ConfigError::Auth(AuthConfigError::NoSecretFor(
                 Algorithm::HS256
             )))
@@ -501,12 +918,12 @@ mod tests {
     #[test]
     fn an_asymmetric_algorithm_without_a_public_key_is_refused() {
         let auth = AuthSettings {
-            jwt_secret: Some("s3cret".into()),
+            jwt_secret: Some(SECRET.into()),
             jwt_algorithms: Some("HS256,RS256".into()),
             ..auth_settings()
         };
         assert!(matches!(
-            with_auth("127.0.0.1:0", auth),
+            with_auth(POSTGRES_URL, auth),
             Err(ConfigError::Auth(AuthConfigError::NoPublicKeyFor(
                 Algorithm::RS256
             )))
@@ -521,7 +938,7 @@ mod tests {
             ..auth_settings()
         };
         assert!(matches!(
-            with_auth("127.0.0.1:0", auth),
+            with_auth(POSTGRES_URL, auth),
             Err(ConfigError::Auth(AuthConfigError::PublicKeyUnused(_)))
         ));
     }
@@ -529,12 +946,12 @@ mod tests {
     #[test]
     fn an_unknown_algorithm_is_refused() {
         let auth = AuthSettings {
-            jwt_secret: Some("s3cret".into()),
+            jwt_secret: Some(SECRET.into()),
             jwt_algorithms: Some("none".into()),
             ..auth_settings()
         };
         assert!(matches!(
-            with_auth("127.0.0.1:0", auth),
+            with_auth(POSTGRES_URL, auth),
             Err(ConfigError::Auth(AuthConfigError::UnknownAlgorithm(_)))
         ));
     }
@@ -542,11 +959,97 @@ mod tests {
     #[test]
     fn audiences_are_a_comma_separated_list() {
         let auth = AuthSettings {
-            jwt_secret: Some("s3cret".into()),
+            jwt_secret: Some(SECRET.into()),
             jwt_audience: Some("supportdesk, account,".into()),
             ..auth_settings()
         };
-        let config = with_auth("127.0.0.1:0", auth).expect("config");
+        let config = with_auth(POSTGRES_URL, auth).expect("config");
         assert_eq!(config.auth.audience, ["supportdesk", "account"]);
+    }
+
+    /// Every setting, by its environment variable; its flag is the same in kebab case.
+    const SETTINGS: &[&str] = &[
+        "DATABASE_URL",
+        "DATABASE_MAX_CONNECTIONS",
+        "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+        "DATABASE_STATEMENT_TIMEOUT_SECONDS",
+        "SHUTDOWN_GRACE_SECONDS",
+        "LISTEN_ADDR",
+        "JWT_SECRET",
+        "JWT_PUBLIC_KEY",
+        "JWT_JWKS_URL",
+        "JWT_JWKS_MIN_REFETCH_SECONDS",
+        "JWT_JWKS_MAX_AGE_SECONDS",
+        "JWT_ALGORITHMS",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+        "JWT_LEEWAY_SECONDS",
+        "JWT_ROLE_CLAIM",
+        "JWT_ADMIN_ROLE",
+        "JWT_CUSTOMER_ROLE",
+        "MAX_BODY_BYTES",
+        "REQUEST_TIMEOUT_SECONDS",
+        "CORS_ORIGINS",
+        "GRAPHQL_INTROSPECTION",
+        "GRAPHQL_MAX_DEPTH",
+        "GRAPHQL_MAX_COMPLEXITY",
+        "GRAPHQL_MAX_ALIASES",
+        "GRAPHQL_MAX_ROOT_FIELDS",
+        "GRAPHQL_MAX_DIRECTIVES",
+        "GRAPHQL_MAX_NESTING",
+        "GRAPHQL_MAX_BATCH",
+        "GRAPHQL_MAX_COST",
+        "MAX_CONNECTIONS",
+        "HEADER_READ_TIMEOUT_SECONDS",
+        "MAX_REQUESTS_IN_FLIGHT",
+        "MUTATION_RATE_LIMIT_BURST",
+        "MUTATION_RATE_LIMIT_PER_SECOND",
+    ];
+
+    /// Values of every kind a setting may be given: text, numbers of any size and sign,
+    /// floats with their NaN and infinities, things that look like URLs.
+    fn any_value() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<String>(),
+            any::<u64>().prop_map(|number| number.to_string()),
+            any::<i64>().prop_map(|number| number.to_string()),
+            any::<f64>().prop_map(|number| number.to_string()),
+            Just("NaN".to_owned()),
+            Just("inf".to_owned()),
+            "[-+0-9.eE]{0,12}",
+            "(https?|ftp|null|\\*)(://)?[a-zA-Z0-9.:/@*?#\\[\\]-]{0,24}",
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever a setting is given, the configuration is built or refused with a
+        /// message naming that setting; it never panics.
+        #[test]
+        fn any_value_is_accepted_or_refused_naming_its_setting(
+            setting in proptest::sample::select(SETTINGS),
+            value in any_value(),
+        ) {
+            let flag = setting.to_ascii_lowercase().replace('_', "-");
+            let mut arguments = vec![
+                "supportdesk".to_owned(),
+                format!("--{flag}={value}"),
+            ];
+            // Over PostgreSQL, so that no secret file is ever generated here.
+            if setting != "DATABASE_URL" {
+                arguments.push(format!("--database-url={POSTGRES_URL}"));
+            }
+            if setting != "JWT_SECRET" {
+                arguments.push(format!("--jwt-secret={SECRET}"));
+            }
+            // What clap cannot read as the setting's type, it refuses (naming the flag,
+            // with exit code 2) before any check of ours.
+            if let Ok(cli) = crate::cli::Cli::try_parse_from(arguments)
+                && let Err(error) = Config::from_settings(cli.settings)
+            {
+                let message = error.to_string();
+                proptest::prop_assert!(message.contains(setting), "{setting}={value:?}: {message}");
+            }
+        }
     }
 }

@@ -6,6 +6,8 @@
 //! whose query failed on a broken link is closed, so connections broken by a database
 //! restart or a network cut are replaced by themselves.
 
+use std::borrow::Cow;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,7 +51,7 @@ pub fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true)
             .disable_statement_logging();
-        let pool = if url.contains(":memory:") || url.contains("mode=memory") {
+        let pool = if sqlite_storage(url) == Some(SqliteStorage::Memory) {
             // Each connection to an in-memory SQLite database sees a database of its
             // own: keep exactly one, for the life of the process.
             pool_options(config)
@@ -79,6 +81,76 @@ pub fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
             "DATABASE_URL must start with sqlite:// or postgres://".to_owned(),
         )))
     }
+}
+
+/// Where an SQLite database keeps its data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SqliteStorage {
+    /// A file on disk, as the URL names it (relative to the working directory or not).
+    File(PathBuf),
+    /// In memory, gone with the process.
+    Memory,
+}
+
+/// Where the SQLite database `url` names lives; `None` when `url` is not an SQLite URL
+/// that SQLx understands. The URL is read by SQLx's own parser, the one [`connect`] uses,
+/// so the path is the very file the pool opens (prefixes, percent-decoding and all).
+pub fn sqlite_storage(url: &str) -> Option<SqliteStorage> {
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    // SQLx keeps whether the database is in memory to itself; these are its two ways.
+    let stripped = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (database, parameters) = stripped.split_once('?').unwrap_or((stripped, ""));
+    let memory_mode = reqwest::Url::parse(&format!("sqlite:?{parameters}")).is_ok_and(|parsed| {
+        parsed
+            .query_pairs()
+            .any(|(key, value)| key == "mode" && value == "memory")
+    });
+    let in_memory = database == ":memory:" || memory_mode;
+    let path = options.get_filename();
+    // SQLite opens an empty file name as a private temporary database.
+    if in_memory || path.as_os_str().is_empty() {
+        Some(SqliteStorage::Memory)
+    } else {
+        Some(SqliteStorage::File(path.to_owned()))
+    }
+}
+
+/// `url` fit for an error message or a log line: the password (in the user part or a
+/// `password` parameter) replaced by `***`. A URL that does not parse is not shown at
+/// all, since where its password would be cannot be told.
+pub fn redacted_url(url: &str) -> Cow<'_, str> {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return Cow::Borrowed("(a URL that does not parse)");
+    };
+    let password_parameter = parsed
+        .query_pairs()
+        .any(|(key, _)| key.eq_ignore_ascii_case("password"));
+    if parsed.password().is_none() && !password_parameter {
+        return Cow::Borrowed(url);
+    }
+    if parsed.password().is_some() && parsed.set_password(Some("***")).is_err() {
+        return Cow::Borrowed("(a URL that does not parse)");
+    }
+    if password_parameter {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if key.eq_ignore_ascii_case("password") {
+                    "***".to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    Cow::Owned(parsed.to_string())
 }
 
 fn pool_options<DB: SqlxDatabase>(config: &DatabaseConfig) -> PoolOptions<DB> {
@@ -142,6 +214,98 @@ pub async fn migrate_when_reachable(db: DatabaseConnection, schema: SchemaState)
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(MIGRATION_RETRY_MAX);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::any;
+
+    use super::*;
+
+    fn file(path: &str) -> Option<SqliteStorage> {
+        Some(SqliteStorage::File(PathBuf::from(path)))
+    }
+
+    #[test]
+    fn a_relative_sqlite_url_names_its_file() {
+        assert_eq!(
+            sqlite_storage("sqlite://supportdesk.db?mode=rwc"),
+            file("supportdesk.db")
+        );
+    }
+
+    #[test]
+    fn an_absolute_sqlite_url_names_its_file() {
+        assert_eq!(
+            sqlite_storage("sqlite:///var/lib/supportdesk/data.db?mode=rwc"),
+            file("/var/lib/supportdesk/data.db")
+        );
+    }
+
+    #[test]
+    fn a_sqlite_url_without_slashes_names_its_file() {
+        assert_eq!(sqlite_storage("sqlite:data/app.db"), file("data/app.db"));
+    }
+
+    #[test]
+    fn a_percent_encoded_sqlite_path_is_decoded() {
+        assert_eq!(sqlite_storage("sqlite://my%20data.db"), file("my data.db"));
+    }
+
+    #[test]
+    fn in_memory_sqlite_urls_have_no_file() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://?mode=memory",
+            "sqlite://app.db?mode=memory&cache=shared",
+            "sqlite://",
+        ] {
+            assert_eq!(sqlite_storage(url), Some(SqliteStorage::Memory), "{url}");
+        }
+    }
+
+    #[test]
+    fn other_urls_are_not_sqlite() {
+        assert_eq!(sqlite_storage("postgres://u@localhost/db"), None);
+        assert_eq!(sqlite_storage("sqlite://app.db?mode=nonsense"), None);
+    }
+
+    #[test]
+    fn a_password_in_the_user_part_is_redacted() {
+        let redacted = redacted_url("postgres://app:hunter2@db.internal:5432/support");
+        assert_eq!(redacted, "postgres://app:***@db.internal:5432/support");
+    }
+
+    #[test]
+    fn a_password_parameter_is_redacted() {
+        let redacted = redacted_url("postgres://app@db/support?password=hunter2&sslmode=off");
+        assert!(!redacted.contains("hunter2"), "{redacted}");
+        assert!(redacted.contains("sslmode=off"), "{redacted}");
+    }
+
+    #[test]
+    fn a_url_without_a_password_is_shown_as_it_is() {
+        assert_eq!(
+            redacted_url("sqlite://supportdesk.db?mode=rwc"),
+            "sqlite://supportdesk.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_is_not_shown() {
+        assert!(!redacted_url("postgres://app:hun ter2@[bad/db").contains("hun"));
+    }
+
+    proptest::proptest! {
+        /// Whatever the URL, reading it answers; it never panics.
+        #[test]
+        fn any_url_is_read_without_panicking(rest in any::<String>()) {
+            let url = format!("sqlite:{rest}");
+            let _ = sqlite_storage(&url);
+            let _ = redacted_url(&url);
         }
     }
 }

@@ -33,6 +33,17 @@ pub enum StartupError {
     JwksClient(#[from] reqwest::Error),
 }
 
+impl StartupError {
+    /// A configuration that cannot be used exits 2, as clap does for a flag it cannot
+    /// parse, so a supervisor can tell it from a failure that a restart may cure (1).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
 /// A server with its listener bound, ready to run. Its database need not be reachable:
 /// the migrations run in the background as soon as it is, and until then the server
 /// answers, but is not ready.

@@ -95,7 +95,10 @@ impl JwksCache {
             .timeout(FETCH_TIMEOUT)
             // An https URL must not be redirected to plain http, where keys can be forged.
             .https_only(config.url.scheme() == "https")
-            .redirect(reqwest::redirect::Policy::limited(3))
+            // Nor anywhere else: the keys come from the configured URL or from nowhere, so
+            // an open redirect on the provider's host cannot hand over someone's keys. A
+            // redirect is a failed fetch.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("supportdesk/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let cache = Self {
@@ -152,7 +155,7 @@ impl JwksCache {
         *last_fetch = Some(Instant::now());
         match self.fetch().await {
             Ok(keys) => {
-                tracing::info!(url = %self.config.url, keys = keys.len(), "fetched the JWKS");
+                tracing::info!(url = %self.logged_url(), keys = keys.len(), "fetched the JWKS");
                 *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(KeySet {
                     keys,
                     fetched_at: Some(Instant::now()),
@@ -160,12 +163,17 @@ impl JwksCache {
             }
             Err(error) => {
                 tracing::error!(
-                    url = %self.config.url,
+                    url = %self.logged_url(),
                     %error,
                     "cannot fetch the JWKS; keeping the keys fetched before, if any"
                 );
             }
         }
+    }
+
+    /// The URL without the password it may carry for the provider.
+    fn logged_url(&self) -> std::borrow::Cow<'_, str> {
+        crate::db::redacted_url(self.config.url.as_str())
     }
 
     async fn fetch(&self) -> Result<Vec<PublicKey>, FetchError> {

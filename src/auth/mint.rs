@@ -86,7 +86,7 @@ mod tests {
             .verifying_key()
             .to_public_key_pem(LineEnding::LF)
             .expect("pem");
-        let mut config = AuthConfig::hs256("unused");
+        let mut config = AuthConfig::hs256("unused-secret-of-at-least-32-bytes");
         config.secret = None;
         config.public_keys = Some(PublicKeys::Pem(PublicKey::from_pem(&pem).expect("key")));
         config.algorithms = vec![Algorithm::EdDSA];

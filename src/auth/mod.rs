@@ -8,6 +8,7 @@ mod jwks;
 mod keys;
 mod mint;
 mod roles;
+mod secret_file;
 mod settings;
 mod verifier;
 
@@ -15,11 +16,11 @@ pub use jwks::JwksConfig;
 pub use keys::{KeyError, KeyType, PublicKey};
 pub use mint::TokenMinter;
 pub use roles::{ANY_USER, CustomerRole, RoleMapping, RoleMappingError};
-pub use settings::{AuthConfig, AuthConfigError, AuthSettings, PublicKeys, Secret};
+pub use secret_file::SecretFileError;
+pub use settings::{
+    AuthConfig, AuthConfigError, AuthSettings, MIN_SECRET_BYTES, PublicKeys, Secret,
+};
 pub use verifier::{TokenError, Verifier};
-
-#[cfg(test)]
-pub(crate) use settings::DEVELOPMENT_JWT_SECRET;
 
 use entity::prelude::Role;
 

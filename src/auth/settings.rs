@@ -1,6 +1,5 @@
 //! Authentication settings as given, checked into an [`AuthConfig`].
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,11 +9,19 @@ use reqwest::Url;
 use super::jwks::JwksConfig;
 use super::keys::{KeyError, PublicKey};
 use super::roles::{RoleMapping, RoleMappingError};
+use super::secret_file::{self, SecretFileError};
+use crate::db::{SqliteStorage, sqlite_storage};
 
-/// Used only when no key is configured at all and the server listens on a loopback
-/// address, so that trying supportdesk on a laptop needs no set-up. Anyone can mint tokens
-/// with it.
-pub(crate) const DEVELOPMENT_JWT_SECRET: &str = "supportdesk-development-secret-not-for-production";
+/// An HS256 key shorter than the hash is refused (RFC 7518 §3.2): a short secret can be
+/// brute-forced from any one token.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Clock skew tolerated at most: beyond it `exp` would mean little.
+const MAX_LEEWAY_SECONDS: u64 = 3600;
+
+/// JWKS intervals, in seconds: at least a second, so the provider cannot be flooded, and
+/// at most a day.
+const JWKS_INTERVAL_SECONDS: std::ops::RangeInclusive<u64> = 1..=86_400;
 
 /// What a JWKS URL is assumed to offer when `JWT_ALGORITHMS` is unset.
 const JWKS_DEFAULT_ALGORITHMS: [Algorithm; 3] =
@@ -23,7 +30,8 @@ const JWKS_DEFAULT_ALGORITHMS: [Algorithm; 3] =
 /// The authentication settings, each a flag and an environment variable.
 #[derive(Clone, Debug, clap::Args)]
 pub struct AuthSettings {
-    /// Secret that signs and verifies HS256 tokens.
+    /// Secret that signs and verifies HS256 tokens, at least 32 bytes. Unset, with no other
+    /// key, an SQLite database file gets one generated beside it (`<file>.jwt-secret`).
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
     /// Public key that verifies RS256, ES256 or EdDSA tokens: PEM text, or the path of a
@@ -127,11 +135,26 @@ pub struct AuthConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum AuthConfigError {
     #[error(
-        "no JWT key is configured. Without one supportdesk only listens on a loopback address \
-         (with a development secret); set JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL to listen \
-         on {0}"
+        "no JWT key is configured: set JWT_SECRET (at least {MIN_SECRET_BYTES} bytes), \
+         JWT_PUBLIC_KEY or JWT_JWKS_URL. Only an SQLite database file gets a generated secret"
     )]
-    MissingKey(SocketAddr),
+    MissingKey,
+    #[error(
+        "no JWT key is configured and the SQLite database is in memory, so a generated secret \
+         could be kept nowhere: set JWT_SECRET (at least {MIN_SECRET_BYTES} bytes), \
+         JWT_PUBLIC_KEY or JWT_JWKS_URL"
+    )]
+    MissingKeyInMemory,
+    #[error("JWT_SECRET is not set, and the generated secret cannot be used: {0}")]
+    SecretFile(#[from] SecretFileError),
+    #[error("JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes (RFC 7518 §3.2); it has {0}")]
+    ShortSecret(usize),
+    #[error("{setting} must be between {} and {}, not {value}", .range.start(), .range.end())]
+    OutOfRange {
+        setting: &'static str,
+        value: u64,
+        range: std::ops::RangeInclusive<u64>,
+    },
     #[error("set JWT_PUBLIC_KEY or JWT_JWKS_URL, not both")]
     BothKeySources,
     #[error("JWT_PUBLIC_KEY: cannot read {path}: {source}")]
@@ -144,7 +167,7 @@ pub enum AuthConfigError {
     #[error("JWT_JWKS_URL: {0}")]
     InvalidJwksUrl(String),
     #[error("JWT_JWKS_URL must be https (plain http only on a loopback host): {0}")]
-    InsecureJwksUrl(Url),
+    InsecureJwksUrl(String),
     #[error("JWT_ALGORITHMS: unknown algorithm `{0}`")]
     UnknownAlgorithm(String),
     #[error("JWT_ALGORITHMS: {0:?} needs JWT_SECRET")]
@@ -172,10 +195,27 @@ impl AuthConfig {
         }
     }
 
+    /// With no key configured at all, an SQLite database file gets a secret of its own,
+    /// generated beside it (see `secret_file`); any other database needs a key.
     pub fn from_settings(
         settings: AuthSettings,
-        listen_addr: SocketAddr,
+        database_url: &str,
     ) -> Result<Self, AuthConfigError> {
+        let leeway_seconds = within(
+            "JWT_LEEWAY_SECONDS",
+            settings.jwt_leeway_seconds,
+            0..=MAX_LEEWAY_SECONDS,
+        )?;
+        let min_refetch_interval = Duration::from_secs(within(
+            "JWT_JWKS_MIN_REFETCH_SECONDS",
+            settings.jwt_jwks_min_refetch_seconds,
+            JWKS_INTERVAL_SECONDS,
+        )?);
+        let max_age = Duration::from_secs(within(
+            "JWT_JWKS_MAX_AGE_SECONDS",
+            settings.jwt_jwks_max_age_seconds,
+            JWKS_INTERVAL_SECONDS,
+        )?);
         let public_keys = match (
             non_empty(settings.jwt_public_key),
             non_empty(settings.jwt_jwks_url),
@@ -184,22 +224,15 @@ impl AuthConfig {
             (Some(pem), None) => Some(PublicKeys::Pem(read_public_key(&pem)?)),
             (None, Some(url)) => Some(PublicKeys::Jwks(JwksConfig {
                 url: jwks_url(&url)?,
-                min_refetch_interval: Duration::from_secs(settings.jwt_jwks_min_refetch_seconds),
-                max_age: Duration::from_secs(settings.jwt_jwks_max_age_seconds),
+                min_refetch_interval,
+                max_age,
             })),
             (None, None) => None,
         };
         let secret = match (non_empty(settings.jwt_secret), &public_keys) {
-            (Some(secret), _) => Some(Secret::new(secret)),
+            (Some(secret), _) => Some(given_secret(secret)?),
             (None, Some(_)) => None,
-            (None, None) if listen_addr.ip().is_loopback() => {
-                tracing::warn!(
-                    "JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Anyone can \
-                     forge tokens for this server. Set JWT_SECRET before exposing it."
-                );
-                Some(Secret::new(DEVELOPMENT_JWT_SECRET))
-            }
-            (None, None) => return Err(AuthConfigError::MissingKey(listen_addr)),
+            (None, None) => Some(generated_secret(database_url)?),
         };
         let algorithms = match non_empty(settings.jwt_algorithms) {
             Some(list) => pinned_algorithms(&list, secret.is_some(), public_keys.as_ref())?,
@@ -225,13 +258,49 @@ impl AuthConfig {
             algorithms,
             issuer: non_empty(settings.jwt_issuer),
             audience,
-            leeway_seconds: settings.jwt_leeway_seconds,
+            leeway_seconds,
             roles: RoleMapping::new(
                 &settings.jwt_role_claim,
                 &settings.jwt_admin_role,
                 &settings.jwt_customer_role,
             )?,
         })
+    }
+}
+
+fn within(
+    setting: &'static str,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, AuthConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(AuthConfigError::OutOfRange {
+            setting,
+            value,
+            range,
+        })
+    }
+}
+
+fn given_secret(secret: String) -> Result<Secret, AuthConfigError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(AuthConfigError::ShortSecret(secret.len()));
+    }
+    Ok(Secret::new(secret))
+}
+
+/// The secret kept beside the SQLite database file. An in-memory database is refused
+/// rather than given a secret of the moment: it would change at every start, and
+/// `supportdesk token`, another process, could not know it.
+fn generated_secret(database_url: &str) -> Result<Secret, AuthConfigError> {
+    match sqlite_storage(database_url) {
+        Some(SqliteStorage::File(database)) => Ok(secret_file::load_or_create(
+            &secret_file::path_beside(&database),
+        )?),
+        Some(SqliteStorage::Memory) => Err(AuthConfigError::MissingKeyInMemory),
+        None => Err(AuthConfigError::MissingKey),
     }
 }
 
@@ -260,7 +329,9 @@ fn jwks_url(value: &str) -> Result<Url, AuthConfigError> {
     match url.scheme() {
         "https" => Ok(url),
         "http" if url.host_str().is_some_and(is_loopback_host) => Ok(url),
-        _ => Err(AuthConfigError::InsecureJwksUrl(url)),
+        _ => Err(AuthConfigError::InsecureJwksUrl(
+            crate::db::redacted_url(url.as_str()).into_owned(),
+        )),
     }
 }
 

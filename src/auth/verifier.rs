@@ -185,7 +185,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_minted_token_verifies_as_its_viewer() {
-        let config = AuthConfig::hs256("unit-test-secret");
+        let config = AuthConfig::hs256("unit-test-secret-of-at-least-32-bytes");
         let token = TokenMinter::new(&config)
             .expect("a minter")
             .mint(&viewer(Role::Admin), 60)
@@ -202,19 +202,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_token_signed_with_another_secret_is_rejected() {
-        let other = AuthConfig::hs256("other");
+        let other = AuthConfig::hs256("another-secret-of-at-least-32-bytes");
         let token = TokenMinter::new(&other)
             .expect("a minter")
             .mint(&viewer(Role::Customer), 60)
             .expect("mint");
 
-        let config = AuthConfig::hs256("unit-test-secret");
+        let config = AuthConfig::hs256("unit-test-secret-of-at-least-32-bytes");
         assert!(verifier(&config).await.verify(&token).await.is_err());
     }
 
     #[tokio::test]
     async fn a_minted_token_carries_the_configured_issuer_audience_and_role_claim() {
-        let mut config = AuthConfig::hs256("unit-test-secret");
+        let mut config = AuthConfig::hs256("unit-test-secret-of-at-least-32-bytes");
         config.issuer = Some("https://idp.example".into());
         config.audience = vec!["supportdesk".into(), "other".into()];
         config.roles =

@@ -70,11 +70,8 @@ impl MutationRateLimiter {
             return Ok(());
         }
         let missing = cost.min(burst) - bucket.tokens;
-        Err(if self.limit.per_second > 0.0 {
-            Duration::from_secs_f64(missing / self.limit.per_second)
-        } else {
-            Duration::MAX
-        })
+        // A rate of zero, or one so slow the wait overflows a `Duration`: wait forever.
+        Err(Duration::try_from_secs_f64(missing / self.limit.per_second).unwrap_or(Duration::MAX))
     }
 
     fn refilled(&self, bucket: &Bucket, now: Instant) -> f64 {

@@ -29,7 +29,7 @@ use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::auth::Verifier;
-use crate::config::HttpOptions;
+use crate::config::{CorsOrigin, HttpOptions};
 use crate::db::SchemaState;
 use crate::graphql::AppSchema;
 
@@ -127,12 +127,10 @@ async fn shed_past_capacity(
     next.run(request).await
 }
 
-/// Browsers may call the API only from the listed origins.
-fn cors_layer(origins: &[String]) -> CorsLayer {
-    let origins: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|origin| HeaderValue::from_str(origin.trim()).ok())
-        .collect();
+/// Browsers may call the API only from the listed origins. They were checked with the
+/// configuration, so none is `*` (which `AllowOrigin::list` would panic on).
+fn cors_layer(origins: &[CorsOrigin]) -> CorsLayer {
+    let origins = origins.iter().map(|origin| origin.header_value().clone());
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])

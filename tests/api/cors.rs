@@ -1,4 +1,5 @@
 use reqwest::Method;
+use supportdesk::config::CorsOrigin;
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
@@ -13,6 +14,10 @@ async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
         .send()
         .await
         .expect("the server answers")
+}
+
+fn app_origin() -> CorsOrigin {
+    CorsOrigin::parse("https://app.example.com").expect("an origin")
 }
 
 #[tokio::test]
@@ -32,7 +37,7 @@ async fn no_origin_is_allowed_by_default() {
 #[tokio::test]
 async fn a_listed_origin_is_allowed() {
     let app = spawn_app_with(|config| {
-        config.http.cors_origins = vec!["https://app.example.com".into()];
+        config.http.cors_origins = vec![app_origin()];
     })
     .await;
 
@@ -52,7 +57,7 @@ async fn a_listed_origin_is_allowed() {
 #[tokio::test]
 async fn an_unlisted_origin_is_not_allowed() {
     let app = spawn_app_with(|config| {
-        config.http.cors_origins = vec!["https://app.example.com".into()];
+        config.http.cors_origins = vec![app_origin()];
     })
     .await;
 

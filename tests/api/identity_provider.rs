@@ -121,6 +121,7 @@ impl JwksServer {
         });
         let router = axum::Router::new()
             .route("/protocol/openid-connect/certs", get(serve))
+            .route("/moved", get(redirect_to_certs))
             .with_state(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -148,6 +149,14 @@ impl JwksServer {
         self.state.hits.load(Ordering::SeqCst)
     }
 
+    /// An address of this server that answers 302 Found pointing to the JWKS, with the
+    /// rest of `config`.
+    pub fn redirecting_config(&self, min_refetch_interval: Duration) -> JwksConfig {
+        let mut config = self.config(min_refetch_interval);
+        config.url.set_path("/moved");
+        config
+    }
+
     /// This endpoint, refetched at most every `min_refetch_interval`, kept for an hour.
     pub fn config(&self, min_refetch_interval: Duration) -> JwksConfig {
         JwksConfig {
@@ -156,6 +165,17 @@ impl JwksServer {
             max_age: Duration::from_secs(3600),
         }
     }
+}
+
+async fn redirect_to_certs() -> Response {
+    (
+        StatusCode::FOUND,
+        [(
+            axum::http::header::LOCATION,
+            "/protocol/openid-connect/certs",
+        )],
+    )
+        .into_response()
 }
 
 fn document(keys: &[&IdpKey]) -> Value {

@@ -5,6 +5,7 @@ mod add_message;
 mod attacks;
 mod authentication;
 mod concurrency;
+mod configuration;
 mod connections;
 mod cors;
 mod create_ticket;

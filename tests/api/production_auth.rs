@@ -286,6 +286,15 @@ async fn a_key_withdrawn_from_the_jwks_is_refused_once_the_cache_is_older_than_i
 }
 
 #[tokio::test]
+async fn a_jwks_url_that_redirects_yields_no_keys() {
+    let key = IdpKey::es256("ec-1");
+    let jwks = JwksServer::start(&[&key]).await;
+    let app = spawn_with_jwks(jwks.redirecting_config(NO_FLOOR)).await;
+
+    assert_refused(&app.me(&key.sign(&claims())).await);
+}
+
+#[tokio::test]
 async fn the_server_starts_while_the_jwks_is_unreachable_and_recovers() {
     let key = IdpKey::es256("ec-1");
     let jwks = JwksServer::start(&[&key]).await;

@@ -1,0 +1,98 @@
+//! Settings the real binary refuses at start: exit code 2, a message naming the setting,
+//! no panic, and no secret in what it prints.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output};
+
+const PASSWORD: &str = "hunter2secretpw";
+/// A database nothing listens on: the configuration is refused before it is reached.
+const POSTGRES_URL: &str = "postgres://u:hunter2secretpw@127.0.0.1:1/db";
+const SECRET: &str = "a-secret-of-at-least-thirty-two-bytes";
+
+/// Runs the binary with only `settings` in its environment.
+fn run(arguments: &[&str], settings: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_supportdesk"))
+        .args(arguments)
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .envs(settings.iter().copied())
+        .output()
+        .expect("the binary runs")
+}
+
+/// Everything the process printed, on either stream.
+fn printed(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn assert_refused_naming(output: &Output, setting: &str) {
+    let printed = printed(output);
+    assert_eq!(output.status.code(), Some(2), "{printed}");
+    assert!(printed.contains(setting), "{printed}");
+    assert!(!printed.contains("panicked"), "{printed}");
+}
+
+#[test]
+fn help_does_not_show_the_database_password() {
+    let output = run(&["--help"], &[("DATABASE_URL", POSTGRES_URL)]);
+
+    assert!(output.status.success());
+    assert!(!printed(&output).contains(PASSWORD), "{}", printed(&output));
+}
+
+#[test]
+fn a_cors_wildcard_exits_with_code_2_naming_cors_origins() {
+    let output = run(
+        &["serve"],
+        &[
+            ("DATABASE_URL", POSTGRES_URL),
+            ("JWT_SECRET", SECRET),
+            ("CORS_ORIGINS", "*"),
+        ],
+    );
+
+    assert_refused_naming(&output, "CORS_ORIGINS");
+}
+
+#[test]
+fn a_short_jwt_secret_exits_with_code_2_without_showing_it() {
+    let output = run(
+        &["serve"],
+        &[("DATABASE_URL", POSTGRES_URL), ("JWT_SECRET", "s3cret")],
+    );
+
+    assert_refused_naming(&output, "JWT_SECRET");
+    assert!(!printed(&output).contains("s3cret"));
+}
+
+#[test]
+fn postgres_without_a_key_exits_with_code_2_without_showing_the_password() {
+    let output = run(&["serve"], &[("DATABASE_URL", POSTGRES_URL)]);
+
+    assert_refused_naming(&output, "JWT_SECRET");
+    assert!(!printed(&output).contains(PASSWORD));
+}
+
+#[test]
+fn a_token_for_a_sqlite_file_needs_no_key_and_keeps_its_secret_private() {
+    let directory = tempfile::tempdir().expect("a directory");
+    let database = directory.path().join("app.db");
+    let url = format!("sqlite://{}?mode=rwc", database.display());
+
+    let output = run(
+        &["token", "--sub", "alice", "--role", "customer"],
+        &[("DATABASE_URL", &url)],
+    );
+
+    assert!(output.status.success(), "{}", printed(&output));
+    let secret_file = directory.path().join("app.db.jwt-secret");
+    let mode = std::fs::metadata(&secret_file)
+        .expect("a secret file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
