@@ -32,7 +32,7 @@ const MIN_BODY_BYTES: usize = 1024;
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// async-graphql's parser and validator recurse once per level: much deeper and they
 /// would overflow the stack the limit is there to protect.
-const MAX_NESTING: usize = 256;
+pub const MAX_NESTING: usize = 256;
 /// Past these a rate limit is no limit, and the retry hint's arithmetic loses meaning.
 const MAX_RATE_LIMIT_BURST: u32 = 1_000_000;
 const RATE_LIMIT_PER_SECOND: RangeInclusive<f64> = 0.001..=1_000_000.0;

@@ -16,6 +16,12 @@ use crate::db::SchemaState;
 use crate::http::serve::{ConnectionLimits, serve};
 use crate::http::{AppState, router};
 
+/// The stack of every thread of the server's runtime. The nesting guard keeps documents
+/// within `GRAPHQL_MAX_NESTING` (at most `config::MAX_NESTING`) before async-graphql's
+/// parser and validator recurse on them; this stack holds that ceiling with a wide
+/// margin, as the tests below show on an unoptimized build, whose frames are the largest.
+pub const WORKER_STACK_BYTES: usize = 32 * 1024 * 1024;
+
 /// The longest the server waits, once the requests are done, for the pool to close.
 const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -155,4 +161,68 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: no new connections, finishing the requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WORKER_STACK_BYTES;
+    use crate::config::MAX_NESTING;
+
+    /// The schema without the pipeline's guard, on a thread with a worker's stack: the
+    /// parser and validator recurse once per level of nesting.
+    fn survives_on_a_worker_stack(query: String) -> bool {
+        std::thread::Builder::new()
+            .stack_size(WORKER_STACK_BYTES)
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .expect("a runtime");
+                let schema = crate::graphql::schema_builder().finish();
+                runtime.block_on(schema.execute(query))
+            })
+            .expect("a thread")
+            .join()
+            .is_ok()
+    }
+
+    fn nested(open: &str, inner: &str, close: &str) -> String {
+        format!(
+            "{}{inner}{}",
+            open.repeat(MAX_NESTING),
+            close.repeat(MAX_NESTING)
+        )
+    }
+
+    #[test]
+    fn list_values_as_deep_as_the_settings_allow_fit_a_worker_stack() {
+        let value = nested("[", "1", "]");
+        assert!(survives_on_a_worker_stack(format!(
+            "{{ tickets(userId: {value}) {{ items {{ id }} }} }}"
+        )));
+    }
+
+    #[test]
+    fn object_values_as_deep_as_the_settings_allow_fit_a_worker_stack() {
+        let value = nested("{a:", "1", "}");
+        assert!(survives_on_a_worker_stack(format!(
+            "{{ tickets(userId: {value}) {{ items {{ id }} }} }}"
+        )));
+    }
+
+    #[test]
+    fn selections_as_deep_as_the_settings_allow_fit_a_worker_stack() {
+        assert!(survives_on_a_worker_stack(nested(
+            "{ ... on Query ",
+            "{ me { id } }",
+            "}"
+        )));
+    }
+
+    #[test]
+    fn list_types_as_deep_as_the_settings_allow_fit_a_worker_stack() {
+        let list_type = nested("[", "ID", "]");
+        assert!(survives_on_a_worker_stack(format!(
+            "query($v: {list_type}) {{ me {{ id }} }}"
+        )));
+    }
 }
