@@ -2,6 +2,7 @@
 
 use std::fmt::Display;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
@@ -159,6 +160,9 @@ pub struct HttpSettings {
     /// Most operations in one batched (JSON array) request.
     #[arg(long, env = "GRAPHQL_MAX_BATCH", default_value_t = QueryLimits::DEFAULT.max_batch, global = true)]
     pub graphql_max_batch: usize,
+    /// Prepared documents and persisted queries (APQ) kept for reuse.
+    #[arg(long, env = "GRAPHQL_DOCUMENT_CACHE_ENTRIES", default_value_t = QueryLimits::DEFAULT.document_cache_entries.get(), global = true)]
+    pub graphql_document_cache_entries: usize,
     /// Most connections open at once; past it a new one is closed at once.
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = HttpOptions::DEFAULT.connection_limits.max_connections, global = true)]
     pub max_connections: usize,
@@ -251,6 +255,12 @@ impl TryFrom<HttpSettings> for HttpOptions {
                     settings.graphql_max_batch,
                     1..=usize::MAX,
                 )?,
+                document_cache_entries: within(
+                    "GRAPHQL_DOCUMENT_CACHE_ENTRIES",
+                    settings.graphql_document_cache_entries,
+                    1..=MAX_DOCUMENT_CACHE_ENTRIES,
+                )
+                .map(|entries| NonZeroUsize::new(entries).unwrap_or(NonZeroUsize::MIN))?,
             },
             mutation_rate_limit: RateLimit {
                 burst: within(
@@ -356,6 +366,9 @@ fn within<T: PartialOrd + Display>(
         ))
     }
 }
+
+/// Each entry may hold a document of up to 32 KiB, parsed and as text.
+const MAX_DOCUMENT_CACHE_ENTRIES: usize = 100_000;
 
 /// Far past what one process can serve, and within what a semaphore can count.
 const MAX_CONNECTIONS: usize = 1_000_000;
@@ -999,6 +1012,7 @@ mod tests {
         "GRAPHQL_MAX_NESTING",
         "GRAPHQL_MAX_BATCH",
         "GRAPHQL_MAX_COST",
+        "GRAPHQL_DOCUMENT_CACHE_ENTRIES",
         "MAX_CONNECTIONS",
         "HEADER_READ_TIMEOUT_SECONDS",
         "MAX_REQUESTS_IN_FLIGHT",

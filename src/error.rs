@@ -31,6 +31,11 @@ pub enum AppError {
     /// A document that does not validate, or names no operation it holds.
     #[error("{0}")]
     ValidationFailed(String),
+    /// An automatic persisted query sent by hash whose text this server does not hold:
+    /// the client sends it again with its text. Apollo Client and urql look for this
+    /// message.
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
     /// A mutation sent over GET, where a cross-site link could trigger it.
     #[error("Mutations must be sent with POST")]
     MutationOverGet,
@@ -76,6 +81,7 @@ impl AppError {
             Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             Self::ParseFailed(_) => "GRAPHQL_PARSE_FAILED",
             Self::ValidationFailed(_) => GRAPHQL_VALIDATION_FAILED,
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::BadRequest(_) | Self::MutationOverGet => "BAD_REQUEST",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Timeout => "TIMEOUT",

@@ -6,6 +6,7 @@
 //! measured only once.
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 
 use async_graphql::Name;
 use async_graphql::parser::Positioned;
@@ -35,6 +36,8 @@ pub struct QueryLimits {
     pub max_nesting: usize,
     /// Operations in one batched (JSON array) request.
     pub max_batch: usize,
+    /// Prepared documents (and persisted queries) kept for reuse.
+    pub document_cache_entries: NonZeroUsize,
 }
 
 impl QueryLimits {
@@ -48,6 +51,7 @@ impl QueryLimits {
         max_cost: 10_000,
         max_nesting: 64,
         max_batch: 10,
+        document_cache_entries: NonZeroUsize::new(1_000).expect("not zero"),
     };
 }
 

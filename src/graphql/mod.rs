@@ -3,6 +3,7 @@
 
 mod context;
 pub mod cost;
+mod document_cache;
 pub mod limits;
 mod mutation;
 pub mod nesting;

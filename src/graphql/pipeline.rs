@@ -18,9 +18,10 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{ErrorExtensions, Request, Response, ServerError, ServerResult};
 use tokio::time::Instant;
 
+use super::document_cache::DocumentCache;
 use super::limits::QueryLimits;
 use super::rate_limit::MutationRateLimiter;
-use super::request::{Introspection, prepare};
+use super::request::{Introspection, Operation, apply, prepare_document};
 use crate::auth::Viewer;
 use crate::budget::{Deadline, run_until};
 use crate::error::AppError;
@@ -39,6 +40,7 @@ pub struct RequestPipeline(Arc<Checks>);
 
 struct Checks {
     limits: QueryLimits,
+    documents: DocumentCache,
     introspection: Introspection,
     rate_limiter: MutationRateLimiter,
     /// The budget of an operation whose transport set no [`Deadline`].
@@ -53,6 +55,7 @@ impl RequestPipeline {
         timeout: Duration,
     ) -> Self {
         Self(Arc::new(Checks {
+            documents: DocumentCache::new(limits.document_cache_entries),
             limits,
             introspection,
             rate_limiter,
@@ -69,6 +72,22 @@ impl ExtensionFactory for RequestPipeline {
 
 struct PipelineExtension(Arc<Checks>);
 
+impl Checks {
+    /// The request's document, prepared now or taken from the cache, in the request.
+    fn prepare(&self, request: &mut Request) -> Result<Operation, AppError> {
+        let text = self.documents.resolve_text(request)?;
+        let prepared = self.documents.prepared(&text, request, || {
+            prepare_document(
+                &request.query,
+                request.operation_name.as_deref(),
+                &self.limits,
+                self.introspection,
+            )
+        })?;
+        apply(request, &prepared, &self.limits)
+    }
+}
+
 #[async_graphql::async_trait::async_trait]
 impl Extension for PipelineExtension {
     async fn prepare_request(
@@ -78,8 +97,7 @@ impl Extension for PipelineExtension {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         let checks = &self.0;
-        let operation =
-            prepare(&mut request, &checks.limits, checks.introspection).map_err(refusal)?;
+        let operation = checks.prepare(&mut request).map_err(refusal)?;
         if operation.kind == OperationType::Mutation {
             if data_of::<Transport>(&request) == Some(&Transport::HttpGet) {
                 return Err(refusal(AppError::MutationOverGet));

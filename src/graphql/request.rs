@@ -30,28 +30,32 @@ pub enum Introspection {
     Refused,
 }
 
-/// Checks and parses the request's document before anything executes, selects its
-/// operation as async-graphql would, and leaves in the request only that operation and
-/// the fragments it spreads: what was measured is exactly what runs. Nothing else of the
-/// document — another operation, an unused fragment — is walked by anyone.
-///
-/// An argument bound to a nullable variable that the client left out is removed, so that
-/// the argument's default applies, as the GraphQL spec's argument coercion says. Clients
-/// such as Apollo and urql routinely declare `$page: Int` and omit it.
-pub fn prepare(
-    request: &mut Request,
+/// A document checked, cut down to the operation it selects, and measured: the same for
+/// every request that sends the same text and operation name, whatever its variables.
+#[derive(Clone, Debug)]
+pub struct PreparedDocument {
+    pub document: ExecutableDocument,
+    pub operation: Operation,
+}
+
+/// Checks and parses a document before anything executes, selects its operation as
+/// async-graphql would, and keeps of it only that operation and the fragments it
+/// spreads: what was measured is exactly what runs. Nothing else of the document —
+/// another operation, an unused fragment — is walked by anyone.
+pub fn prepare_document(
+    query: &str,
+    operation_name: Option<&str>,
     limits: &QueryLimits,
     introspection: Introspection,
-) -> Result<Operation, AppError> {
-    check_nesting(&request.query, limits.max_nesting)?;
-    check_variables_nesting(&request.variables, limits.max_nesting)?;
-    let document = async_graphql::parser::parse_query(&request.query)
+) -> Result<PreparedDocument, AppError> {
+    check_nesting(query, limits.max_nesting)?;
+    let document = async_graphql::parser::parse_query(query)
         .map_err(|error| AppError::ParseFailed(error.to_string()))?;
-    let mut document = only_the_selected_operation(document, request.operation_name.as_deref())?;
+    let document = only_the_selected_operation(document, operation_name)?;
     let Some(operation) = the_operation(&document.operations) else {
         return Err(AppError::Internal("a selected document lost its operation"));
     };
-    let selected = Operation {
+    let operation = Operation {
         kind: operation.ty,
         root_fields: limits::check_document(&document, operation, limits)?,
     };
@@ -61,12 +65,47 @@ pub fn prepare(
                 .into(),
         ));
     }
-    let omitted: HashSet<Name> = omitted_variables(operation, &request.variables);
-    if !omitted.is_empty() {
-        OmittedVariables::new(&omitted).apply(&mut document);
+    Ok(PreparedDocument {
+        document,
+        operation,
+    })
+}
+
+/// Hands a prepared document to the request, once the variables pass their own check.
+///
+/// An argument bound to a nullable variable that the client left out is removed, so that
+/// the argument's default applies, as the GraphQL spec's argument coercion says. Clients
+/// such as Apollo and urql routinely declare `$page: Int` and omit it.
+pub fn apply(
+    request: &mut Request,
+    prepared: &PreparedDocument,
+    limits: &QueryLimits,
+) -> Result<Operation, AppError> {
+    check_variables_nesting(&request.variables, limits.max_nesting)?;
+    let mut document = prepared.document.clone();
+    if let Some(operation) = the_operation(&document.operations) {
+        let omitted = omitted_variables(operation, &request.variables);
+        if !omitted.is_empty() {
+            OmittedVariables::new(&omitted).apply(&mut document);
+        }
     }
     request.set_parsed_query(document);
-    Ok(selected)
+    Ok(prepared.operation)
+}
+
+/// [`prepare_document`], then [`apply`]: a request prepared without a cache.
+pub fn prepare(
+    request: &mut Request,
+    limits: &QueryLimits,
+    introspection: Introspection,
+) -> Result<Operation, AppError> {
+    let prepared = prepare_document(
+        &request.query,
+        request.operation_name.as_deref(),
+        limits,
+        introspection,
+    )?;
+    apply(request, &prepared, limits)
 }
 
 /// Variables arrive as JSON, which may nest deeper than anything the schema accepts;

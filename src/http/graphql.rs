@@ -137,6 +137,9 @@ enum Outcome {
     Executed,
     /// The document did not parse, validate or fit the limits: no `data`.
     RequestError,
+    /// Sent by hash only, and the hash is unknown here: Apollo Client and urql send the
+    /// text next, on a 200 as on any other status.
+    PersistedQueryNotFound,
     MutationOverGet,
     RateLimited {
         retry_after_seconds: u64,
@@ -161,13 +164,14 @@ impl Outcome {
                 retry_after_seconds: *retry_after_seconds,
             },
             Some(AppError::Timeout) => Self::TimedOut,
+            Some(AppError::PersistedQueryNotFound) => Self::PersistedQueryNotFound,
             _ => Self::RequestError,
         }
     }
 
     fn status(self, media: ResponseMedia) -> StatusCode {
         match self {
-            Self::Executed => StatusCode::OK,
+            Self::Executed | Self::PersistedQueryNotFound => StatusCode::OK,
             // Only the newer media type may say "request error" in the status.
             Self::RequestError if media == ResponseMedia::GraphqlResponseJson => {
                 StatusCode::BAD_REQUEST

@@ -17,6 +17,7 @@ mod identity_provider;
 mod list_tickets;
 mod logging;
 mod panics;
+mod persisted_queries;
 mod production_auth;
 mod proxy;
 mod schema;

@@ -1,0 +1,119 @@
+//! Apollo's automatic persisted queries: a client sends the SHA-256 of a query, and its
+//! text only when the server asks for it.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{Reply, TestApp, spawn_app};
+
+const QUERY: &str = "{ me { id } }";
+
+fn hash_of(query: &str) -> String {
+    Sha256::digest(query.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn persisted(hash: &str) -> Value {
+    json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } })
+}
+
+async fn post(app: &TestApp, body: Value) -> Reply {
+    let token = format!("Bearer {}", app.customer("alice").token);
+    app.post_raw(
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &token),
+        ],
+        body.to_string(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_hash_the_server_has_never_seen_asks_for_the_text() {
+    let app = spawn_app().await;
+
+    let reply = post(&app, json!({ "extensions": persisted(&hash_of(QUERY)) })).await;
+
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.error_message().as_deref(),
+        Some("PersistedQueryNotFound")
+    );
+    assert_eq!(
+        reply.error_code().as_deref(),
+        Some("PERSISTED_QUERY_NOT_FOUND")
+    );
+}
+
+#[tokio::test]
+async fn a_query_sent_once_with_its_hash_is_then_served_by_hash_alone() {
+    let app = spawn_app().await;
+    let extensions = persisted(&hash_of(QUERY));
+    post(&app, json!({ "query": QUERY, "extensions": extensions }))
+        .await
+        .expect_ok();
+
+    let reply = post(&app, json!({ "extensions": extensions }))
+        .await
+        .expect_ok();
+
+    assert_eq!(reply.data("me")["id"], "alice");
+}
+
+#[tokio::test]
+async fn a_persisted_query_is_served_over_get() {
+    let app = spawn_app().await;
+    let extensions = persisted(&hash_of(QUERY));
+    post(&app, json!({ "query": QUERY, "extensions": extensions }))
+        .await
+        .expect_ok();
+    let token = format!("Bearer {}", app.customer("alice").token);
+
+    let reply = app
+        .get_raw(
+            &[("extensions", &extensions.to_string())],
+            &[("authorization", &token)],
+        )
+        .await
+        .expect_ok();
+
+    assert_eq!(reply.data("me")["id"], "alice");
+}
+
+#[tokio::test]
+async fn a_hash_that_does_not_match_its_query_is_refused() {
+    let app = spawn_app().await;
+
+    let reply = post(
+        &app,
+        json!({ "query": QUERY, "extensions": persisted(&hash_of("{ __typename }")) }),
+    )
+    .await;
+
+    assert_eq!(reply.error_code().as_deref(), Some("BAD_REQUEST"));
+    assert!(reply.body.get("data").is_none());
+}
+
+#[tokio::test]
+async fn a_persisted_mutation_is_still_refused_over_get() {
+    let app = spawn_app().await;
+    let mutation = "mutation { createTicket(input: { subject: \"s\", message: \"m\" }) { id } }";
+    let extensions = persisted(&hash_of(mutation));
+    post(&app, json!({ "query": mutation, "extensions": extensions }))
+        .await
+        .expect_ok();
+    let token = format!("Bearer {}", app.customer("alice").token);
+
+    let reply = app
+        .get_raw(
+            &[("extensions", &extensions.to_string())],
+            &[("authorization", &token)],
+        )
+        .await;
+
+    assert_eq!(reply.status, 405);
+    assert_eq!(app.ticket_total().await, 1);
+}
