@@ -4,6 +4,7 @@
 mod context;
 pub mod cost;
 mod document_cache;
+mod guards;
 pub mod limits;
 mod mutation;
 pub mod nesting;

@@ -1,6 +1,7 @@
 use async_graphql::{Context, ID, Object, Result, ResultExt};
 
 use super::context::Session;
+use super::guards::{AdminOnly, MayWrite, SignedIn};
 use super::types::{CreateTicketInput, Ticket, TicketMessage, TicketStatus};
 use crate::tickets::{self, NewTicketRequest};
 
@@ -9,6 +10,7 @@ pub struct MutationRoot;
 #[Object(name = "Mutation")]
 impl MutationRoot {
     /// Opens a ticket owned by you, status OPEN, with `message` as its first message.
+    #[graphql(guard = "SignedIn")]
     async fn create_ticket(
         &self,
         ctx: &Context<'_>,
@@ -23,6 +25,7 @@ impl MutationRoot {
     }
 
     /// Admins only: moves a ticket to `status`.
+    #[graphql(guard = "AdminOnly")]
     async fn update_ticket_status(
         &self,
         ctx: &Context<'_>,
@@ -39,6 +42,7 @@ impl MutationRoot {
     /// Replies on a ticket you own, or any ticket as an admin. Only admins may write
     /// `internal` notes; a CLOSED ticket takes no messages; a customer's reply reopens
     /// a RESOLVED ticket.
+    #[graphql(guard = "MayWrite::new(internal)")]
     async fn add_ticket_message(
         &self,
         ctx: &Context<'_>,

@@ -1,6 +1,7 @@
 use async_graphql::{Context, ID, MergedObject, Object, Result, ResultExt};
 
 use super::context::Session;
+use super::guards::SignedIn;
 use super::types::{Ticket, TicketOrder, TicketPage, TicketStatus, Viewer};
 use crate::tickets::{self, ListRequest};
 
@@ -14,6 +15,7 @@ pub struct ViewerQuery;
 #[Object]
 impl ViewerQuery {
     /// Who the token says you are.
+    #[graphql(guard = "SignedIn")]
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<Viewer>> {
         let session = Session::from_context(ctx).extend()?;
         Ok(Some(Viewer(session.viewer.clone())))
@@ -27,7 +29,10 @@ pub struct TicketQuery;
 impl TicketQuery {
     /// A page of tickets. Customers see only their own, whatever `userId` says; admins
     /// see all and may filter by owner. `page` ≥ 1, 1 ≤ `limit` ≤ 100.
-    #[graphql(complexity = "crate::graphql::cost::page(limit, child_complexity)")]
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "crate::graphql::cost::page(limit, child_complexity)"
+    )]
     async fn tickets(
         &self,
         ctx: &Context<'_>,
@@ -58,6 +63,7 @@ impl TicketQuery {
 
     /// One ticket with its message history. NOT_FOUND when it does not exist or is
     /// not yours.
+    #[graphql(guard = "SignedIn")]
     async fn ticket(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Ticket>> {
         let session = Session::from_context(ctx).extend()?;
         let ticket = tickets::get(session.db, session.viewer, &id)

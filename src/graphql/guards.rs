@@ -1,0 +1,52 @@
+//! Who may call which field, written on the fields themselves so that the schema shows
+//! it: thin wrappers over `policy`, where the rules live. The use cases ask `policy` again,
+//! in the contract's order of errors; a guard only answers first.
+
+use async_graphql::{Context, Guard, Result, ResultExt};
+
+use crate::auth::Viewer;
+use crate::error::AppError;
+use crate::policy;
+
+/// Anyone with a valid token.
+pub struct SignedIn;
+
+/// Admins only.
+pub struct AdminOnly;
+
+/// Anyone signed in, and for an `internal` note, admins only.
+pub struct MayWrite {
+    internal: bool,
+}
+
+impl MayWrite {
+    pub fn new(internal: bool) -> Self {
+        Self { internal }
+    }
+}
+
+fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, AppError> {
+    ctx.data_opt::<Viewer>().ok_or(AppError::Unauthenticated)
+}
+
+impl Guard for SignedIn {
+    async fn check(&self, ctx: &Context<'_>) -> Result<()> {
+        viewer(ctx).map(drop).extend()
+    }
+}
+
+impl Guard for AdminOnly {
+    async fn check(&self, ctx: &Context<'_>) -> Result<()> {
+        viewer(ctx)
+            .and_then(policy::ensure_may_change_status)
+            .extend()
+    }
+}
+
+impl Guard for MayWrite {
+    async fn check(&self, ctx: &Context<'_>) -> Result<()> {
+        viewer(ctx)
+            .and_then(|viewer| policy::ensure_may_write(viewer, self.internal))
+            .extend()
+    }
+}
