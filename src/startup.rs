@@ -11,9 +11,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::auth::{TokenError, Verifier};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ConnectionLimits};
 use crate::db::SchemaState;
-use crate::http::serve::{ConnectionLimits, serve};
+use crate::http::serve::serve;
 use crate::http::{AppState, router};
 
 /// The stack of every thread of the server's runtime. The nesting guard keeps documents

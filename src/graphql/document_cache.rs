@@ -169,7 +169,7 @@ mod tests {
         super::super::request::prepare_document(
             &request.query,
             None,
-            &super::super::limits::QueryLimits::DEFAULT,
+            &crate::config::QueryLimits::DEFAULT,
             super::super::request::Introspection::Allowed,
         )
     }

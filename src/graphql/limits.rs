@@ -6,7 +6,6 @@
 //! measured only once.
 
 use std::collections::HashMap;
-use std::num::NonZeroUsize;
 
 use async_graphql::Name;
 use async_graphql::parser::Positioned;
@@ -14,52 +13,8 @@ use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, OperationDefinition, Selection, SelectionSet,
 };
 
+use crate::config::QueryLimits;
 use crate::error::AppError;
-
-/// How large a document may be. Every limit is a setting; see the README.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct QueryLimits {
-    /// Deepest field nesting, counting the root fields as depth 1.
-    pub max_depth: u64,
-    /// Fields in the expanded document: the complexity of a request.
-    pub max_fields: u64,
-    /// Aliased fields in the expanded document.
-    pub max_aliases: u64,
-    /// Fields selected at the root of the operation.
-    pub max_root_fields: u64,
-    /// Directives written in the document.
-    pub max_directives: u64,
-    /// What the operation may load, lists multiplied (see `graphql::cost`).
-    pub max_cost: u64,
-    /// Brackets (`{`, `[`, `(`) open at once in the text, checked before parsing: the
-    /// parser and validator recurse on them and would overflow the stack.
-    pub max_nesting: usize,
-    /// Operations in one batched (JSON array) request.
-    pub max_batch: usize,
-    /// Prepared documents (and persisted queries) kept for reuse.
-    pub document_cache_entries: NonZeroUsize,
-}
-
-impl QueryLimits {
-    /// Roomy enough for GraphiQL's introspection query and every use of the API.
-    pub const DEFAULT: Self = Self {
-        max_depth: 15,
-        max_fields: 1_000,
-        max_aliases: 30,
-        max_root_fields: 20,
-        max_directives: 50,
-        max_cost: 10_000,
-        max_nesting: 64,
-        max_batch: 10,
-        document_cache_entries: NonZeroUsize::new(1_000).expect("not zero"),
-    };
-}
-
-impl Default for QueryLimits {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
 
 /// Checks the operation that will run against the limits, and returns how many fields it
 /// selects at its root.

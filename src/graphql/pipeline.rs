@@ -19,11 +19,11 @@ use async_graphql::{ErrorExtensions, Request, Response, ServerError, ServerResul
 use tokio::time::Instant;
 
 use super::document_cache::DocumentCache;
-use super::limits::QueryLimits;
 use super::rate_limit::MutationRateLimiter;
 use super::request::{Introspection, Operation, apply, prepare_document};
 use crate::auth::Viewer;
 use crate::budget::{Deadline, run_until};
+use crate::config::QueryLimits;
 use crate::error::AppError;
 
 /// How a request arrived, as its transport tells the pipeline in the request's data.

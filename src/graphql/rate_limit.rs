@@ -4,25 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How many mutations a user may send: `burst` at once, refilled at `per_second`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RateLimit {
-    pub burst: u32,
-    pub per_second: f64,
-}
-
-impl RateLimit {
-    pub const DEFAULT: Self = Self {
-        burst: 30,
-        per_second: 1.0,
-    };
-}
-
-impl Default for RateLimit {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
+use crate::config::RateLimit;
 
 /// Forgetting a full bucket loses nothing: a new one starts full.
 const PRUNE_ABOVE_USERS: usize = 10_000;

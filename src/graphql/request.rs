@@ -11,8 +11,9 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Request, Value as ConstValue, Variables};
 use async_graphql_value::Value;
 
-use super::limits::{self, QueryLimits};
+use super::limits;
 use super::nesting::check_nesting;
+use crate::config::QueryLimits;
 use crate::error::AppError;
 
 /// What a request will run.

@@ -13,13 +13,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
-/// How many connections may be open at once, and how long a client may take to send a
-/// request's headers (or, between requests, to start the next one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConnectionLimits {
-    pub max_connections: usize,
-    pub header_read_timeout: Duration,
-}
+use crate::config::ConnectionLimits;
 
 /// Resolves once the server is told to stop (or is gone).
 async fn stopped(stopping: &mut watch::Receiver<bool>) {

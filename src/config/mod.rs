@@ -10,9 +10,10 @@ use axum::http::HeaderValue;
 use reqwest::Url;
 
 use crate::auth::{AuthConfig, AuthConfigError, AuthSettings};
-use crate::graphql::limits::QueryLimits;
-use crate::graphql::rate_limit::RateLimit;
-use crate::http::serve::ConnectionLimits;
+
+mod limits;
+
+pub use limits::{ConnectionLimits, QueryLimits, RateLimit};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://supportdesk.db?mode=rwc";
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";

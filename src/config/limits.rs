@@ -1,0 +1,79 @@
+//! The checked limits the server runs with: what a document, a user and a connection may
+//! take. Each field is a setting (see the README); `config` fills them from the flags and
+//! the environment, and tests set them directly.
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+/// How large a document may be. Every limit is a setting; see the README.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// Deepest field nesting, counting the root fields as depth 1.
+    pub max_depth: u64,
+    /// Fields in the expanded document: the complexity of a request.
+    pub max_fields: u64,
+    /// Aliased fields in the expanded document.
+    pub max_aliases: u64,
+    /// Fields selected at the root of the operation.
+    pub max_root_fields: u64,
+    /// Directives written in the document.
+    pub max_directives: u64,
+    /// What the operation may load, lists multiplied (see `graphql::cost`).
+    pub max_cost: u64,
+    /// Brackets (`{`, `[`, `(`) open at once in the text, checked before parsing: the
+    /// parser and validator recurse on them and would overflow the stack.
+    pub max_nesting: usize,
+    /// Operations in one batched (JSON array) request.
+    pub max_batch: usize,
+    /// Prepared documents (and persisted queries) kept for reuse.
+    pub document_cache_entries: NonZeroUsize,
+}
+
+impl QueryLimits {
+    /// Roomy enough for GraphiQL's introspection query and every use of the API.
+    pub const DEFAULT: Self = Self {
+        max_depth: 15,
+        max_fields: 1_000,
+        max_aliases: 30,
+        max_root_fields: 20,
+        max_directives: 50,
+        max_cost: 10_000,
+        max_nesting: 64,
+        max_batch: 10,
+        document_cache_entries: NonZeroUsize::new(1_000).expect("not zero"),
+    };
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// How many mutations a user may send: `burst` at once, refilled at `per_second`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    pub burst: u32,
+    pub per_second: f64,
+}
+
+impl RateLimit {
+    pub const DEFAULT: Self = Self {
+        burst: 30,
+        per_second: 1.0,
+    };
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// How many connections may be open at once, and how long a client may take to send a
+/// request's headers (or, between requests, to start the next one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+}
