@@ -55,11 +55,11 @@ show "messages of a page of 20 tickets (customer: no internal notes)" \
     "SELECT $MESSAGE_COLUMNS FROM \"ticket_messages\" WHERE \"ticket_messages\".\"ticket_id\" IN ($ids) AND \"ticket_messages\".\"internal\" = FALSE ORDER BY \"ticket_messages\".\"ticket_id\" ASC, \"ticket_messages\".\"created_at\" ASC, \"ticket_messages\".\"id\" ASC"
 
 # One ticket with its history in one statement, as W4 reads it (a customer: no internal notes).
-one=$(q "SELECT id FROM tickets WHERE user_id = '$HEAVY' ORDER BY created_at DESC, id DESC LIMIT 1")
+one=$(q "$ID_LIST (SELECT id FROM tickets WHERE user_id = '$HEAVY' ORDER BY created_at DESC, id DESC LIMIT 1) AS one")
 TICKET_A=$(sed -E 's/"tickets"\."([a-z_]+)"/"tickets"."\1" AS "A_\1"/g' <<<"$TICKET_COLUMNS")
 MESSAGE_B=$(sed -E 's/"ticket_messages"\."([a-z_]+)"/"ticket_messages"."\1" AS "B_\1"/g' <<<"$MESSAGE_COLUMNS")
 show "a ticket with its messages (customer: no internal notes)" \
-    "SELECT $TICKET_A, $MESSAGE_B FROM \"tickets\" LEFT JOIN \"ticket_messages\" ON \"tickets\".\"id\" = \"ticket_messages\".\"ticket_id\" AND \"ticket_messages\".\"internal\" = FALSE WHERE \"tickets\".\"id\" = '$one' ORDER BY \"tickets\".\"id\" ASC, \"ticket_messages\".\"created_at\" ASC, \"ticket_messages\".\"id\" ASC"
+    "SELECT $TICKET_A, $MESSAGE_B FROM \"tickets\" LEFT JOIN \"ticket_messages\" ON \"tickets\".\"id\" = \"ticket_messages\".\"ticket_id\" AND \"ticket_messages\".\"internal\" = FALSE WHERE \"tickets\".\"id\" = $one ORDER BY \"tickets\".\"id\" ASC, \"ticket_messages\".\"created_at\" ASC, \"ticket_messages\".\"id\" ASC"
 
 show "total of a list (admin, OPEN)" \
     "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS \"total\" FROM \"ticket_counts\" WHERE \"ticket_counts\".\"user_id\" = '' AND \"ticket_counts\".\"status\" = 'OPEN' LIMIT 1"

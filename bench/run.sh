@@ -32,7 +32,7 @@ export JWT_SECRET=supportdesk-bench-secret-not-for-production
 # Logging at warn, as the baseline does not log; the rate limit of mutations out of the
 # way, so that W5 and W6 measure writes, not the limiter.
 export RUST_LOG=warn
-export MUTATION_RATE_LIMIT_BURST=1000000000
+export MUTATION_RATE_LIMIT_BURST=1000000
 
 SERVER=$TARGET_DIR/release/supportdesk
 BASELINE=$TARGET_DIR/release/baseline
