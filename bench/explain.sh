@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Query plans of every ticket-list shape, of the messages of a page and of the total:
+# Query plans of every ticket-list shape, of the messages of a page, of one ticket with its
+# messages and of the total:
 #     bash bench/explain.sh sqlite bench/data/bench-1000000.db
 #     bash bench/explain.sh postgres postgres://postgres@127.0.0.1:5432/supportdesk_bench_1000000
 # The SQL is what supportdesk's store sends (SeaORM's statements, with the bound values
@@ -52,6 +53,13 @@ show "messages of a page of 20 tickets (admin: internal notes included)" \
     "SELECT $MESSAGE_COLUMNS FROM \"ticket_messages\" WHERE \"ticket_messages\".\"ticket_id\" IN ($ids) ORDER BY \"ticket_messages\".\"ticket_id\" ASC, \"ticket_messages\".\"created_at\" ASC, \"ticket_messages\".\"id\" ASC"
 show "messages of a page of 20 tickets (customer: no internal notes)" \
     "SELECT $MESSAGE_COLUMNS FROM \"ticket_messages\" WHERE \"ticket_messages\".\"ticket_id\" IN ($ids) AND \"ticket_messages\".\"internal\" = FALSE ORDER BY \"ticket_messages\".\"ticket_id\" ASC, \"ticket_messages\".\"created_at\" ASC, \"ticket_messages\".\"id\" ASC"
+
+# One ticket with its history in one statement, as W4 reads it (a customer: no internal notes).
+one=$(q "$ID_LIST (SELECT id FROM tickets WHERE user_id = '$HEAVY' ORDER BY created_at DESC, id DESC LIMIT 1) AS one")
+TICKET_A=$(sed -E 's/"tickets"\."([a-z_]+)"/"tickets"."\1" AS "A_\1"/g' <<<"$TICKET_COLUMNS")
+MESSAGE_B=$(sed -E 's/"ticket_messages"\."([a-z_]+)"/"ticket_messages"."\1" AS "B_\1"/g' <<<"$MESSAGE_COLUMNS")
+show "a ticket with its messages (customer: no internal notes)" \
+    "SELECT $TICKET_A, $MESSAGE_B FROM \"tickets\" LEFT JOIN \"ticket_messages\" ON \"tickets\".\"id\" = \"ticket_messages\".\"ticket_id\" AND \"ticket_messages\".\"internal\" = FALSE WHERE \"tickets\".\"id\" = $one ORDER BY \"tickets\".\"id\" ASC, \"ticket_messages\".\"created_at\" ASC, \"ticket_messages\".\"id\" ASC"
 
 show "total of a list (admin, OPEN)" \
     "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS \"total\" FROM \"ticket_counts\" WHERE \"ticket_counts\".\"user_id\" = '' AND \"ticket_counts\".\"status\" = 'OPEN' LIMIT 1"

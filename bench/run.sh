@@ -7,7 +7,7 @@
 # tickets: seeds a fresh database (timed), writes the query plans (at 1,000,000), starts
 # the server and the raw baseline (bench/src/bin/baseline.rs) on loopback, and runs the
 # workloads of BENCHMARKS.md with wrk: 32 connections, DURATION seconds each, GraphQL and
-# baseline runs alternating. Prints a Markdown summary; everything it measured is kept in
+# baseline runs alternating (W2, W3, W4). Prints a Markdown summary; everything it measured is kept in
 # bench/results/<date-time>/ (results.tsv, meta.tsv, plans-*.md, seed and server logs).
 #
 # Settings (environment): DURATION (seconds per run, 8), DATABASES ("sqlite postgres"),
@@ -32,7 +32,7 @@ export JWT_SECRET=supportdesk-bench-secret-not-for-production
 # Logging at warn, as the baseline does not log; the rate limit of mutations out of the
 # way, so that W5 and W6 measure writes, not the limiter.
 export RUST_LOG=warn
-export MUTATION_RATE_LIMIT_BURST=1000000000
+export MUTATION_RATE_LIMIT_BURST=1000000
 
 SERVER=$TARGET_DIR/release/supportdesk
 BASELINE=$TARGET_DIR/release/baseline
@@ -162,10 +162,11 @@ for DB in $DATABASES; do
         [ "$(graphql "$owner" "$W4" | jq '.data.ticket.messages | length')" = 10 ]
 
         # The baseline answers exactly what GraphQL answers, byte for byte.
-        for check in "$customer|$W2|limit=20" "$admin|$W3|status=OPEN&limit=20&messages=true"; do
-            IFS='|' read -r who query params <<<"$check"
+        for check in "$customer|$W2|tickets?limit=20" \
+            "$admin|$W3|tickets?status=OPEN&limit=20&messages=true" "$owner|$W4|tickets/$ticket"; do
+            IFS='|' read -r who query path <<<"$check"
             [ "$(graphql "$who" "$query")" = \
-                "$(curl -sS "http://$BASELINE_ADDR/tickets?$params" -H "Authorization: Bearer $who")" ] ||
+                "$(curl -sS "http://$BASELINE_ADDR/$path" -H "Authorization: Bearer $who")" ] ||
                 { echo "the baseline's answer differs for $query" >&2; exit 1; }
         done
         graphql "$writer" "$W5" >/dev/null
@@ -173,6 +174,7 @@ for DB in $DATABASES; do
         GQL=http://$SERVER_ADDR/graphql
         W2_BASE="http://$BASELINE_ADDR/tickets?limit=20"
         W3_BASE="http://$BASELINE_ADDR/tickets?status=OPEN&limit=20&messages=true"
+        W4_BASE="http://$BASELINE_ADDR/tickets/$ticket"
         say "$DB $SCALE: warming up"
         TOKEN=$customer BODY=$(body_of "$W2") measure warmup graphql "$GQL" "$CONNECTIONS" 2
         TOKEN=$customer measure warmup baseline "$W2_BASE" "$CONNECTIONS" 2
@@ -183,8 +185,9 @@ for DB in $DATABASES; do
             TOKEN=$customer measure W2 baseline "$W2_BASE"
             TOKEN=$admin BODY=$(body_of "$W3") measure W3 graphql "$GQL"
             TOKEN=$admin measure W3 baseline "$W3_BASE"
+            TOKEN=$owner BODY=$(body_of "$W4") measure W4 graphql "$GQL"
+            TOKEN=$owner measure W4 baseline "$W4_BASE"
         done
-        TOKEN=$owner BODY=$(body_of "$W4") measure W4 graphql "$GQL"
         # An admin's list with its total, one connection: the latency of one request.
         TOKEN=$admin BODY=$(body_of "$ADMIN_ALL") measure admin-all-c1 graphql "$GQL" 1 5
         TOKEN=$admin BODY=$(body_of "$ADMIN_OPEN") measure admin-open-c1 graphql "$GQL" 1 5

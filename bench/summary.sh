@@ -3,7 +3,7 @@
 set -euo pipefail
 DIR=$1
 
-# Per database and scale: each workload's mean over its runs; W2 and W3 with the baseline
+# Per database and scale: each workload's mean over its runs; W2, W3 and W4 with the baseline
 # and the ratio of their throughputs.
 awk -F'\t' -v meta="$DIR/meta.tsv" '
     BEGIN {

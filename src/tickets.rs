@@ -98,15 +98,32 @@ fn group_by_ticket(
     grouped
 }
 
+/// A ticket the viewer may see and, when `with_messages`, its history, read with it in
+/// the same statement.
 pub async fn get(
     db: &DatabaseConnection,
     viewer: &Viewer,
     id: &str,
-) -> Result<ticket::Model, AppError> {
+    with_messages: bool,
+) -> Result<TicketWithHistory, AppError> {
     let id = parse_ticket_id(id)?;
-    store::find_ticket(db, id)
-        .await?
-        .filter(|ticket| policy::can_see_ticket(viewer, ticket))
+    let found = if with_messages {
+        store::find_ticket_with_messages(db, id, policy::sees_internal_notes(viewer))
+            .await?
+            .map(|(ticket, messages)| TicketWithHistory {
+                ticket,
+                messages: Some(messages),
+            })
+    } else {
+        store::find_ticket(db, id)
+            .await?
+            .map(|ticket| TicketWithHistory {
+                ticket,
+                messages: None,
+            })
+    };
+    found
+        .filter(|loaded| policy::can_see_ticket(viewer, &loaded.ticket))
         .ok_or_else(AppError::ticket_not_found)
 }
 

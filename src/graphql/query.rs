@@ -66,7 +66,9 @@ impl TicketQuery {
     #[graphql(guard = "SignedIn")]
     async fn ticket(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Ticket>> {
         let session = Session::from_context(ctx).extend()?;
-        let ticket = tickets::get(session.db, session.viewer, &id)
+        // A history asked for is read with the ticket, in the same statement.
+        let with_messages = ctx.look_ahead().field("messages").exists();
+        let ticket = tickets::get(session.db, session.viewer, &id, with_messages)
             .await
             .extend()?;
         Ok(Some(Ticket::from(ticket)))

@@ -64,7 +64,8 @@ impl Viewer {
 /// A customer's support request and its conversation.
 pub struct Ticket {
     model: ticket::Model,
-    /// The history, when the list it came in loaded it for the whole page at once.
+    /// The history, when it was loaded with the ticket (a page's in one query for the whole
+    /// page, a single ticket's in the ticket's own statement).
     messages: Option<Vec<TicketMessage>>,
 }
 

@@ -1,10 +1,11 @@
 use chrono::{DateTime, Utc};
-use entity::prelude::{Ticket, TicketStatus};
-use entity::ticket;
-use sea_orm::sea_query::{Expr, Order};
+use entity::prelude::{Ticket, TicketMessage, TicketStatus};
+use entity::{ticket, ticket_message};
+use sea_orm::sea_query::{Expr, IntoCondition, Order};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    DatabaseTransaction, DbErr, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, RelationTrait,
 };
 use uuid::Uuid;
 
@@ -55,6 +56,29 @@ pub async fn find_ticket(
     id: Uuid,
 ) -> Result<Option<ticket::Model>, DbErr> {
     Ticket::find_by_id(id).one(db).await
+}
+
+/// A ticket and its messages, oldest first, in one statement: the ticket LEFT JOIN its
+/// messages. Internal notes, when left out, are left out in the join's `ON` clause, not
+/// in `WHERE`, so that a ticket with no message to show is still found (with none).
+pub async fn find_ticket_with_messages(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    include_internal: bool,
+) -> Result<Option<(ticket::Model, Vec<ticket_message::Model>)>, DbErr> {
+    let mut messages = ticket::Relation::Messages.def();
+    if !include_internal {
+        messages = messages
+            .on_condition(|_, _| ticket_message::Column::Internal.eq(false).into_condition());
+    }
+    let rows = Ticket::find_by_id(id)
+        .join(JoinType::LeftJoin, messages)
+        .select_with(TicketMessage)
+        .order_by_asc(ticket_message::Column::CreatedAt)
+        .order_by_asc(ticket_message::Column::Id)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().next())
 }
 
 /// Reads a ticket and, on PostgreSQL, locks its row until the transaction ends.

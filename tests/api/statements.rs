@@ -67,17 +67,67 @@ async fn a_page_without_messages_runs_no_message_query() {
     assert_eq!(statements.load(Ordering::SeqCst), 2);
 }
 
-#[tokio::test]
-async fn a_ticket_with_its_history_takes_two_statements() {
-    let (app, statements) = spawn_app_counting_statements().await;
-    let alice = app.customer("alice");
+/// Opens a ticket for `alice` with an admin's reply and an internal note; its id.
+async fn a_conversation(app: &TestApp) -> String {
+    let (alice, admin) = (app.customer("alice"), app.admin("root"));
     let id = app.create_ticket(&alice, "One").await["id"]
         .as_str()
         .expect("id")
         .to_owned();
+    app.add_message(&admin, &id, "On it", false)
+        .await
+        .expect_ok();
+    app.add_message(&admin, &id, "Customer is grumpy", true)
+        .await
+        .expect_ok();
+    id
+}
+
+#[tokio::test]
+async fn a_ticket_with_its_history_takes_one_statement() {
+    let (app, statements) = spawn_app_counting_statements().await;
+    let id = a_conversation(&app).await;
+
+    for (user, shown) in [(app.customer("alice"), 2), (app.admin("root"), 3)] {
+        statements.store(0, Ordering::SeqCst);
+
+        let reply = app.ticket(&user, &id).await.expect_ok();
+
+        assert_eq!(
+            reply.data("ticket")["messages"].as_array().map(Vec::len),
+            Some(shown)
+        );
+        assert_eq!(statements.load(Ordering::SeqCst), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_without_its_history_takes_one_statement() {
+    let (app, statements) = spawn_app_counting_statements().await;
+    let id = a_conversation(&app).await;
     statements.store(0, Ordering::SeqCst);
 
-    app.ticket(&alice, &id).await.expect_ok();
+    let reply = app
+        .graphql(
+            &app.customer("alice"),
+            "query($id: ID!) { ticket(id: $id) { id subject status } }",
+            json!({ "id": id }),
+        )
+        .await
+        .expect_ok();
 
-    assert_eq!(statements.load(Ordering::SeqCst), 2);
+    assert_eq!(reply.data("ticket")["id"], id.as_str());
+    assert_eq!(statements.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn another_customers_ticket_takes_one_statement_and_is_not_found() {
+    let (app, statements) = spawn_app_counting_statements().await;
+    let id = a_conversation(&app).await;
+    statements.store(0, Ordering::SeqCst);
+
+    let reply = app.ticket(&app.customer("mallory"), &id).await;
+
+    assert_eq!(reply.error_code().as_deref(), Some("NOT_FOUND"));
+    assert_eq!(statements.load(Ordering::SeqCst), 1);
 }

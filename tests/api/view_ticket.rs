@@ -1,6 +1,11 @@
+use chrono::{DateTime, TimeZone, Utc};
+use entity::prelude::{Role, TicketStatus};
+use entity::{ticket, ticket_message};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, Database, DatabaseConnection};
 use serde_json::Value;
+use uuid::Uuid;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 
 fn assert_ticket_not_found(reply: &crate::helpers::Reply) {
     assert_eq!(
@@ -105,4 +110,111 @@ async fn ticket_ids_are_lower_case_uuid_v7_and_parse_in_any_case() {
     assert_eq!(id, parsed.hyphenated().to_string());
     let reply = app.ticket(&alice, &id.to_uppercase()).await.expect_ok();
     assert_eq!(reply.data("ticket")["id"], id);
+}
+
+fn instant() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5)
+        .single()
+        .expect("instant")
+}
+
+/// Writes `alice`'s ticket straight into the database, bypassing the API (which always
+/// opens a ticket with a public message); its id.
+async fn insert_ticket(app: &TestApp) -> (DatabaseConnection, Uuid) {
+    let db = Database::connect(&app.database_url)
+        .await
+        .expect("database");
+    let id = Uuid::now_v7();
+    ticket::ActiveModel {
+        id: Set(id),
+        user_id: Set("alice".into()),
+        subject: Set("Quiet".into()),
+        status: Set(TicketStatus::Open),
+        created_at: Set(instant()),
+        updated_at: Set(instant()),
+    }
+    .insert(&db)
+    .await
+    .expect("inserted");
+    (db, id)
+}
+
+async fn insert_message(db: &DatabaseConnection, ticket_id: Uuid, id: &str, internal: bool) {
+    ticket_message::ActiveModel {
+        id: Set(id.parse().expect("uuid")),
+        ticket_id: Set(ticket_id),
+        author_id: Set("root".into()),
+        author_role: Set(Role::Admin),
+        body: Set(id.into()),
+        internal: Set(internal),
+        created_at: Set(instant()),
+    }
+    .insert(db)
+    .await
+    .expect("inserted");
+}
+
+fn bodies(reply: &crate::helpers::Reply) -> Vec<String> {
+    reply.data("ticket")["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|message| message["body"].as_str().expect("body").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_ticket_with_only_internal_notes_is_found_with_no_messages_by_its_customer() {
+    let app = spawn_app().await;
+    let (db, id) = insert_ticket(&app).await;
+    let note = "00000000-0000-7000-8000-000000000001";
+    insert_message(&db, id, note, true).await;
+
+    let reply = app
+        .ticket(&app.customer("alice"), &id.to_string())
+        .await
+        .expect_ok();
+
+    assert_eq!(reply.data("ticket")["subject"], "Quiet");
+    assert_eq!(bodies(&reply), Vec::<String>::new());
+    let seen_by_admin = app
+        .ticket(&app.admin("root"), &id.to_string())
+        .await
+        .expect_ok();
+    assert_eq!(bodies(&seen_by_admin), [note]);
+}
+
+#[tokio::test]
+async fn a_ticket_without_messages_is_found_with_none() {
+    let app = spawn_app().await;
+    let (_db, id) = insert_ticket(&app).await;
+
+    let reply = app
+        .ticket(&app.customer("alice"), &id.to_string())
+        .await
+        .expect_ok();
+
+    assert_eq!(reply.data("ticket")["id"], id.to_string());
+    assert_eq!(bodies(&reply), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn messages_written_at_the_same_instant_are_ordered_by_id() {
+    let app = spawn_app().await;
+    let (db, id) = insert_ticket(&app).await;
+    let ids = [
+        "00000000-0000-7000-8000-000000000002",
+        "00000000-0000-7000-8000-000000000003",
+        "00000000-0000-7000-8000-000000000001",
+    ];
+    for message in ids {
+        insert_message(&db, id, message, false).await;
+    }
+
+    let reply = app
+        .ticket(&app.customer("alice"), &id.to_string())
+        .await
+        .expect_ok();
+
+    assert_eq!(bodies(&reply), [ids[2], ids[0], ids[1]]);
 }

@@ -1,11 +1,13 @@
-//! The raw baseline of the benchmark: workloads W2 and W3 without GraphQL.
+//! The raw baseline of the benchmark: workloads W2, W3 and W4 without GraphQL.
 //!
-//! `GET /tickets?limit=20` (W2) and `GET /tickets?status=OPEN&limit=20&messages=true` (W3)
-//! verify the same HS256 bearer token as the server, run the same SQL through the same
-//! store functions as the `tickets` field, and write the JSON that the benchmark's GraphQL
-//! queries answer: `{"data":{"tickets":{"items":[…],"pagination":{…}}}}`, byte for byte
-//! (the server writes each object's keys in the order the query selects them, and these
-//! structs declare their fields in that order). What it leaves out is what is being
+//! `GET /tickets?limit=20` (W2), `GET /tickets?status=OPEN&limit=20&messages=true` (W3) and
+//! `GET /tickets/{id}` (W4) verify the same HS256 bearer token as the server, run the same
+//! SQL through the same store functions as the `tickets` and `ticket` fields, and write the
+//! JSON that the benchmark's GraphQL queries answer —
+//! `{"data":{"tickets":{"items":[…],"pagination":{…}}}}` and
+//! `{"data":{"ticket":{…,"messages":[…]}}}` — byte for byte (the server writes each
+//! object's keys in the order the query selects them, and these structs declare their
+//! fields in that order). What it leaves out is what is being
 //! measured: GraphQL parsing, validation and execution, and the server's request-id and
 //! log layers.
 //!
@@ -16,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -49,6 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let router = Router::new()
         .route("/tickets", get(tickets))
+        .route("/tickets/{id}", get(ticket))
         .with_state(Arc::new(app));
     let listener = tokio::net::TcpListener::bind(&listen_addr).await?;
     axum::serve(listener, router).await?;
@@ -83,6 +86,26 @@ async fn tickets(
     };
     match list(&app.db, &viewer, status, page, params.messages).await {
         Ok(body) => ([(CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
+}
+
+/// W4: one ticket with its history, NOT_FOUND (404) when it does not exist or is not the
+/// viewer's, as the `ticket` field decides.
+async fn ticket(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(viewer) = viewer(&app.verifier, &headers).await else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let Ok(id) = Uuid::parse_str(&id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match shown_ticket(&app.db, &viewer, id).await {
+        Ok(Some(body)) => ([(CONTENT_TYPE, "application/json")], body).into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     }
 }
@@ -133,6 +156,76 @@ async fn list(
         },
     };
     serde_json::to_vec(&body).map_err(|error| DbErr::Custom(error.to_string()))
+}
+
+/// The ticket as JSON, or `None` when the viewer may not see it: the same statement
+/// `supportdesk::tickets::get` runs.
+async fn shown_ticket(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+) -> Result<Option<Vec<u8>>, DbErr> {
+    let found =
+        store::find_ticket_with_messages(db, id, policy::sees_internal_notes(viewer)).await?;
+    let Some((ticket, messages)) =
+        found.filter(|(ticket, _)| policy::can_see_ticket(viewer, ticket))
+    else {
+        return Ok(None);
+    };
+    let body = TicketBody {
+        data: TicketData {
+            ticket: ShownTicket {
+                id: ticket.id.to_string(),
+                subject: &ticket.subject,
+                status: ticket.status.to_value(),
+                created_at: rfc3339(ticket.created_at),
+                messages: messages.iter().map(HistoryMessage::from).collect(),
+            },
+        },
+    };
+    serde_json::to_vec(&body)
+        .map(Some)
+        .map_err(|error| DbErr::Custom(error.to_string()))
+}
+
+#[derive(Serialize)]
+struct TicketBody<'a> {
+    data: TicketData<'a>,
+}
+
+#[derive(Serialize)]
+struct TicketData<'a> {
+    ticket: ShownTicket<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ShownTicket<'a> {
+    id: String,
+    subject: &'a str,
+    status: String,
+    created_at: String,
+    messages: Vec<HistoryMessage<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryMessage<'a> {
+    id: String,
+    author_role: String,
+    body: &'a str,
+    created_at: String,
+}
+
+impl<'a> From<&'a ticket_message::Model> for HistoryMessage<'a> {
+    fn from(message: &'a ticket_message::Model) -> Self {
+        Self {
+            id: message.id.to_string(),
+            author_role: message.author_role.to_value(),
+            body: &message.body,
+            created_at: rfc3339(message.created_at),
+        }
+    }
 }
 
 #[derive(Serialize)]
