@@ -18,7 +18,10 @@ use sea_orm::sqlx::pool::PoolOptions;
 use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::sqlx::{ConnectOptions as _, Connection as _, Database as SqlxDatabase};
-use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, SqlxPostgresConnector, SqlxSqliteConnector};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr,
+    SqlxPostgresConnector, SqlxSqliteConnector,
+};
 
 use crate::config::DatabaseConfig;
 
@@ -32,6 +35,10 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// cannot be reached yet.
 const MIGRATION_RETRY_FIRST: Duration = Duration::from_millis(250);
 const MIGRATION_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// The PostgreSQL advisory lock that migrating servers take in turn ("supportd" in
+/// ASCII), so that no two apply the same migration. Holding it holds migrations back.
+pub const MIGRATION_LOCK_KEY: i64 = 0x7375_7070_6f72_7464;
 
 /// A pool over the database `config` names. It opens no connection yet, so it succeeds
 /// while the database is down; only a URL that cannot be understood is an error.
@@ -179,8 +186,47 @@ fn connection_error(error: sea_orm::sqlx::Error) -> DbErr {
 /// Connects and applies pending migrations, once: for `supportdesk migrate`.
 pub async fn connect_and_migrate(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
     let db = connect(config)?;
-    Migrator::up(&db, None).await?;
+    migrate(&db).await?;
     Ok(db)
+}
+
+/// Applies the pending migrations one at a time, each in a transaction of its own with
+/// its row in `seaql_migrations`: a migration that fails halfway leaves nothing behind,
+/// and the next attempt starts it afresh. sea-orm-migration wraps a migration in a
+/// transaction on PostgreSQL only, and reads what is pending outside of it, so two
+/// servers starting together would both apply the same one.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    while apply_next_migration(db).await? {}
+    Ok(())
+}
+
+/// Applies the first pending migration, if there is one, and tells whether there was.
+/// What is pending is read under the migration lock, so a migration another server
+/// applied meanwhile is seen as applied.
+async fn apply_next_migration(db: &DatabaseConnection) -> Result<bool, DbErr> {
+    let txn = crate::store::begin_write(db).await?;
+    take_migration_lock(&txn).await?;
+    let pending = !Migrator::get_pending_migrations(&txn).await?.is_empty();
+    if pending {
+        Migrator::up(&txn, Some(1)).await?;
+    }
+    txn.commit().await?;
+    Ok(pending)
+}
+
+/// Serializes migrating servers until `txn` ends. On SQLite the write lock that
+/// [`crate::store::begin_write`] took at `BEGIN` already does. On PostgreSQL an advisory
+/// lock does, and the statement timeout is lifted: a migration may rewrite a large
+/// table, and the lock may have to wait for another server's.
+async fn take_migration_lock(txn: &DatabaseTransaction) -> Result<(), DbErr> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    txn.execute_unprepared("SET LOCAL statement_timeout = 0")
+        .await?;
+    let lock = format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})");
+    txn.execute_unprepared(&lock).await?;
+    Ok(())
 }
 
 /// Whether the migrations have been applied since the server started. Until then the
@@ -203,7 +249,7 @@ impl SchemaState {
 pub async fn migrate_when_reachable(db: DatabaseConnection, schema: SchemaState) {
     let mut pause = MIGRATION_RETRY_FIRST;
     loop {
-        match Migrator::up(&db, None).await {
+        match migrate(&db).await {
             Ok(()) => {
                 schema.mark_current();
                 tracing::info!("the database schema is up to date");

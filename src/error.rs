@@ -49,6 +49,9 @@ pub enum AppError {
     /// More requests in flight than the server takes at once.
     #[error("The server is busy; retry shortly")]
     Overloaded,
+    /// The server started before its database was migrated, or could be reached.
+    #[error("The database schema is not ready yet; retry shortly")]
+    SchemaNotReady,
     #[error("Internal server error")]
     Database(#[from] DbErr),
     #[error("Internal server error")]
@@ -85,7 +88,7 @@ impl AppError {
             Self::BadRequest(_) | Self::MutationOverGet => "BAD_REQUEST",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Timeout => "TIMEOUT",
-            Self::Overloaded => "SERVICE_UNAVAILABLE",
+            Self::Overloaded | Self::SchemaNotReady => "SERVICE_UNAVAILABLE",
             Self::Database(_) | Self::Internal(_) | Self::Panic { .. } => "INTERNAL_SERVER_ERROR",
         }
     }

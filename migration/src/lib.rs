@@ -1,4 +1,8 @@
 //! supportdesk's schema migrations, applied in order by `supportdesk migrate` and at server start.
+//!
+//! `supportdesk::db::migrate` applies each one in a transaction of its own, with its row in
+//! `seaql_migrations` and under a lock other servers wait on: a migration may mix DDL and
+//! data (as `create_ticket_counts` does) and still commit whole or not at all.
 
 pub use sea_orm_migration::prelude::*;
 

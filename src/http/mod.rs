@@ -31,6 +31,7 @@ use tracing::Level;
 use crate::auth::Verifier;
 use crate::config::{CorsOrigin, HttpOptions};
 use crate::db::SchemaState;
+use crate::error::AppError;
 use crate::graphql::AppSchema;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -89,12 +90,15 @@ pub fn router(state: AppState) -> Router {
         // the errors that are (database, panics) are logged where they happen.
         .on_failure(DefaultOnFailure::new().level(Level::WARN));
     let shed = middleware::from_fn_with_state(state.clone(), shed_past_capacity);
+    let schema_ready = middleware::from_fn_with_state(state.clone(), refuse_until_schema_current);
     Router::new()
+        // The last layer runs first: a server that cannot serve yet takes no permit.
         .route(
             "/graphql",
             get(graphql::query_over_get)
                 .post(graphql::execute_post)
-                .route_layer(shed),
+                .route_layer(shed)
+                .route_layer(schema_ready),
         )
         .route("/graphiql", get(graphql::graphiql))
         .route("/healthz", get(health::live))
@@ -106,6 +110,20 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
+/// Until the migrations have run, every GraphQL request would fail on a table that is
+/// not there yet: answer 503 at once instead, so that clients retry rather than report
+/// an internal error.
+async fn refuse_until_schema_current(
+    State(state): State<AppState>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    if !state.db_schema.is_current() {
+        return retry_shortly(&AppError::SchemaNotReady);
+    }
+    next.run(request).await
+}
+
 /// Past `MAX_REQUESTS_IN_FLIGHT` GraphQL requests, the next is answered 503 at once, so
 /// that a flood queues neither in memory nor on the database pool.
 async fn shed_past_capacity(
@@ -114,17 +132,23 @@ async fn shed_past_capacity(
     next: Next,
 ) -> Response {
     let Ok(_permit) = state.in_flight.try_acquire() else {
-        let mut response = graphql_response::refuse(
-            media::ResponseMedia::Json,
-            StatusCode::SERVICE_UNAVAILABLE,
-            &crate::error::AppError::Overloaded,
-        );
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
+        return retry_shortly(&AppError::Overloaded);
     };
     next.run(request).await
+}
+
+/// A 503 carrying `error`, with `Retry-After: 1`: the request may well succeed if sent
+/// again in a moment.
+fn retry_shortly(error: &AppError) -> Response {
+    let mut response = graphql_response::refuse(
+        media::ResponseMedia::Json,
+        StatusCode::SERVICE_UNAVAILABLE,
+        error,
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// Browsers may call the API only from the listed origins. They were checked with the

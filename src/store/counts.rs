@@ -70,18 +70,21 @@ pub(super) async fn adjust(
     Ok(())
 }
 
-/// Recounts every ticket, after rows were written around [`adjust`] (bulk loads).
-pub async fn rebuild_counts(db: &impl ConnectionTrait) -> Result<(), DbErr> {
-    db.execute_unprepared("DELETE FROM ticket_counts").await?;
-    db.execute_unprepared(
+/// Recounts every ticket, after rows were written around [`adjust`] (bulk loads). The
+/// counts are replaced in one transaction, so a list read meanwhile sees the old counts
+/// or the new ones, never a table half emptied.
+pub async fn rebuild_counts(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let txn = super::begin_write(db).await?;
+    txn.execute_unprepared("DELETE FROM ticket_counts").await?;
+    txn.execute_unprepared(
         "INSERT INTO ticket_counts (user_id, status, count) \
          SELECT user_id, status, COUNT(*) FROM tickets GROUP BY user_id, status",
     )
     .await?;
-    db.execute_unprepared(
+    txn.execute_unprepared(
         "INSERT INTO ticket_counts (user_id, status, count) \
          SELECT '', status, COUNT(*) FROM tickets GROUP BY status",
     )
     .await?;
-    Ok(())
+    txn.commit().await
 }

@@ -1,5 +1,7 @@
 //! The database fails: missing at start, lost under load, too slow. The server keeps
-//! answering, fails requests fast with INTERNAL_SERVER_ERROR, and recovers by itself.
+//! answering: 503 SERVICE_UNAVAILABLE until it could migrate the database, then requests
+//! that fail on a lost database fail fast with INTERNAL_SERVER_ERROR. It recovers by
+//! itself.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,18 +52,26 @@ fn assert_internal_error(reply: &Reply) {
     assert!(reply.data("createTicket").is_null(), "{:#}", reply.body);
 }
 
-/// The process answers, but is not ready, and a request that needs the database fails
-/// with INTERNAL_SERVER_ERROR within the acquire timeout.
+/// The process answers, but is not ready, and a GraphQL request is refused at once
+/// with 503 SERVICE_UNAVAILABLE: the schema was never migrated.
 async fn assert_serving_but_not_ready(app: &TestApp, user: &User) {
     assert_eq!(app.get("/healthz").await.status(), 200);
     assert_eq!(app.get("/readyz").await.status(), 503);
     let started = Instant::now();
-    assert_internal_error(&create_ticket(app, user).await);
-    assert!(started.elapsed() < ACQUIRE_TIMEOUT + SLACK);
+    let reply = create_ticket(app, user).await;
+    assert!(started.elapsed() < SLACK);
+    assert_eq!(reply.status, 503, "{:#}", reply.body);
+    assert_eq!(reply.headers["retry-after"], "1");
+    assert_eq!(
+        reply.error_code().as_deref(),
+        Some("SERVICE_UNAVAILABLE"),
+        "{:#}",
+        reply.body
+    );
 }
 
 #[tokio::test]
-async fn an_sqlite_file_that_cannot_be_opened_at_start_fails_requests_until_it_can() {
+async fn an_sqlite_file_that_cannot_be_opened_at_start_answers_503_until_it_can() {
     let parent = tempfile::tempdir().expect("a temporary directory");
     let directory = parent.path().join("created-later");
     let url = format!("sqlite://{}/supportdesk.db?mode=rwc", directory.display());
@@ -83,7 +93,7 @@ async fn an_sqlite_file_that_cannot_be_opened_at_start_fails_requests_until_it_c
 }
 
 #[tokio::test]
-async fn postgres_unreachable_at_start_fails_requests_fast_until_it_returns() {
+async fn postgres_unreachable_at_start_answers_503_until_it_returns() {
     let Some(server_url) = postgres_server_url() else {
         eprintln!("skipped: needs TEST_DATABASE_URL=postgres://…");
         return;

@@ -133,7 +133,14 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
 
 /// A server that may not be ready, for tests of a database that is not there yet.
 pub async fn spawn_app_without_waiting(configure: impl FnOnce(&mut Config)) -> TestApp {
-    let database = TestDatabase::create().await;
+    spawn_app_over(TestDatabase::create().await, configure).await
+}
+
+/// A server over a database the test prepared first, which may not be ready.
+pub async fn spawn_app_over(
+    database: TestDatabase,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
     let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7());
     let mut config = Config {
         database: DatabaseConfig::new(database.url.clone()),

@@ -16,6 +16,7 @@ mod http;
 mod identity_provider;
 mod list_tickets;
 mod logging;
+mod migrations;
 mod panics;
 mod persisted_queries;
 mod production_auth;
