@@ -1,12 +1,54 @@
-//! The time budget of an operation, and the one exception to it: a write whose commit
-//! has started is seen through, so that a client is never told TIMEOUT about a change
-//! that happened.
+//! What one operation may spend: time, and messages read from the database.
+//!
+//! The time budget has one exception: a write whose commit has started is seen through,
+//! so that a client is never told TIMEOUT about a change that happened.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::time::Instant;
+
+use crate::error::AppError;
+
+/// How many more messages the operation may read. A history's length is unknown until it
+/// is read, so every read asks for at most one more than what is left, and one that gets
+/// more refuses the field: memory stays bounded whatever the data holds.
+#[derive(Debug)]
+pub struct MessageBudget {
+    limit: u64,
+    spent: AtomicU64,
+}
+
+impl MessageBudget {
+    pub fn new(limit: u64) -> Self {
+        Self {
+            limit,
+            spent: AtomicU64::new(0),
+        }
+    }
+
+    /// The most rows the next read should fetch: what is left, and one to tell that a
+    /// history goes past it.
+    pub fn rows_to_read(&self) -> u64 {
+        self.limit
+            .saturating_sub(self.spent.load(Ordering::SeqCst))
+            .saturating_add(1)
+    }
+
+    /// Counts `read` messages against the budget; past it, the read is refused.
+    pub fn spend(&self, read: usize) -> Result<(), AppError> {
+        let read = u64::try_from(read).unwrap_or(u64::MAX);
+        let before = self.spent.fetch_add(read, Ordering::SeqCst);
+        if before.saturating_add(read) > self.limit {
+            return Err(AppError::QueryTooComplex(format!(
+                "The operation would read more than {} messages; ask for fewer tickets",
+                self.limit
+            )));
+        }
+        Ok(())
+    }
+}
 
 tokio::task_local! {
     /// Set while an operation runs under a budget; `store::commit` raises it.
@@ -48,6 +90,22 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn reads_within_the_budget_are_counted() {
+        let budget = MessageBudget::new(10);
+        assert_eq!(budget.rows_to_read(), 11);
+        budget.spend(4).expect("within");
+        assert_eq!(budget.rows_to_read(), 7);
+        budget.spend(6).expect("exactly the budget");
+    }
+
+    #[test]
+    fn a_read_past_the_budget_is_refused() {
+        let budget = MessageBudget::new(10);
+        budget.spend(8).expect("within");
+        assert!(matches!(budget.spend(3), Err(AppError::QueryTooComplex(_))));
+    }
 
     #[tokio::test]
     async fn an_operation_within_its_budget_answers() {

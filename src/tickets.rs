@@ -11,6 +11,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::auth::Viewer;
+use crate::budget::MessageBudget;
 use crate::domain::{self, MessageBody, PageRequest, PageSummary, Subject};
 use crate::error::AppError;
 use crate::policy;
@@ -47,7 +48,7 @@ pub async fn list(
     db: &DatabaseConnection,
     viewer: &Viewer,
     request: ListRequest<'_>,
-    with_messages: bool,
+    with_messages: Option<&MessageBudget>,
 ) -> Result<(Vec<TicketWithHistory>, PageSummary), AppError> {
     let page = PageRequest::parse(request.page, request.limit)?;
     let owner = match (policy::ticket_owner_scope(viewer), request.user_id) {
@@ -62,20 +63,19 @@ pub async fn list(
         status: request.status,
     };
     let (tickets, total) = store::list_tickets(db, filter, request.order, page).await?;
-    let mut histories = if with_messages {
-        let ids: Vec<Uuid> = tickets.iter().map(|ticket| ticket.id).collect();
-        group_by_ticket(
-            store::messages_of_tickets(db, &ids, policy::sees_internal_notes(viewer)).await?,
-        )
-    } else {
-        HashMap::new()
+    let mut histories = match with_messages {
+        Some(budget) => {
+            let ids: Vec<Uuid> = tickets.iter().map(|ticket| ticket.id).collect();
+            group_by_ticket(read_histories(db, viewer, &ids, budget).await?)
+        }
+        None => HashMap::new(),
     };
     let tickets = tickets
         .into_iter()
         .map(|ticket| {
             let messages = histories
                 .remove(&ticket.id)
-                .or(with_messages.then(Vec::new));
+                .or(with_messages.map(|_| Vec::new()));
             TicketWithHistory { ticket, messages }
         })
         .collect();
@@ -104,23 +104,29 @@ pub async fn get(
     db: &DatabaseConnection,
     viewer: &Viewer,
     id: &str,
-    with_messages: bool,
+    with_messages: Option<&MessageBudget>,
 ) -> Result<TicketWithHistory, AppError> {
     let id = parse_ticket_id(id)?;
-    let found = if with_messages {
-        store::find_ticket_with_messages(db, id, policy::sees_internal_notes(viewer))
-            .await?
-            .map(|(ticket, messages)| TicketWithHistory {
+    let found = match with_messages {
+        Some(budget) => {
+            let include_internal = policy::sees_internal_notes(viewer);
+            let found =
+                store::find_ticket_with_messages(db, id, include_internal, budget.rows_to_read())
+                    .await?;
+            if let Some((_, messages)) = &found {
+                budget.spend(messages.len())?;
+            }
+            found.map(|(ticket, messages)| TicketWithHistory {
                 ticket,
                 messages: Some(messages),
             })
-    } else {
-        store::find_ticket(db, id)
+        }
+        None => store::find_ticket(db, id)
             .await?
             .map(|ticket| TicketWithHistory {
                 ticket,
                 messages: None,
-            })
+            }),
     };
     found
         .filter(|loaded| policy::can_see_ticket(viewer, &loaded.ticket))
@@ -132,11 +138,27 @@ pub async fn history(
     db: &DatabaseConnection,
     viewer: &Viewer,
     ticket: &ticket::Model,
+    budget: &MessageBudget,
 ) -> Result<Vec<ticket_message::Model>, AppError> {
     if !policy::can_see_ticket(viewer, ticket) {
         return Err(AppError::ticket_not_found());
     }
-    Ok(store::messages_of_tickets(db, &[ticket.id], policy::sees_internal_notes(viewer)).await?)
+    read_histories(db, viewer, &[ticket.id], budget).await
+}
+
+/// The histories of `tickets` as `viewer` may see them, within what the operation may
+/// still read.
+async fn read_histories(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    tickets: &[Uuid],
+    budget: &MessageBudget,
+) -> Result<Vec<ticket_message::Model>, AppError> {
+    let include_internal = policy::sees_internal_notes(viewer);
+    let messages =
+        store::messages_of_tickets(db, tickets, include_internal, budget.rows_to_read()).await?;
+    budget.spend(messages.len())?;
+    Ok(messages)
 }
 
 /// Opens a ticket owned by the viewer, with its first message, in one transaction.

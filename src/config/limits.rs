@@ -20,6 +20,8 @@ pub struct QueryLimits {
     pub max_directives: u64,
     /// What the operation may load, lists multiplied (see `graphql::cost`).
     pub max_cost: u64,
+    /// Messages the operation may read, counted as they are read.
+    pub max_messages: u64,
     /// Brackets (`{`, `[`, `(`) open at once in the text, checked before parsing: the
     /// parser and validator recurse on them and would overflow the stack.
     pub max_nesting: usize,
@@ -38,6 +40,7 @@ impl QueryLimits {
         max_root_fields: 20,
         max_directives: 50,
         max_cost: 10_000,
+        max_messages: 5_000,
         max_nesting: 64,
         max_batch: 10,
         document_cache_entries: NonZeroUsize::new(1_000).expect("not zero"),

@@ -161,6 +161,9 @@ pub struct HttpSettings {
     /// Most operations in one batched (JSON array) request.
     #[arg(long, env = "GRAPHQL_MAX_BATCH", default_value_t = QueryLimits::DEFAULT.max_batch, global = true)]
     pub graphql_max_batch: usize,
+    /// Most messages an operation may read.
+    #[arg(long, env = "GRAPHQL_MAX_MESSAGES", default_value_t = QueryLimits::DEFAULT.max_messages, global = true)]
+    pub graphql_max_messages: u64,
     /// Prepared documents and persisted queries (APQ) kept for reuse.
     #[arg(long, env = "GRAPHQL_DOCUMENT_CACHE_ENTRIES", default_value_t = QueryLimits::DEFAULT.document_cache_entries.get(), global = true)]
     pub graphql_document_cache_entries: usize,
@@ -246,6 +249,7 @@ impl TryFrom<HttpSettings> for HttpOptions {
                     settings.graphql_max_directives,
                 )?,
                 max_cost: positive("GRAPHQL_MAX_COST", settings.graphql_max_cost)?,
+                max_messages: positive("GRAPHQL_MAX_MESSAGES", settings.graphql_max_messages)?,
                 max_nesting: within(
                     "GRAPHQL_MAX_NESTING",
                     settings.graphql_max_nesting,
@@ -1013,6 +1017,7 @@ mod tests {
         "GRAPHQL_MAX_NESTING",
         "GRAPHQL_MAX_BATCH",
         "GRAPHQL_MAX_COST",
+        "GRAPHQL_MAX_MESSAGES",
         "GRAPHQL_DOCUMENT_CACHE_ENTRIES",
         "MAX_CONNECTIONS",
         "HEADER_READ_TIMEOUT_SECONDS",

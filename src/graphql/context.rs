@@ -2,12 +2,15 @@ use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::Viewer;
+use crate::budget::MessageBudget;
 use crate::error::AppError;
 
-/// What every resolver needs: the database and the signed-in user.
+/// What every resolver needs: the database, the signed-in user, and what the operation
+/// may still read.
 pub struct Session<'a> {
     pub db: &'a DatabaseConnection,
     pub viewer: &'a Viewer,
+    pub messages: &'a MessageBudget,
 }
 
 impl<'a> Session<'a> {
@@ -19,6 +22,13 @@ impl<'a> Session<'a> {
             .ok_or(AppError::Internal(
                 "the schema was built without a database",
             ))?;
-        Ok(Self { db, viewer })
+        let messages = ctx
+            .data_opt::<MessageBudget>()
+            .ok_or(AppError::Internal("the request did not pass the pipeline"))?;
+        Ok(Self {
+            db,
+            viewer,
+            messages,
+        })
     }
 }

@@ -22,7 +22,7 @@ use super::document_cache::DocumentCache;
 use super::rate_limit::MutationRateLimiter;
 use super::request::{Introspection, Operation, apply, prepare_document};
 use crate::auth::Viewer;
-use crate::budget::{Deadline, run_until};
+use crate::budget::{Deadline, MessageBudget, run_until};
 use crate::config::QueryLimits;
 use crate::error::AppError;
 
@@ -112,6 +112,9 @@ impl Extension for PipelineExtension {
                 }));
             }
         }
+        request
+            .data
+            .insert(MessageBudget::new(checks.limits.max_messages));
         next.run(ctx, request).await
     }
 

@@ -51,7 +51,12 @@ impl TicketQuery {
             order: order.into(),
         };
         // Histories asked for are loaded for the whole page in one query, not per ticket.
-        let with_messages = ctx.look_ahead().field("items").field("messages").exists();
+        let with_messages = ctx
+            .look_ahead()
+            .field("items")
+            .field("messages")
+            .exists()
+            .then_some(session.messages);
         let (items, summary) = tickets::list(session.db, session.viewer, request, with_messages)
             .await
             .extend()?;
@@ -67,7 +72,11 @@ impl TicketQuery {
     async fn ticket(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Ticket>> {
         let session = Session::from_context(ctx).extend()?;
         // A history asked for is read with the ticket, in the same statement.
-        let with_messages = ctx.look_ahead().field("messages").exists();
+        let with_messages = ctx
+            .look_ahead()
+            .field("messages")
+            .exists()
+            .then_some(session.messages);
         let ticket = tickets::get(session.db, session.viewer, &id, with_messages)
             .await
             .extend()?;

@@ -126,7 +126,7 @@ impl Ticket {
             return Ok(Cow::Borrowed(loaded));
         }
         let session = Session::from_context(ctx).extend()?;
-        let messages = tickets::history(session.db, session.viewer, &self.model)
+        let messages = tickets::history(session.db, session.viewer, &self.model, session.messages)
             .await
             .extend()?;
         Ok(Cow::Owned(

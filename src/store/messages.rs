@@ -3,16 +3,17 @@ use entity::prelude::{Role, TicketMessage};
 use entity::ticket_message;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
-    DbErr, EntityTrait, QueryFilter, QueryOrder, QueryTrait,
+    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
-/// The messages of several tickets in one query, each ticket's oldest first; internal
-/// notes only when asked for.
+/// The messages of several tickets in one query, each ticket's oldest first, at most
+/// `max_rows`; internal notes only when asked for.
 pub async fn messages_of_tickets(
     db: &DatabaseConnection,
     ticket_ids: &[Uuid],
     include_internal: bool,
+    max_rows: u64,
 ) -> Result<Vec<ticket_message::Model>, DbErr> {
     if ticket_ids.is_empty() {
         return Ok(Vec::new());
@@ -25,6 +26,7 @@ pub async fn messages_of_tickets(
         .order_by_asc(ticket_message::Column::TicketId)
         .order_by_asc(ticket_message::Column::CreatedAt)
         .order_by_asc(ticket_message::Column::Id)
+        .limit(max_rows)
         .all(db)
         .await
 }

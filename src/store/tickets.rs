@@ -65,6 +65,7 @@ pub async fn find_ticket_with_messages(
     db: &impl ConnectionTrait,
     id: Uuid,
     include_internal: bool,
+    max_messages: u64,
 ) -> Result<Option<(ticket::Model, Vec<ticket_message::Model>)>, DbErr> {
     let mut messages = ticket::Relation::Messages.def();
     if !include_internal {
@@ -76,6 +77,8 @@ pub async fn find_ticket_with_messages(
         .select_with(TicketMessage)
         .order_by_asc(ticket_message::Column::CreatedAt)
         .order_by_asc(ticket_message::Column::Id)
+        // One row per message (or one for a ticket without any): at most `max_messages`.
+        .limit(max_messages)
         .all(db)
         .await?;
     Ok(rows.into_iter().next())

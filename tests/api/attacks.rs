@@ -304,3 +304,68 @@ async fn eight_concurrent_one_mebibyte_batch_bodies_stay_within_bounded_memory()
     // Eight bodies of 1 MiB each are read; parsed, they once took about 180 MiB apiece.
     assert!(grown_mib < 64, "the peak grew by {grown_mib} MiB");
 }
+
+/// A server that lets an operation read at most five messages, and a ticket of `messages`.
+async fn ticket_of_messages(messages: usize) -> (TestApp, String) {
+    let app = spawn_app_with(|config| config.http.query_limits.max_messages = 5).await;
+    let alice = app.customer("alice");
+    let id = app.create_ticket(&alice, "Chatty").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    for _ in 1..messages {
+        app.add_message(&alice, &id, "More", false).await.expect_ok();
+    }
+    (app, id)
+}
+
+#[tokio::test]
+async fn a_history_longer_than_the_message_budget_is_refused() {
+    let (app, id) = ticket_of_messages(6).await;
+
+    let reply = app.ticket(&app.customer("alice"), &id).await;
+
+    assert_too_complex_field(&reply, "ticket");
+}
+
+#[tokio::test]
+async fn a_page_of_histories_longer_than_the_message_budget_is_refused() {
+    let (app, _) = ticket_of_messages(6).await;
+
+    let reply = app
+        .graphql(
+            &app.customer("alice"),
+            "{ tickets { items { messages { id } } } }",
+            json!({}),
+        )
+        .await;
+
+    assert_too_complex_field(&reply, "tickets");
+}
+
+#[tokio::test]
+async fn the_message_budget_is_shared_by_every_field_of_an_operation() {
+    let (app, id) = ticket_of_messages(3).await;
+    let alice = app.customer("alice");
+    let one = format!("ticket(id: \"{id}\") {{ messages {{ id }} }}");
+    app.graphql(&alice, &format!("{{ {one} }}"), json!({}))
+        .await
+        .expect_ok();
+
+    let reply = app
+        .graphql(&alice, &format!("{{ a: {one} b: {one} }}"), json!({}))
+        .await;
+
+    assert_eq!(reply.error_code().as_deref(), Some("QUERY_TOO_COMPLEX"));
+    assert_eq!(reply.errors().len(), 1, "{:#}", reply.body);
+}
+
+fn assert_too_complex_field(reply: &Reply, field: &str) {
+    assert_eq!(
+        reply.error_code().as_deref(),
+        Some("QUERY_TOO_COMPLEX"),
+        "{:#}",
+        reply.body
+    );
+    assert_eq!(reply.data(field), &Value::Null);
+}

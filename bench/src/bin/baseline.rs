@@ -29,11 +29,14 @@ use entity::{ticket, ticket_message};
 use sea_orm::{ActiveEnum, DatabaseConnection, DbErr};
 use serde::{Deserialize, Serialize};
 use supportdesk::auth::{AuthConfig, Verifier, Viewer};
-use supportdesk::config::DatabaseConfig;
+use supportdesk::config::{DatabaseConfig, QueryLimits};
 use supportdesk::domain::{PageRequest, PageSummary};
 use supportdesk::policy;
 use supportdesk::store::{self, ListOrder, TicketFilter};
 use uuid::Uuid;
+
+/// The server reads at most its message budget and one more; so does the baseline.
+const MESSAGE_ROWS: u64 = QueryLimits::DEFAULT.max_messages + 1;
 
 struct App {
     db: DatabaseConnection,
@@ -135,7 +138,8 @@ async fn list(
     if with_messages {
         let ids: Vec<Uuid> = tickets.iter().map(|ticket| ticket.id).collect();
         let messages =
-            store::messages_of_tickets(db, &ids, policy::sees_internal_notes(viewer)).await?;
+            store::messages_of_tickets(db, &ids, policy::sees_internal_notes(viewer), MESSAGE_ROWS)
+                .await?;
         for message in messages {
             histories
                 .entry(message.ticket_id)
@@ -166,7 +170,8 @@ async fn shown_ticket(
     id: Uuid,
 ) -> Result<Option<Vec<u8>>, DbErr> {
     let found =
-        store::find_ticket_with_messages(db, id, policy::sees_internal_notes(viewer)).await?;
+        store::find_ticket_with_messages(db, id, policy::sees_internal_notes(viewer), MESSAGE_ROWS)
+            .await?;
     let Some((ticket, messages)) =
         found.filter(|(ticket, _)| policy::can_see_ticket(viewer, ticket))
     else {
