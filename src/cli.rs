@@ -3,8 +3,9 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use entity::prelude::Role;
 
-use crate::auth::{TokenMinter, Viewer};
+use crate::auth::TokenMinter;
 use crate::config::{Config, Settings};
+use crate::domain::Viewer;
 use crate::startup::{Application, StartupError};
 
 #[derive(Debug, Parser)]

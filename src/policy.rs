@@ -2,7 +2,7 @@
 
 use entity::ticket;
 
-use crate::auth::Viewer;
+use crate::domain::Viewer;
 use crate::error::AppError;
 
 /// Status changes are triage work: admins only.

@@ -10,12 +10,11 @@ use entity::{ticket, ticket_message};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::auth::Viewer;
 use crate::budget::MessageBudget;
-use crate::domain::{self, MessageBody, PageRequest, PageSummary, Subject};
+use crate::domain::{self, ListOrder, MessageBody, PageRequest, PageSummary, Subject, Viewer};
 use crate::error::AppError;
 use crate::policy;
-use crate::store::{self, ListOrder, TicketFilter};
+use crate::store::{self, TicketFilter};
 
 /// What a ticket list asks for, as the client sent it.
 pub struct ListRequest<'a> {

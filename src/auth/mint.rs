@@ -5,9 +5,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value};
 
+use super::TokenError;
 use super::roles::RoleMapping;
 use super::settings::AuthConfig;
-use super::{TokenError, Viewer};
+use crate::domain::Viewer;
 
 /// Signs HS256 tokens that this server's configuration accepts.
 pub struct TokenMinter {

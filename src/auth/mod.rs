@@ -21,18 +21,3 @@ pub use settings::{
     AuthConfig, AuthConfigError, AuthSettings, MIN_SECRET_BYTES, PublicKeys, Secret,
 };
 pub use verifier::{TokenError, Verifier};
-
-use entity::prelude::Role;
-
-/// The signed-in user a request acts for, as the token says.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Viewer {
-    pub id: String,
-    pub role: Role,
-}
-
-impl Viewer {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-}

@@ -7,11 +7,11 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use super::Viewer;
 use super::jwks::JwksCache;
 use super::keys::PublicKey;
 use super::roles::RoleMapping;
 use super::settings::{AuthConfig, PublicKeys};
+use crate::domain::Viewer;
 
 /// The longest `sub` accepted: it is stored as the owner of tickets and messages.
 const MAX_SUBJECT_CHARS: usize = 255;

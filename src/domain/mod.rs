@@ -1,9 +1,12 @@
-//! Domain values that can only hold valid data, and the rules of a ticket's life.
+//! Domain values that can only hold valid data, who acts, and the rules of a ticket's
+//! life.
 
 mod pagination;
 mod text;
 mod ticket;
+mod viewer;
 
-pub use pagination::{PageRequest, PageSummary};
+pub use pagination::{ListOrder, PageRequest, PageSummary};
 pub use text::{MessageBody, Subject};
 pub use ticket::{ensure_open_for_messages, status_after_message};
+pub use viewer::Viewer;

@@ -1,5 +1,12 @@
 use crate::error::AppError;
 
+/// The order of a ticket list; ties on the creation time are broken by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListOrder {
+    NewestFirst,
+    OldestFirst,
+}
+
 /// A valid page request: `page` ≥ 1 and 1 ≤ `limit` ≤ 100.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageRequest {

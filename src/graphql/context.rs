@@ -1,8 +1,8 @@
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
-use crate::auth::Viewer;
 use crate::budget::MessageBudget;
+use crate::domain::Viewer;
 use crate::error::AppError;
 
 /// What every resolver needs: the database, the signed-in user, and what the operation

@@ -4,7 +4,7 @@
 
 use async_graphql::{Context, Guard, Result, ResultExt};
 
-use crate::auth::Viewer;
+use crate::domain::Viewer;
 use crate::error::AppError;
 use crate::policy;
 

@@ -21,9 +21,9 @@ use tokio::time::Instant;
 use super::document_cache::DocumentCache;
 use super::rate_limit::MutationRateLimiter;
 use super::request::{Introspection, Operation, apply, prepare_document};
-use crate::auth::Viewer;
 use crate::budget::{Deadline, MessageBudget, run_until};
 use crate::config::QueryLimits;
+use crate::domain::Viewer;
 use crate::error::AppError;
 
 /// How a request arrived, as its transport tells the pipeline in the request's data.

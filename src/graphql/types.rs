@@ -5,9 +5,7 @@ use entity::{ticket, ticket_message};
 
 use super::context::Session;
 use super::scalars::DateTime;
-use crate::auth;
-use crate::domain::PageSummary;
-use crate::store::ListOrder;
+use crate::domain::{self, ListOrder, PageSummary};
 use crate::tickets;
 
 /// The role a user acts in.
@@ -32,7 +30,7 @@ pub enum TicketStatus {
 
 /// The order of a ticket list.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
-#[graphql(remote = "crate::store::ListOrder")]
+#[graphql(remote = "crate::domain::ListOrder")]
 pub enum TicketOrder {
     /// Most recently created first; ties broken by id, descending.
     NewestFirst,
@@ -47,7 +45,7 @@ impl Default for TicketOrder {
 }
 
 /// The signed-in user, as their token says.
-pub struct Viewer(pub auth::Viewer);
+pub struct Viewer(pub domain::Viewer);
 
 #[Object(name = "Viewer")]
 impl Viewer {

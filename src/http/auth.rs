@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use crate::auth::Viewer;
+use crate::domain::Viewer;
 use crate::error::AppError;
 
 /// The signed-in user, or `None` when the request has no `Authorization` header.

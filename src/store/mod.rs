@@ -8,8 +8,8 @@ mod tickets;
 pub use counts::{count_tickets, rebuild_counts};
 pub use messages::{NewMessage, insert_message, messages_of_tickets};
 pub use tickets::{
-    ListOrder, NewTicket, TicketFilter, find_ticket, find_ticket_with_messages, insert_ticket,
-    list_tickets, lock_ticket, set_ticket_status, touch_ticket,
+    NewTicket, TicketFilter, find_ticket, find_ticket_with_messages, insert_ticket, list_tickets,
+    lock_ticket, set_ticket_status, touch_ticket,
 };
 
 use sea_orm::{

@@ -10,14 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::counts;
-use crate::domain::PageRequest;
-
-/// The order of a ticket list; ties on the creation time are broken by id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ListOrder {
-    NewestFirst,
-    OldestFirst,
-}
+use crate::domain::{ListOrder, PageRequest};
 
 /// Which tickets a list holds: those of one owner (or all), in one status (or any).
 #[derive(Clone, Copy, Debug, Default)]

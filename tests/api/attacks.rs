@@ -314,7 +314,9 @@ async fn ticket_of_messages(messages: usize) -> (TestApp, String) {
         .expect("id")
         .to_owned();
     for _ in 1..messages {
-        app.add_message(&alice, &id, "More", false).await.expect_ok();
+        app.add_message(&alice, &id, "More", false)
+            .await
+            .expect_ok();
     }
     (app, id)
 }

@@ -28,11 +28,11 @@ use entity::prelude::TicketStatus;
 use entity::{ticket, ticket_message};
 use sea_orm::{ActiveEnum, DatabaseConnection, DbErr};
 use serde::{Deserialize, Serialize};
-use supportdesk::auth::{AuthConfig, Verifier, Viewer};
+use supportdesk::auth::{AuthConfig, Verifier};
 use supportdesk::config::{DatabaseConfig, QueryLimits};
-use supportdesk::domain::{PageRequest, PageSummary};
+use supportdesk::domain::{ListOrder, PageRequest, PageSummary, Viewer};
 use supportdesk::policy;
-use supportdesk::store::{self, ListOrder, TicketFilter};
+use supportdesk::store::{self, TicketFilter};
 use uuid::Uuid;
 
 /// The server reads at most its message budget and one more; so does the baseline.
