@@ -12,7 +12,7 @@ use serde_json::json;
 use supportdesk::config::DatabaseConfig;
 
 use crate::helpers::{
-    Reply, TestApp, TestDatabase, User, postgres_server_url, spawn_app_with,
+    Reply, TestApp, TestDatabase, User, required_postgres_server_url, spawn_app_with,
     spawn_app_without_waiting,
 };
 use crate::proxy::{TcpProxy, postgres_host_port};
@@ -93,11 +93,9 @@ async fn an_sqlite_file_that_cannot_be_opened_at_start_answers_503_until_it_can(
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only: TEST_DATABASE_URL=postgres://… cargo test --test api -- --include-ignored"]
 async fn postgres_unreachable_at_start_answers_503_until_it_returns() {
-    let Some(server_url) = postgres_server_url() else {
-        eprintln!("skipped: needs TEST_DATABASE_URL=postgres://…");
-        return;
-    };
+    let server_url = required_postgres_server_url();
     let proxy = TcpProxy::cut_off(&postgres_host_port(&server_url)).await;
     let app = spawn_app_without_waiting(|config| {
         config.database.url = proxy.url_for(&config.database.url);
@@ -123,11 +121,9 @@ struct Outcome {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL only: TEST_DATABASE_URL=postgres://… cargo test --test api -- --include-ignored"]
 async fn losing_postgres_under_load_fails_requests_fast_and_recovers_by_itself() {
-    let Some(server_url) = postgres_server_url() else {
-        eprintln!("skipped: needs TEST_DATABASE_URL=postgres://…");
-        return;
-    };
+    let server_url = required_postgres_server_url();
     let proxy = TcpProxy::start(&postgres_host_port(&server_url)).await;
     let app = Arc::new(
         spawn_app_with(|config| {
@@ -217,12 +213,10 @@ async fn losing_postgres_under_load_fails_requests_fast_and_recovers_by_itself()
 }
 
 #[tokio::test]
+#[ignore = "PostgreSQL only: TEST_DATABASE_URL=postgres://… cargo test --test api -- --include-ignored"]
 async fn a_postgres_statement_past_the_statement_timeout_is_cancelled() {
+    required_postgres_server_url();
     let database = TestDatabase::create().await;
-    if postgres_server_url().is_none() {
-        eprintln!("skipped: needs TEST_DATABASE_URL=postgres://…");
-        return;
-    }
     let db = supportdesk::db::connect(&DatabaseConfig {
         statement_timeout: Duration::from_millis(200),
         ..DatabaseConfig::new(database.url.clone())

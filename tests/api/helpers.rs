@@ -486,6 +486,12 @@ enum Cleanup {
     },
 }
 
+/// The PostgreSQL server of a test that runs on PostgreSQL only (marked `#[ignore]`, and
+/// run with `--include-ignored` when `TEST_DATABASE_URL` names PostgreSQL).
+pub fn required_postgres_server_url() -> String {
+    postgres_server_url().expect("this test needs TEST_DATABASE_URL=postgres://…")
+}
+
 /// The PostgreSQL server the suite runs on, if it runs on PostgreSQL.
 pub fn postgres_server_url() -> Option<String> {
     std::env::var("TEST_DATABASE_URL")
