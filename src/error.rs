@@ -36,22 +36,10 @@ pub enum AppError {
     /// message.
     #[error("PersistedQueryNotFound")]
     PersistedQueryNotFound,
-    /// A mutation sent over GET, where a cross-site link could trigger it.
-    #[error("Mutations must be sent with POST")]
-    MutationOverGet,
-    /// A request body or query string that is not a GraphQL request.
+    /// A GraphQL request that cannot be served as sent (a persisted query's hash that does
+    /// not match its text).
     #[error("{0}")]
     BadRequest(String),
-    #[error("Too many requests; retry in {retry_after_seconds} s")]
-    RateLimited { retry_after_seconds: u64 },
-    #[error("The request took too long and was stopped")]
-    Timeout,
-    /// More requests in flight than the server takes at once.
-    #[error("The server is busy; retry shortly")]
-    Overloaded,
-    /// The server started before its database was migrated, or could be reached.
-    #[error("The database schema is not ready yet; retry shortly")]
-    SchemaNotReady,
     #[error("Internal server error")]
     Database(#[from] DbErr),
     #[error("Internal server error")]
@@ -85,10 +73,7 @@ impl AppError {
             Self::ParseFailed(_) => "GRAPHQL_PARSE_FAILED",
             Self::ValidationFailed(_) => GRAPHQL_VALIDATION_FAILED,
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
-            Self::BadRequest(_) | Self::MutationOverGet => "BAD_REQUEST",
-            Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::Timeout => "TIMEOUT",
-            Self::Overloaded | Self::SchemaNotReady => "SERVICE_UNAVAILABLE",
+            Self::BadRequest(_) => "BAD_REQUEST",
             Self::Database(_) | Self::Internal(_) | Self::Panic { .. } => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -137,12 +122,8 @@ impl ErrorExtensions for AppError {
         }
         async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
             extensions.set("code", self.code());
-            match self {
-                Self::BadUserInput { field, .. } => extensions.set("field", *field),
-                Self::RateLimited {
-                    retry_after_seconds,
-                } => extensions.set("retryAfter", *retry_after_seconds),
-                _ => {}
+            if let Self::BadUserInput { field, .. } = self {
+                extensions.set("field", *field);
             }
         })
     }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod policy;
+pub mod refusal;
 pub mod seed;
 pub mod startup;
 pub mod store;

@@ -25,6 +25,7 @@ use crate::budget::{Deadline, MessageBudget, run_until};
 use crate::config::QueryLimits;
 use crate::domain::Viewer;
 use crate::error::AppError;
+use crate::refusal::Refusal;
 
 /// How a request arrived, as its transport tells the pipeline in the request's data.
 /// A request without one came over the WebSocket.
@@ -100,14 +101,14 @@ impl Extension for PipelineExtension {
         let operation = checks.prepare(&mut request).map_err(refusal)?;
         if operation.kind == OperationType::Mutation {
             if data_of::<Transport>(&request) == Some(&Transport::HttpGet) {
-                return Err(refusal(AppError::MutationOverGet));
+                return Err(refusal(Refusal::MutationOverGet));
             }
             // The socket keeps its viewer in the connection's data, HTTP in the request's.
             let viewer = data_of::<Viewer>(&request).or_else(|| ctx.data_opt::<Viewer>());
             if let Some(viewer) = viewer
                 && let Err(wait) = checks.rate_limiter.take(&viewer.id, operation.root_fields)
             {
-                return Err(refusal(AppError::RateLimited {
+                return Err(refusal(Refusal::RateLimited {
                     retry_after_seconds: wait.as_secs().saturating_add(1),
                 }));
             }
@@ -131,15 +132,15 @@ impl Extension for PipelineExtension {
             Some(response) => response,
             None => {
                 tracing::warn!("an operation stopped at its time budget");
-                Response::from_errors(vec![refusal(AppError::Timeout)])
+                Response::from_errors(vec![refusal(Refusal::Timeout)])
             }
         }
     }
 }
 
-/// The refusal as a GraphQL error that still carries the [`AppError`], so that the
-/// transport can tell its status from it.
-pub fn refusal(error: AppError) -> ServerError {
+/// The refusal as a GraphQL error that still carries what it was (a [`Refusal`] or an
+/// [`AppError`]), so that the transport can tell its status from it.
+fn refusal<E: ErrorExtensions + Send + Sync + 'static>(error: E) -> ServerError {
     let extended = error.extend();
     let mut server_error = ServerError::new(extended.message, None);
     server_error.extensions = extended.extensions;

@@ -1,25 +1,19 @@
 //! The `Authorization` header, turned into the viewer a request acts for.
 
-use axum::Json;
 use axum::extract::FromRequestParts;
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::HeaderValue;
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use crate::domain::Viewer;
-use crate::error::AppError;
+use crate::refusal::Refusal;
 
 /// The signed-in user, or `None` when the request has no `Authorization` header.
 pub struct MaybeViewer(pub Option<Viewer>);
 
-/// A present `Authorization` header that carries no valid token: the whole request is
-/// refused, rather than run as anonymous.
-pub struct InvalidToken;
-
 impl FromRequestParts<AppState> for MaybeViewer {
-    type Rejection = InvalidToken;
+    type Rejection = Refusal;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -28,12 +22,12 @@ impl FromRequestParts<AppState> for MaybeViewer {
         let Some(header) = parts.headers.get(AUTHORIZATION) else {
             return Ok(Self(None));
         };
-        let token = bearer_token(header).ok_or(InvalidToken)?;
+        let token = bearer_token(header).ok_or(Refusal::InvalidToken)?;
         match state.verifier.verify(token).await {
             Ok(viewer) => Ok(Self(Some(viewer))),
             Err(reason) => {
                 tracing::debug!(%reason, "refused a bearer token");
-                Err(InvalidToken)
+                Err(Refusal::InvalidToken)
             }
         }
     }
@@ -44,24 +38,6 @@ fn bearer_token(header: &HeaderValue) -> Option<&str> {
     let (scheme, token) = header.to_str().ok()?.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-impl IntoResponse for InvalidToken {
-    fn into_response(self) -> Response {
-        let error = AppError::Unauthenticated;
-        let body = serde_json::json!({
-            "errors": [{
-                "message": "Invalid or expired token",
-                "extensions": { "code": error.code() },
-            }]
-        });
-        (
-            StatusCode::UNAUTHORIZED,
-            [(WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#)],
-            Json(body),
-        )
-            .into_response()
-    }
 }
 
 #[cfg(test)]

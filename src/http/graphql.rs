@@ -4,20 +4,21 @@
 use async_graphql::BatchRequest;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::header::{ALLOW, RETRY_AFTER};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, Response};
+use tokio::time::Instant;
 
 use super::AppState;
 use super::auth::MaybeViewer;
-use super::graphql_response::{execution_started, not_acceptable, refuse, respond, response_json};
+use super::graphql_response::{execution_started, respond, response_json};
 use super::media::{ResponseMedia, negotiate};
+use super::refusal::refuse;
 use super::request_body::{check_content_type, parse_body, read_body};
 use crate::budget::Deadline;
 use crate::domain::Viewer;
 use crate::error::AppError;
 use crate::graphql::pipeline::Transport;
-use tokio::time::Instant;
+use crate::refusal::Refusal;
 
 pub async fn graphiql() -> Html<String> {
     Html(
@@ -36,14 +37,14 @@ pub async fn query_over_get(
 ) -> Response {
     let deadline = Deadline(Instant::now() + state.http.request_timeout);
     let Some(media) = negotiate(&headers) else {
-        return not_acceptable();
+        return refuse(ResponseMedia::Json, &Refusal::NotAcceptable);
     };
     let request =
         match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
             Ok(request) => request,
             Err(error) => {
-                let refusal = AppError::BadRequest(format!("Malformed query string: {error}"));
-                return refuse(media, StatusCode::BAD_REQUEST, &refusal);
+                let refusal = Refusal::Malformed(format!("Malformed query string: {error}"));
+                return refuse(media, &refusal);
             }
         };
     let request = request.data(Transport::HttpGet);
@@ -60,20 +61,20 @@ pub async fn execute_post(
 ) -> Response {
     let deadline = Deadline(Instant::now() + state.http.request_timeout);
     let Some(media) = negotiate(&headers) else {
-        return not_acceptable();
+        return refuse(ResponseMedia::Json, &Refusal::NotAcceptable);
     };
-    if let Err((status, refusal)) = check_content_type(&headers) {
-        return refuse(media, status, &refusal);
+    if let Err(refusal) = check_content_type(&headers) {
+        return refuse(media, &refusal);
     }
     let body = read_body(&headers, body, state.http.max_body_bytes);
     let bytes = match tokio::time::timeout_at(deadline.0, body).await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err((status, refusal))) => return refuse(media, status, &refusal),
-        Err(_) => return refuse(media, StatusCode::SERVICE_UNAVAILABLE, &AppError::Timeout),
+        Ok(Err(refusal)) => return refuse(media, &refusal),
+        Err(_) => return refuse(media, &Refusal::Timeout),
     };
     let batch = match parse_body(&bytes, state.http.query_limits.max_batch) {
         Ok(batch) => batch,
-        Err(refusal) => return refuse(media, StatusCode::BAD_REQUEST, &refusal),
+        Err(refusal) => return refuse(media, &refusal),
     };
     match batch {
         BatchRequest::Single(request) => {
@@ -100,21 +101,17 @@ async fn run_one(
     deadline: Deadline,
 ) -> Response {
     let response = execute(state, request, viewer, deadline).await;
-    let outcome = Outcome::of(&response);
-    let mut response = respond(media, outcome.status(media), response_json(response));
-    let headers = response.headers_mut();
-    match outcome {
-        Outcome::MutationOverGet => {
-            headers.insert(ALLOW, HeaderValue::from_static("POST"));
+    let mut headers = HeaderMap::new();
+    let status = match refusal_of(&response) {
+        Some(refusal) => {
+            refusal.add_headers(&mut headers);
+            refusal.status()
         }
-        Outcome::RateLimited {
-            retry_after_seconds,
-        } => {
-            headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds));
-        }
-        _ => {}
-    }
-    response
+        None => status_of(&response, media),
+    };
+    let mut http_response = respond(media, status, response_json(response));
+    http_response.headers_mut().extend(headers);
+    http_response
 }
 
 async fn execute(
@@ -129,57 +126,33 @@ async fn execute(
     state.schema.execute(request.data(deadline)).await
 }
 
-/// How a request ended, for its HTTP status and headers: decided here, from the error
-/// the pipeline refused it with.
-#[derive(Clone, Copy)]
-enum Outcome {
-    /// Execution started: `data` is present.
-    Executed,
-    /// The document did not parse, validate or fit the limits: no `data`.
-    RequestError,
-    /// Sent by hash only, and the hash is unknown here: Apollo Client and urql send the
-    /// text next, on a 200 as on any other status.
-    PersistedQueryNotFound,
-    MutationOverGet,
-    RateLimited {
-        retry_after_seconds: u64,
-    },
-    TimedOut,
+/// The refusal the pipeline answered with, if it refused the request as a whole.
+fn refusal_of(response: &async_graphql::Response) -> Option<&Refusal> {
+    if execution_started(response) {
+        return None;
+    }
+    response
+        .errors
+        .first()
+        .and_then(|error| error.source::<Refusal>())
 }
 
-impl Outcome {
-    fn of(response: &async_graphql::Response) -> Self {
-        if execution_started(response) {
-            return Self::Executed;
-        }
-        let refusal = response
-            .errors
-            .first()
-            .and_then(|error| error.source::<AppError>());
-        match refusal {
-            Some(AppError::MutationOverGet) => Self::MutationOverGet,
-            Some(AppError::RateLimited {
-                retry_after_seconds,
-            }) => Self::RateLimited {
-                retry_after_seconds: *retry_after_seconds,
-            },
-            Some(AppError::Timeout) => Self::TimedOut,
-            Some(AppError::PersistedQueryNotFound) => Self::PersistedQueryNotFound,
-            _ => Self::RequestError,
-        }
-    }
-
-    fn status(self, media: ResponseMedia) -> StatusCode {
-        match self {
-            Self::Executed | Self::PersistedQueryNotFound => StatusCode::OK,
-            // Only the newer media type may say "request error" in the status.
-            Self::RequestError if media == ResponseMedia::GraphqlResponseJson => {
-                StatusCode::BAD_REQUEST
-            }
-            Self::RequestError => StatusCode::OK,
-            Self::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
-        }
+/// The status of a response that is no refusal: 200 once execution started; a request
+/// error (parse, validation, limits) says so only in the newer media type. A persisted
+/// query the server does not hold is answered 200, on which Apollo Client and urql send
+/// its text.
+fn status_of(response: &async_graphql::Response, media: ResponseMedia) -> StatusCode {
+    let persisted_query_not_found = response
+        .errors
+        .first()
+        .and_then(|error| error.source::<AppError>())
+        .is_some_and(|error| matches!(error, AppError::PersistedQueryNotFound));
+    if execution_started(response)
+        || persisted_query_not_found
+        || media != ResponseMedia::GraphqlResponseJson
+    {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
     }
 }

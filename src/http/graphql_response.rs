@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::media::ResponseMedia;
-use crate::error::{AppError, executor_error_code};
+use crate::error::executor_error_code;
 
 /// Whether execution started: it yields `data`, or errors located at a field. Before
 /// execution (parse, validation) errors have no path.
@@ -118,13 +118,10 @@ fn json_of(value: &impl serde::Serialize) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-pub(super) fn error_body(error: &AppError) -> Value {
+/// A body of one error, without `data`: a refusal before execution.
+pub(super) fn error_body(error: &impl ErrorExtensions) -> Value {
     let error = error.extend();
     json!({ "errors": [{ "message": error.message, "extensions": error.extensions }] })
-}
-
-pub(super) fn refuse(media: ResponseMedia, status: StatusCode, error: &AppError) -> Response {
-    respond(media, status, error_body(error).to_string())
 }
 
 pub(super) fn respond(media: ResponseMedia, status: StatusCode, body: String) -> Response {
@@ -134,15 +131,4 @@ pub(super) fn respond(media: ResponseMedia, status: StatusCode, body: String) ->
         body,
     )
         .into_response()
-}
-
-pub(super) fn not_acceptable() -> Response {
-    let body = error_body(&AppError::BadRequest(
-        "Accept application/graphql-response+json or application/json".into(),
-    ));
-    respond(
-        ResponseMedia::Json,
-        StatusCode::NOT_ACCEPTABLE,
-        body.to_string(),
-    )
 }

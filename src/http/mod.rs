@@ -6,6 +6,7 @@ mod graphql;
 mod graphql_response;
 mod health;
 mod media;
+mod refusal;
 mod request_body;
 pub mod serve;
 
@@ -14,8 +15,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::RETRY_AFTER;
-use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::http::{HeaderName, Method, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
@@ -31,8 +31,11 @@ use tracing::Level;
 use crate::auth::Verifier;
 use crate::config::{CorsOrigin, HttpOptions};
 use crate::db::SchemaState;
-use crate::error::AppError;
 use crate::graphql::AppSchema;
+use crate::refusal::Refusal;
+
+use self::media::ResponseMedia;
+use self::refusal::refuse;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -119,7 +122,7 @@ async fn refuse_until_schema_current(
     next: Next,
 ) -> Response {
     if !state.db_schema.is_current() {
-        return retry_shortly(&AppError::SchemaNotReady);
+        return refuse(ResponseMedia::Json, &Refusal::SchemaNotReady);
     }
     next.run(request).await
 }
@@ -132,23 +135,9 @@ async fn shed_past_capacity(
     next: Next,
 ) -> Response {
     let Ok(_permit) = state.in_flight.try_acquire() else {
-        return retry_shortly(&AppError::Overloaded);
+        return refuse(ResponseMedia::Json, &Refusal::Overloaded);
     };
     next.run(request).await
-}
-
-/// A 503 carrying `error`, with `Retry-After: 1`: the request may well succeed if sent
-/// again in a moment.
-fn retry_shortly(error: &AppError) -> Response {
-    let mut response = graphql_response::refuse(
-        media::ResponseMedia::Json,
-        StatusCode::SERVICE_UNAVAILABLE,
-        error,
-    );
-    response
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-    response
 }
 
 /// Browsers may call the API only from the listed origins. They were checked with the

@@ -4,13 +4,13 @@ use std::cell::Cell;
 
 use async_graphql::{BatchRequest, Request};
 use axum::body::{Body, Bytes};
+use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::error::AppError;
+use crate::refusal::Refusal;
 
 /// Media types a browser may POST cross-site without a CORS preflight.
 const SIMPLE_CONTENT_TYPES: [&str; 3] = [
@@ -25,7 +25,7 @@ const PREFLIGHT_HEADERS: [&str; 2] = ["apollo-require-preflight", "x-apollo-oper
 
 /// Only JSON bodies are GraphQL requests. A body a cross-site form could send is refused
 /// as a possible request forgery unless a header proves a preflight happened.
-pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), (StatusCode, AppError)> {
+pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
     let media_type = headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -38,20 +38,10 @@ pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), (StatusCode,
     if (media_type.is_empty() || SIMPLE_CONTENT_TYPES.contains(&media_type.as_str()))
         && !preflighted
     {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            AppError::BadRequest(
-                "This request has been blocked as a potential cross-site request forgery: \
-                 send it with Content-Type: application/json"
-                    .into(),
-            ),
-        ));
+        return Err(Refusal::CrossSiteRequest);
     }
     if media_type != "application/json" {
-        return Err((
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::BadRequest("GraphQL requests are sent as application/json".into()),
-        ));
+        return Err(Refusal::UnsupportedMediaType);
     }
     Ok(())
 }
@@ -61,13 +51,8 @@ pub(super) async fn read_body(
     headers: &HeaderMap,
     body: Body,
     max_bytes: usize,
-) -> Result<Bytes, (StatusCode, AppError)> {
-    let too_large = || {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::BadRequest(format!("Request body is larger than {max_bytes} bytes")),
-        )
-    };
+) -> Result<Bytes, Refusal> {
+    let too_large = || Refusal::BodyTooLarge { limit: max_bytes };
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
@@ -88,9 +73,9 @@ pub const MAX_JSON_VALUES: usize = 20_000;
 
 /// The body as one request or a batch, refusing a batch past `max_batch` as soon as its
 /// next element starts, without reading the rest.
-pub(super) fn parse_body(bytes: &[u8], max_batch: usize) -> Result<BatchRequest, AppError> {
+pub(super) fn parse_body(bytes: &[u8], max_batch: usize) -> Result<BatchRequest, Refusal> {
     if count_json_values(bytes) > MAX_JSON_VALUES {
-        return Err(AppError::BadRequest(format!(
+        return Err(Refusal::Malformed(format!(
             "Request body holds more than {MAX_JSON_VALUES} JSON values"
         )));
     }
@@ -105,10 +90,8 @@ pub(super) fn parse_body(bytes: &[u8], max_batch: usize) -> Result<BatchRequest,
         .and_then(|batch| deserializer.end().map(|()| batch));
     match parsed {
         Ok(batch) => Ok(batch),
-        Err(_) if past_limit.get() => Err(AppError::QueryTooComplex(format!(
-            "Batch of more than {max_batch} operations; the limit is {max_batch}"
-        ))),
-        Err(error) => Err(AppError::BadRequest(format!(
+        Err(_) if past_limit.get() => Err(Refusal::BatchTooLarge { limit: max_batch }),
+        Err(error) => Err(Refusal::Malformed(format!(
             "Malformed GraphQL request body: {error}"
         ))),
     }
@@ -202,7 +185,7 @@ mod tests {
         let body = br#"[{"query":"{a}"},{"query":"{a}"},{"query":"{a}"}]"#;
         assert!(matches!(
             parse_body(body, 2),
-            Err(AppError::QueryTooComplex(_))
+            Err(Refusal::BatchTooLarge { .. })
         ));
         assert!(matches!(parse_body(body, 3), Ok(BatchRequest::Batch(batch)) if batch.len() == 3));
     }
@@ -212,7 +195,7 @@ mod tests {
         let body = br#"[{"query":"{a}"},{"query":"{a}"}, this is not JSON"#;
         assert!(matches!(
             parse_body(body, 1),
-            Err(AppError::QueryTooComplex(_))
+            Err(Refusal::BatchTooLarge { .. })
         ));
     }
 
@@ -228,7 +211,7 @@ mod tests {
     fn trailing_text_is_malformed() {
         assert!(matches!(
             parse_body(br#"{"query":"{a}"} {}"#, 1),
-            Err(AppError::BadRequest(_))
+            Err(Refusal::Malformed(_))
         ));
     }
 }

@@ -1,0 +1,67 @@
+//! The HTTP status and headers of every refusal, decided here and nowhere else.
+
+use axum::http::header::{ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::graphql_response::{error_body, respond};
+use super::media::ResponseMedia;
+use crate::refusal::Refusal;
+
+impl Refusal {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::CrossSiteRequest | Self::Malformed(_) | Self::BatchTooLarge { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Overloaded | Self::SchemaNotReady | Self::Timeout => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }
+    }
+
+    /// The headers that tell a client what to do next.
+    pub fn add_headers(&self, headers: &mut HeaderMap) {
+        match self {
+            Self::InvalidToken => {
+                headers.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+                );
+            }
+            Self::MutationOverGet => {
+                headers.insert(ALLOW, HeaderValue::from_static("POST"));
+            }
+            Self::RateLimited {
+                retry_after_seconds,
+            } => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+            }
+            Self::Overloaded | Self::SchemaNotReady => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A refusal of the extractors, before the client's media type is known.
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        refuse(ResponseMedia::Json, &self)
+    }
+}
+
+/// The refusal as a response: its status, its headers, and a GraphQL error body in the
+/// media type the client accepts.
+pub fn refuse(media: ResponseMedia, refusal: &Refusal) -> Response {
+    let mut response = respond(media, refusal.status(), error_body(refusal).to_string());
+    refusal.add_headers(response.headers_mut());
+    response
+}

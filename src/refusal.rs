@@ -1,0 +1,77 @@
+//! Why a request is refused as a whole, before or around GraphQL, as opposed to the
+//! domain's errors ([`crate::error::AppError`]), which fail a field. The transport decides
+//! each refusal's HTTP status in one place (`http::refusal`); over any transport the
+//! client reads the same message and `extensions.code`.
+
+use async_graphql::ErrorExtensions;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// An `Authorization` header without a valid token: refused rather than run as
+    /// anonymous.
+    #[error("Invalid or expired token")]
+    InvalidToken,
+    /// A mutation sent over GET, where a cross-site link could trigger it.
+    #[error("Mutations must be sent with POST")]
+    MutationOverGet,
+    #[error("Accept application/graphql-response+json or application/json")]
+    NotAcceptable,
+    #[error("Request body is larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("GraphQL requests are sent as application/json")]
+    UnsupportedMediaType,
+    /// A body a cross-site form could send, without a header that proves a preflight.
+    #[error(
+        "This request has been blocked as a potential cross-site request forgery: \
+         send it with Content-Type: application/json"
+    )]
+    CrossSiteRequest,
+    /// A body or query string that is not a GraphQL request.
+    #[error("{0}")]
+    Malformed(String),
+    #[error("Batch of more than {limit} operations; the limit is {limit}")]
+    BatchTooLarge { limit: usize },
+    #[error("Too many requests; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
+    /// More requests in flight than the server takes at once.
+    #[error("The server is busy; retry shortly")]
+    Overloaded,
+    /// The server started before its database was migrated, or could be reached.
+    #[error("The database schema is not ready yet; retry shortly")]
+    SchemaNotReady,
+    #[error("The request took too long and was stopped")]
+    Timeout,
+}
+
+impl Refusal {
+    /// The value of `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidToken => "UNAUTHENTICATED",
+            Self::MutationOverGet
+            | Self::NotAcceptable
+            | Self::BodyTooLarge { .. }
+            | Self::UnsupportedMediaType
+            | Self::CrossSiteRequest
+            | Self::Malformed(_) => "BAD_REQUEST",
+            Self::BatchTooLarge { .. } => "QUERY_TOO_COMPLEX",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Overloaded | Self::SchemaNotReady => "SERVICE_UNAVAILABLE",
+            Self::Timeout => "TIMEOUT",
+        }
+    }
+}
+
+impl ErrorExtensions for Refusal {
+    fn extend(&self) -> async_graphql::Error {
+        async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
+            extensions.set("code", self.code());
+            if let Self::RateLimited {
+                retry_after_seconds,
+            } = self
+            {
+                extensions.set("retryAfter", *retry_after_seconds);
+            }
+        })
+    }
+}
