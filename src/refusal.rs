@@ -16,6 +16,9 @@ pub enum Refusal {
     MutationOverGet,
     #[error("Accept application/graphql-response+json or application/json")]
     NotAcceptable,
+    /// A WebSocket opened from a page whose origin is not in `CORS_ORIGINS`.
+    #[error("This origin may not open a socket")]
+    OriginNotAllowed,
     #[error("Request body is larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
     #[error("GraphQL requests are sent as application/json")]
@@ -48,6 +51,7 @@ impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidToken => "UNAUTHENTICATED",
+            Self::OriginNotAllowed => "FORBIDDEN",
             Self::MutationOverGet
             | Self::NotAcceptable
             | Self::BodyTooLarge { .. }

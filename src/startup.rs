@@ -61,6 +61,8 @@ pub struct Application {
     migrations: JoinHandle<()>,
     shutdown_grace: Duration,
     connection_limits: ConnectionLimits,
+    /// Kept to close the WebSockets on shutdown: they outlive their HTTP connection.
+    state: AppState,
 }
 
 impl Application {
@@ -75,11 +77,13 @@ impl Application {
             schema.clone(),
         ));
         let connection_limits = config.http.connection_limits;
+        let state = AppState::new(db.clone(), schema, verifier, config.http);
         Ok(Self {
             connection_limits,
             listener,
             address,
-            router: router(AppState::new(db.clone(), schema, verifier, config.http)),
+            router: router(state.clone()),
+            state,
             db,
             migrations,
             shutdown_grace: config.shutdown_grace,
@@ -113,8 +117,10 @@ impl Application {
             shutdown.clone(),
         );
         let grace = self.shutdown_grace;
+        let state = self.state.clone();
         let grace_over = async move {
             shutdown.await;
+            state.close_sockets();
             tokio::time::sleep(grace).await;
         };
         let drained = tokio::select! {

@@ -84,6 +84,17 @@ impl Verifier {
     /// only, so a token "signed" with the public key as an HMAC secret never meets a key
     /// that accepts it.
     pub async fn verify(&self, token: &str) -> Result<Viewer, TokenError> {
+        self.verify_with_expiry(token)
+            .await
+            .map(|(viewer, _)| viewer)
+    }
+
+    /// The viewer and when the token expires (its `exp`, in seconds since the epoch), for
+    /// a connection that must end when its token does.
+    pub async fn verify_with_expiry(
+        &self,
+        token: &str,
+    ) -> Result<(Viewer, Option<u64>), TokenError> {
         let header = jsonwebtoken::decode_header(token)?;
         let algorithm = header.alg;
         let validation = self
@@ -108,7 +119,12 @@ impl Verifier {
                 None => return Err(TokenError::NoKey(header.kid)),
             }
         };
-        self.viewer(claims)
+        // Some identity providers write `exp` as a float.
+        let expires_at = claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .map(|seconds| seconds.max(0.0) as u64);
+        Ok((self.viewer(claims)?, expires_at))
     }
 
     fn viewer(&self, claims: Claims) -> Result<Viewer, TokenError> {

@@ -80,3 +80,28 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
 }
+
+/// What one WebSocket may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketLimits {
+    /// How long a socket may stay open without `connection_init`.
+    pub init_timeout: Duration,
+    /// Operations one socket may run at once.
+    pub max_subscriptions: usize,
+    /// Sockets one user may have open on this instance.
+    pub max_sockets_per_user: usize,
+    /// The largest message a client may send.
+    pub max_message_bytes: usize,
+    /// How often the server pings a socket, so that idle proxies do not cut it.
+    pub keepalive_interval: Duration,
+}
+
+impl SocketLimits {
+    pub const DEFAULT: Self = Self {
+        init_timeout: Duration::from_secs(10),
+        max_subscriptions: 20,
+        max_sockets_per_user: 50,
+        max_message_bytes: 64 * 1024,
+        keepalive_interval: Duration::from_secs(15),
+    };
+}

@@ -13,7 +13,7 @@ use crate::auth::{AuthConfig, AuthConfigError, AuthSettings};
 
 mod limits;
 
-pub use limits::{ConnectionLimits, QueryLimits, RateLimit};
+pub use limits::{ConnectionLimits, QueryLimits, RateLimit, SocketLimits};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://supportdesk.db?mode=rwc";
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
@@ -177,6 +177,21 @@ pub struct HttpSettings {
     /// Most GraphQL requests served at once; past it, 503 with `Retry-After`.
     #[arg(long, env = "MAX_REQUESTS_IN_FLIGHT", default_value_t = HttpOptions::DEFAULT.max_requests_in_flight, global = true)]
     pub max_requests_in_flight: usize,
+    /// Seconds a WebSocket may stay open without `connection_init`.
+    #[arg(long, env = "WS_INIT_TIMEOUT_SECONDS", default_value_t = SocketLimits::DEFAULT.init_timeout.as_secs_f64(), global = true)]
+    pub ws_init_timeout_seconds: f64,
+    /// Operations (subscriptions) one WebSocket may run at once.
+    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS", default_value_t = SocketLimits::DEFAULT.max_subscriptions, global = true)]
+    pub ws_max_subscriptions: usize,
+    /// WebSockets one user may have open on one instance.
+    #[arg(long, env = "WS_MAX_SOCKETS_PER_USER", default_value_t = SocketLimits::DEFAULT.max_sockets_per_user, global = true)]
+    pub ws_max_sockets_per_user: usize,
+    /// Largest message a client may send over a WebSocket, in bytes.
+    #[arg(long, env = "WS_MAX_MESSAGE_BYTES", default_value_t = SocketLimits::DEFAULT.max_message_bytes, global = true)]
+    pub ws_max_message_bytes: usize,
+    /// Seconds between two keep-alive pings on a WebSocket.
+    #[arg(long, env = "WS_KEEPALIVE_SECONDS", default_value_t = SocketLimits::DEFAULT.keepalive_interval.as_secs_f64(), global = true)]
+    pub ws_keepalive_seconds: f64,
     /// Mutations a user may send at once.
     #[arg(long, env = "MUTATION_RATE_LIMIT_BURST", default_value_t = RateLimit::DEFAULT.burst, global = true)]
     pub mutation_rate_limit_burst: u32,
@@ -196,6 +211,7 @@ pub struct HttpOptions {
     pub mutation_rate_limit: RateLimit,
     pub connection_limits: ConnectionLimits,
     pub max_requests_in_flight: usize,
+    pub socket_limits: SocketLimits,
 }
 
 impl HttpOptions {
@@ -211,6 +227,7 @@ impl HttpOptions {
             header_read_timeout: Duration::from_secs(10),
         },
         max_requests_in_flight: 256,
+        socket_limits: SocketLimits::DEFAULT,
     };
 }
 
@@ -291,6 +308,31 @@ impl TryFrom<HttpSettings> for HttpOptions {
                 settings.max_requests_in_flight,
                 1..=MAX_CONNECTIONS,
             )?,
+            socket_limits: SocketLimits {
+                init_timeout: fractional_seconds(
+                    "WS_INIT_TIMEOUT_SECONDS",
+                    settings.ws_init_timeout_seconds,
+                )?,
+                max_subscriptions: within(
+                    "WS_MAX_SUBSCRIPTIONS",
+                    settings.ws_max_subscriptions,
+                    1..=MAX_CONNECTIONS,
+                )?,
+                max_sockets_per_user: within(
+                    "WS_MAX_SOCKETS_PER_USER",
+                    settings.ws_max_sockets_per_user,
+                    1..=MAX_CONNECTIONS,
+                )?,
+                max_message_bytes: within(
+                    "WS_MAX_MESSAGE_BYTES",
+                    settings.ws_max_message_bytes,
+                    MIN_BODY_BYTES..=MAX_BODY_BYTES,
+                )?,
+                keepalive_interval: fractional_seconds(
+                    "WS_KEEPALIVE_SECONDS",
+                    settings.ws_keepalive_seconds,
+                )?,
+            },
         })
     }
 }
@@ -1022,6 +1064,11 @@ mod tests {
         "MAX_CONNECTIONS",
         "HEADER_READ_TIMEOUT_SECONDS",
         "MAX_REQUESTS_IN_FLIGHT",
+        "WS_INIT_TIMEOUT_SECONDS",
+        "WS_MAX_SUBSCRIPTIONS",
+        "WS_MAX_SOCKETS_PER_USER",
+        "WS_MAX_MESSAGE_BYTES",
+        "WS_KEEPALIVE_SECONDS",
         "MUTATION_RATE_LIMIT_BURST",
         "MUTATION_RATE_LIMIT_PER_SECOND",
     ];

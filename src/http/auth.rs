@@ -35,7 +35,12 @@ impl FromRequestParts<AppState> for MaybeViewer {
 
 /// The token of a `Bearer` header; the scheme is case-insensitive (RFC 7235).
 fn bearer_token(header: &HeaderValue) -> Option<&str> {
-    let (scheme, token) = header.to_str().ok()?.trim().split_once(' ')?;
+    bearer_token_of(header.to_str().ok()?)
+}
+
+/// The token of a `Bearer <token>` value, wherever it came from.
+pub(super) fn bearer_token_of(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }

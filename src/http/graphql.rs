@@ -2,10 +2,14 @@
 //! rate limit and time budget, around the schema's executor.
 
 use async_graphql::BatchRequest;
+use async_graphql_axum::GraphQLProtocol;
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, RawQuery, Request, State};
+use axum::handler::Handler;
+use axum::http::header::UPGRADE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, Response};
+use axum::response::{Html, IntoResponse, Response};
 use tokio::time::Instant;
 
 use super::AppState;
@@ -14,6 +18,7 @@ use super::graphql_response::{execution_started, respond, response_json};
 use super::media::{ResponseMedia, negotiate};
 use super::refusal::refuse;
 use super::request_body::{check_content_type, parse_body, read_body};
+use super::socket;
 use crate::budget::Deadline;
 use crate::domain::Viewer;
 use crate::error::AppError;
@@ -28,8 +33,29 @@ pub async fn graphiql() -> Html<String> {
     )
 }
 
+/// `GET /graphql`: a WebSocket when the client asks to upgrade, a query otherwise.
+pub async fn query_or_socket(State(state): State<AppState>, request: Request<Body>) -> Response {
+    let (mut parts, body) = request.into_parts();
+    if parts.headers.contains_key(UPGRADE) {
+        let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state).await;
+        let protocol = GraphQLProtocol::from_request_parts(&mut parts, &state).await;
+        return match (upgrade, protocol) {
+            (Ok(upgrade), Ok(protocol)) => {
+                socket::upgrade(state, &parts.headers, upgrade, protocol).await
+            }
+            (Err(rejection), _) => rejection.into_response(),
+            (_, Err(_)) => refuse(
+                ResponseMedia::Json,
+                &Refusal::Malformed("Ask for graphql-transport-ws or graphql-ws".into()),
+            ),
+        };
+    }
+    let request = Request::from_parts(parts, body);
+    query_over_get.call(request, state).await
+}
+
 /// `GET /graphql?query=…`: queries only, so that a cross-site link can change nothing.
-pub async fn query_over_get(
+async fn query_over_get(
     State(state): State<AppState>,
     headers: HeaderMap,
     MaybeViewer(viewer): MaybeViewer,

@@ -9,6 +9,7 @@ mod media;
 mod refusal;
 mod request_body;
 pub mod serve;
+mod socket;
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -45,6 +46,9 @@ pub struct AppState {
     schema: AppSchema,
     /// One permit per GraphQL request being served; past them, 503.
     in_flight: Arc<Semaphore>,
+    sockets: Arc<socket::OpenSockets>,
+    /// Raised on shutdown: open sockets are closed, so clients reconnect elsewhere.
+    stopping: Arc<watch::Sender<bool>>,
     verifier: Arc<Verifier>,
     db: DatabaseConnection,
     db_schema: SchemaState,
@@ -61,11 +65,20 @@ impl AppState {
         Self {
             schema: crate::graphql::schema(db.clone(), &http),
             in_flight: Arc::new(Semaphore::new(http.max_requests_in_flight)),
+            sockets: Arc::default(),
+            stopping: Arc::new(watch::Sender::new(false)),
             verifier: Arc::new(verifier),
             db,
             db_schema,
             http: Arc::new(http),
         }
+    }
+}
+
+impl AppState {
+    /// Closes every open WebSocket with 1001 (going away), as the server shuts down.
+    pub fn close_sockets(&self) {
+        self.stopping.send_replace(true);
     }
 }
 
@@ -98,7 +111,7 @@ pub fn router(state: AppState) -> Router {
         // The last layer runs first: a server that cannot serve yet takes no permit.
         .route(
             "/graphql",
-            get(graphql::query_over_get)
+            get(graphql::query_or_socket)
                 .post(graphql::execute_post)
                 .route_layer(shed)
                 .route_layer(schema_ready),

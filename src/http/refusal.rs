@@ -12,6 +12,7 @@ impl Refusal {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::OriginNotAllowed => StatusCode::FORBIDDEN,
             Self::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

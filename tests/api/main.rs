@@ -24,6 +24,7 @@ mod proxy;
 mod schema;
 mod server_process;
 mod shutdown;
+mod socket;
 mod statements;
 mod totals;
 mod transport;
