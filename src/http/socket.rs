@@ -35,6 +35,9 @@ mod close {
     pub const TOO_MANY_SOCKETS: u16 = 4429;
     /// The server is going away: reconnect, to another instance.
     pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A message over the size limit.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
 }
 
 /// The reason async-graphql closes with when `connection_init` fails: it always closes
@@ -292,8 +295,13 @@ fn admit(
     max_subscriptions: usize,
     outgoing: &mpsc::Sender<Message>,
 ) -> Option<Result<Message, axum::Error>> {
-    let Ok(Message::Text(text)) = &message else {
-        return Some(message);
+    let text = match &message {
+        Ok(Message::Text(text)) => text,
+        Ok(_) => return Some(message),
+        Err(error) => {
+            let _ = outgoing.try_send(unreadable(error));
+            return Some(message);
+        }
     };
     let Ok(parsed) = serde_json::from_str::<serde_json::Value>(text) else {
         return Some(message);
@@ -323,6 +331,17 @@ fn admit(
             Some(message)
         }
         _ => Some(message),
+    }
+}
+
+/// The close of a socket whose next message could not be read: too large (1009), or not
+/// a WebSocket frame at all (1002).
+fn unreadable(error: &axum::Error) -> Message {
+    let text = error.to_string();
+    if text.contains("Space limit exceeded") || text.contains("too long") {
+        close_frame(close::MESSAGE_TOO_BIG, "Message too big")
+    } else {
+        close_frame(close::PROTOCOL_ERROR, "Unreadable message")
     }
 }
 
