@@ -25,6 +25,7 @@ mod schema;
 mod server_process;
 mod shutdown;
 mod statements;
+mod timeline;
 mod totals;
 mod transport;
 mod update_status;
