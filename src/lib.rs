@@ -1,7 +1,8 @@
 //! supportdesk: a support-ticket backend served as a GraphQL API.
 //!
 //! The edge (`http`, `config`, `cli`) turns requests and settings into calls on the
-//! GraphQL schema (`graphql`), whose resolvers are glue over the use cases in `tickets`.
+//! GraphQL schema (`graphql`), whose resolvers are glue over the use cases in `tickets`
+//! and `events` (the timeline).
 //! Those apply the authorization rules of `policy` and the domain rules of `domain`, and
 //! reach the database only through `store`.
 
@@ -17,6 +18,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod policy;

@@ -2,14 +2,16 @@
 //!
 //! Deterministic (a fixed pseudo-random sequence), so two runs with the same arguments
 //! hold the same data. Tickets are spread over three years, in every status; a few
-//! heavy users own a large share; each ticket has its messages, some internal notes.
+//! heavy users own a large share; each ticket has its messages, some internal notes, and
+//! the timeline the migration would backfill for them (a creation, then each later
+//! message; no status change is invented).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use entity::prelude::{Role, TicketStatus};
-use entity::{ticket, ticket_message};
+use entity::prelude::{Role, TicketEventKind, TicketStatus};
+use entity::{ticket, ticket_event, ticket_message};
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::task::JoinSet;
 use uuid::Uuid;
@@ -30,8 +32,8 @@ pub struct SeedArgs {
     pub messages_per_ticket: u64,
 }
 
-/// Tickets per batch: one multi-row statement each, within both databases' limits on
-/// bound parameters (tickets 6 columns, messages 7).
+/// Tickets per batch: a few multi-row statements each, within both databases' limits on
+/// bound parameters (tickets 6 columns, messages 7, events 12).
 const TICKETS_PER_BATCH: u64 = 2_000;
 /// Batches written at once on PostgreSQL; SQLite has one writer.
 const POSTGRES_WRITERS: usize = 4;
@@ -50,11 +52,16 @@ pub async fn seed(db: &DatabaseConnection, args: SeedArgs) -> Result<(), DbErr> 
     let mut first = 0;
     while first < args.tickets {
         let count = TICKETS_PER_BATCH.min(args.tickets - first);
-        let (tickets, messages) = batch(first, count, args, users, first_created);
+        let Batch {
+            tickets,
+            messages,
+            events,
+        } = batch(first, count, args, users, first_created);
         let db = db.clone();
         in_flight.spawn(async move {
             bulk::insert_tickets(&db, tickets).await?;
             bulk::insert_messages(&db, messages).await?;
+            bulk::insert_events(&db, events).await?;
             Ok::<u64, DbErr>(count)
         });
         first += count;
@@ -91,16 +98,24 @@ fn joined(
     }
 }
 
-/// Tickets `first .. first + count` and their messages.
+/// Rows written together, in this order.
+struct Batch {
+    tickets: Vec<ticket::Model>,
+    messages: Vec<ticket_message::Model>,
+    events: Vec<ticket_event::Model>,
+}
+
+/// Tickets `first .. first + count`, their messages and their events.
 fn batch(
     first: u64,
     count: u64,
     args: SeedArgs,
     users: u64,
     first_created: DateTime<Utc>,
-) -> (Vec<ticket::Model>, Vec<ticket_message::Model>) {
+) -> Batch {
     let mut tickets = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     let mut messages = Vec::new();
+    let mut events = Vec::new();
     for index in first..first + count {
         let mut random = SplitMix64(index);
         let offset = spread(index, args.tickets, THREE_YEARS_SECONDS * 1_000);
@@ -117,7 +132,7 @@ fn batch(
             if !internal {
                 updated_at = at;
             }
-            messages.push(ticket_message::Model {
+            let message = ticket_message::Model {
                 id: uuid_at(at, &mut random),
                 ticket_id: id,
                 author_id: if from_customer {
@@ -136,7 +151,9 @@ fn batch(
                 ),
                 internal,
                 created_at: at,
-            });
+            };
+            events.push(event_of(&message, &owner, status, position));
+            messages.push(message);
         }
         tickets.push(ticket::Model {
             id,
@@ -150,7 +167,49 @@ fn batch(
             updated_at,
         });
     }
-    (tickets, messages)
+    Batch {
+        tickets,
+        messages,
+        events,
+    }
+}
+
+/// The event that message `position` of a ticket stands for: the ticket's creation for
+/// the first (by its owner), then MESSAGE_ADDED; ids as the migration's backfill makes them.
+fn event_of(
+    message: &ticket_message::Model,
+    owner: &str,
+    status: TicketStatus,
+    position: u64,
+) -> ticket_event::Model {
+    let (kind, actor_id, source) = if position == 0 {
+        (
+            TicketEventKind::TicketCreated,
+            owner.to_owned(),
+            message.ticket_id,
+        )
+    } else {
+        (
+            TicketEventKind::MessageAdded,
+            message.author_id.clone(),
+            message.id,
+        )
+    };
+    let position = u16::try_from(position).unwrap_or(u16::MAX);
+    ticket_event::Model {
+        id: migration::historical_event_id(message.created_at, position, source),
+        ticket_id: message.ticket_id,
+        owner_id: owner.to_owned(),
+        kind,
+        actor_id,
+        actor_role: message.author_role,
+        created_at: message.created_at,
+        message_id: Some(message.id),
+        internal: message.internal,
+        from_status: None,
+        to_status: None,
+        status_after: status,
+    }
 }
 
 /// Evenly spread `index` of `total` over `span` milliseconds.
@@ -286,9 +345,10 @@ mod tests {
             .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
             .single()
             .expect("instant");
-        let (first, _) = batch(0, 10, args(100), 50, start);
-        let (again, _) = batch(0, 10, args(100), 50, start);
-        assert_eq!(first, again);
+        let first = batch(0, 10, args(100), 50, start);
+        let again = batch(0, 10, args(100), 50, start);
+        assert_eq!(first.tickets, again.tickets);
+        assert_eq!(first.events, again.events);
     }
 
     #[test]
@@ -297,7 +357,9 @@ mod tests {
             .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
             .single()
             .expect("instant");
-        let (tickets, messages) = batch(0, 100, args(100), 50, start);
+        let Batch {
+            tickets, messages, ..
+        } = batch(0, 100, args(100), 50, start);
         assert!(
             tickets
                 .windows(2)
@@ -313,12 +375,45 @@ mod tests {
     }
 
     #[test]
+    fn each_ticket_has_a_creation_then_an_event_per_later_message() {
+        let start = Utc
+            .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
+            .single()
+            .expect("instant");
+        let Batch {
+            tickets,
+            messages,
+            events,
+        } = batch(0, 10, args(10), 50, start);
+        assert_eq!(events.len(), messages.len());
+        for ticket in &tickets {
+            let timeline: Vec<&ticket_event::Model> = events
+                .iter()
+                .filter(|event| event.ticket_id == ticket.id)
+                .collect();
+            assert_eq!(timeline[0].kind, TicketEventKind::TicketCreated);
+            assert_eq!(timeline[0].actor_id, ticket.user_id);
+            assert!(
+                timeline[1..]
+                    .iter()
+                    .all(|event| event.kind == TicketEventKind::MessageAdded)
+            );
+            assert!(timeline.windows(2).all(|pair| pair[0].id < pair[1].id));
+            assert!(
+                timeline
+                    .iter()
+                    .all(|event| event.status_after == ticket.status)
+            );
+        }
+    }
+
+    #[test]
     fn every_status_occurs() {
         let start = Utc
             .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
             .single()
             .expect("instant");
-        let (tickets, _) = batch(0, 1_000, args(1_000), 50, start);
+        let tickets = batch(0, 1_000, args(1_000), 50, start).tickets;
         for status in [
             TicketStatus::Open,
             TicketStatus::InProgress,

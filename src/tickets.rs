@@ -1,6 +1,7 @@
 //! The use cases: each checks the caller, parses its input and applies the rules, in
 //! the contract's order of errors (forbidden, then bad input, then not found, then
-//! failed precondition).
+//! failed precondition). Each mutation records its events (`store::record_events`) as
+//! the last write of its transaction, so the timeline holds exactly what committed.
 
 use std::collections::HashMap;
 
@@ -14,7 +15,7 @@ use crate::budget::MessageBudget;
 use crate::domain::{self, ListOrder, MessageBody, PageRequest, PageSummary, Subject, Viewer};
 use crate::error::AppError;
 use crate::policy;
-use crate::store::{self, TicketFilter};
+use crate::store::{self, Change, NewEvent, TicketFilter};
 
 /// What a ticket list asks for, as the client sent it.
 pub struct ListRequest<'a> {
@@ -178,7 +179,7 @@ pub async fn create(
         },
     )
     .await?;
-    store::insert_message(
+    let message = store::insert_message(
         &txn,
         store::NewMessage {
             ticket_id: ticket.id,
@@ -190,6 +191,10 @@ pub async fn create(
         },
     )
     .await?;
+    let created = Change::Created {
+        message: message.id,
+    };
+    store::record_events(&txn, vec![event(&ticket, viewer, at, created)]).await?;
     store::commit(txn).await?;
     Ok(ticket)
 }
@@ -206,7 +211,15 @@ pub async fn update_status(
     let ticket = store::lock_ticket(&txn, id)
         .await?
         .ok_or_else(AppError::ticket_not_found)?;
-    let updated = store::set_ticket_status(&txn, &ticket, status, now()).await?;
+    let at = now();
+    let updated = store::set_ticket_status(&txn, &ticket, status, at).await?;
+    if status != ticket.status {
+        let changed = Change::StatusChanged {
+            from: ticket.status,
+            to: status,
+        };
+        store::record_events(&txn, vec![event(&updated, viewer, at, changed)]).await?;
+    }
     store::commit(txn).await?;
     Ok(updated)
 }
@@ -231,13 +244,15 @@ pub async fn add_message(
         .ok_or_else(AppError::ticket_not_found)?;
     domain::ensure_open_for_messages(ticket.status)?;
     let at = now();
-    if !internal {
-        let status = domain::status_after_message(ticket.status, viewer.role);
-        if status == ticket.status {
-            store::touch_ticket(&txn, ticket.id, at).await?;
-        } else {
-            store::set_ticket_status(&txn, &ticket, status, at).await?;
-        }
+    let status = if internal {
+        ticket.status
+    } else {
+        domain::status_after_message(ticket.status, viewer.role)
+    };
+    if !internal && status == ticket.status {
+        store::touch_ticket(&txn, ticket.id, at).await?;
+    } else if status != ticket.status {
+        store::set_ticket_status(&txn, &ticket, status, at).await?;
     }
     let message = store::insert_message(
         &txn,
@@ -251,8 +266,47 @@ pub async fn add_message(
         },
     )
     .await?;
+    store::record_events(&txn, message_events(&ticket, viewer, &message, status)).await?;
     store::commit(txn).await?;
     Ok(message)
+}
+
+/// The events of a new message: MESSAGE_ADDED, then, when it moved the ticket (a
+/// customer reopening it), STATUS_CHANGED.
+fn message_events(
+    ticket: &ticket::Model,
+    viewer: &Viewer,
+    message: &ticket_message::Model,
+    status: TicketStatus,
+) -> Vec<NewEvent> {
+    let added = Change::MessageAdded {
+        message: message.id,
+        internal: message.internal,
+    };
+    let mut events = vec![event(ticket, viewer, message.created_at, added)];
+    if status != ticket.status {
+        let changed = Change::StatusChanged {
+            from: ticket.status,
+            to: status,
+        };
+        let mut reopened = event(ticket, viewer, message.created_at, changed);
+        reopened.status_after = status;
+        events.push(reopened);
+    }
+    events
+}
+
+/// An event of `viewer` on `ticket` (as it is once the event happened).
+fn event(ticket: &ticket::Model, viewer: &Viewer, at: DateTime<Utc>, change: Change) -> NewEvent {
+    NewEvent {
+        ticket_id: ticket.id,
+        owner_id: ticket.user_id.clone(),
+        actor_id: viewer.id.clone(),
+        actor_role: viewer.role,
+        at,
+        status_after: ticket.status,
+        change,
+    }
 }
 
 /// An id that is not a UUID names no ticket: NOT_FOUND, like any other unknown id.

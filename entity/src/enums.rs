@@ -23,3 +23,15 @@ pub enum Role {
     #[sea_orm(string_value = "ADMIN")]
     Admin,
 }
+
+/// What happened to a ticket, in its timeline; stored as its upper-case name.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum TicketEventKind {
+    #[sea_orm(string_value = "TICKET_CREATED")]
+    TicketCreated,
+    #[sea_orm(string_value = "MESSAGE_ADDED")]
+    MessageAdded,
+    #[sea_orm(string_value = "STATUS_CHANGED")]
+    StatusChanged,
+}

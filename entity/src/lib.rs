@@ -1,4 +1,5 @@
-//! SeaORM entities of supportdesk's database: tickets and the messages on them.
+//! SeaORM entities of supportdesk's database: tickets, the messages on them, and their
+//! timeline of events.
 //!
 //! This crate holds the storage model only; GraphQL and HTTP live in the server crate.
 
@@ -6,4 +7,5 @@ pub mod enums;
 pub mod prelude;
 pub mod ticket;
 pub mod ticket_count;
+pub mod ticket_event;
 pub mod ticket_message;

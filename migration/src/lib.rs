@@ -6,9 +6,13 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod event_ids;
 mod m20261126_000001_create_tickets;
 mod m20261126_000002_create_ticket_messages;
 mod m20261127_000003_create_ticket_counts;
+mod m20261127_000004_create_ticket_events;
+
+pub use event_ids::historical_event_id;
 
 pub struct Migrator;
 
@@ -19,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_tickets::Migration),
             Box::new(m20261126_000002_create_ticket_messages::Migration),
             Box::new(m20261127_000003_create_ticket_counts::Migration),
+            Box::new(m20261127_000004_create_ticket_events::Migration),
         ]
     }
 }

@@ -5,8 +5,8 @@ use crate::m20261126_000001_create_tickets::Tickets;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
-enum TicketMessages {
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum TicketMessages {
     Table,
     Id,
     TicketId,

@@ -6,7 +6,7 @@ mod text;
 mod ticket;
 mod viewer;
 
-pub use pagination::{ListOrder, PageRequest, PageSummary};
+pub use pagination::{EventLimit, ListOrder, PageRequest, PageSummary};
 pub use text::{MessageBody, Subject};
 pub use ticket::{ensure_open_for_messages, status_after_message};
 pub use viewer::Viewer;

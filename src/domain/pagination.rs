@@ -47,6 +47,28 @@ impl PageRequest {
     }
 }
 
+/// How many events one read of a timeline returns: 1 to 100.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventLimit(u64);
+
+impl EventLimit {
+    pub const MAX: i32 = 100;
+
+    pub fn parse(limit: i32) -> Result<Self, AppError> {
+        if !(1..=Self::MAX).contains(&limit) {
+            return Err(AppError::bad_input(
+                "limit",
+                format!("limit must be between 1 and {}", Self::MAX),
+            ));
+        }
+        Ok(Self(limit.unsigned_abs().into()))
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
 /// The arithmetic of a page within `total` matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageSummary {
@@ -97,6 +119,14 @@ mod tests {
         assert!(PageRequest::parse(1, 1).is_ok());
         assert!(PageRequest::parse(1, 100).is_ok());
         assert!(PageRequest::parse(1, 101).is_err());
+    }
+
+    #[test]
+    fn an_event_limit_lies_between_one_and_one_hundred() {
+        assert!(EventLimit::parse(0).is_err());
+        assert_eq!(EventLimit::parse(1).map(EventLimit::get).ok(), Some(1));
+        assert_eq!(EventLimit::parse(100).map(EventLimit::get).ok(), Some(100));
+        assert!(EventLimit::parse(101).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod context;
 pub mod cost;
 mod document_cache;
+mod events;
 mod guards;
 pub mod limits;
 mod mutation;

@@ -4,9 +4,10 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result, ResultExt, S
 use entity::{ticket, ticket_message};
 
 use super::context::Session;
+use super::events::{TicketEvent, timeline_of};
 use super::scalars::DateTime;
 use crate::domain::{self, ListOrder, PageSummary};
-use crate::tickets;
+use crate::{events, tickets};
 
 /// The role a user acts in.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
@@ -130,6 +131,32 @@ impl Ticket {
         Ok(Cow::Owned(
             messages.into_iter().map(TicketMessage).collect(),
         ))
+    }
+
+    /// The timeline, oldest first: events after `after` (exclusive), at most `limit` (1–100).
+    #[graphql(complexity = "crate::graphql::cost::page(limit, child_complexity)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<ID>,
+        #[graphql(default = 50)] limit: i32,
+    ) -> Result<Vec<TicketEvent>> {
+        let session = Session::from_context(ctx).extend()?;
+        let after = after.as_ref().map(|id| id.as_str());
+        let timeline = events::timeline(session.db, session.viewer, &self.model, after, limit)
+            .await
+            .extend()?;
+        // Messages asked for are loaded for the whole timeline in one query.
+        let messages = if ctx.look_ahead().field("message").exists() {
+            let loaded =
+                events::messages_of(session.db, session.viewer, &timeline, session.messages)
+                    .await
+                    .extend()?;
+            Some(loaded)
+        } else {
+            None
+        };
+        Ok(timeline_of(&self.model, timeline, messages))
     }
 }
 

@@ -31,6 +31,24 @@ pub async fn messages_of_tickets(
         .await
 }
 
+/// The messages of the given ids that exist; internal notes only when asked for.
+pub async fn messages_by_ids(
+    db: &DatabaseConnection,
+    ids: &[Uuid],
+    include_internal: bool,
+) -> Result<Vec<ticket_message::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    TicketMessage::find()
+        .filter(ticket_message::Column::Id.is_in(ids.iter().copied()))
+        .apply_if((!include_internal).then_some(false), |query, internal| {
+            query.filter(ticket_message::Column::Internal.eq(internal))
+        })
+        .all(db)
+        .await
+}
+
 pub struct NewMessage {
     pub ticket_id: Uuid,
     pub author_id: String,

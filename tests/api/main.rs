@@ -26,6 +26,7 @@ mod server_process;
 mod shutdown;
 mod socket;
 mod statements;
+mod timeline;
 mod totals;
 mod transport;
 mod update_status;

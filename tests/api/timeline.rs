@@ -1,0 +1,417 @@
+//! A ticket's timeline (`Ticket.events`): every mutation records its events with its
+//! change, oldest first; customers never see an internal note's; and the migration that
+//! introduced it backfills what existing tickets tell.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use entity::prelude::{Role, TicketStatus};
+use entity::{ticket, ticket_message};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ActiveModelTrait, IntoActiveModel};
+use serde_json::{Value, json};
+use supportdesk::config::DatabaseConfig;
+use uuid::Uuid;
+
+use crate::helpers::{Reply, TestApp, TestDatabase, User, spawn_app, spawn_app_over};
+
+const TIMELINE: &str = "query($id: ID!, $after: ID, $limit: Int!) {
+    ticket(id: $id) {
+        events(after: $after, limit: $limit) {
+            id kind ticketId actorId actorRole createdAt fromStatus toStatus
+            message { id body internal }
+            ticket { id status }
+        }
+    }
+}";
+
+async fn timeline_reply(
+    app: &TestApp,
+    user: &User,
+    id: &str,
+    after: Option<&str>,
+    limit: i32,
+) -> Reply {
+    app.graphql(
+        user,
+        TIMELINE,
+        json!({ "id": id, "after": after, "limit": limit }),
+    )
+    .await
+}
+
+/// The whole timeline of ticket `id` as `user` sees it.
+async fn timeline(app: &TestApp, user: &User, id: &str) -> Vec<Value> {
+    let reply = timeline_reply(app, user, id, None, 100).await.expect_ok();
+    reply.data("ticket")["events"]
+        .as_array()
+        .expect("events")
+        .clone()
+}
+
+fn kinds(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|event| event["kind"].as_str().expect("kind"))
+        .collect()
+}
+
+fn ids(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|event| event["id"].as_str().expect("id"))
+        .collect()
+}
+
+async fn ticket_of(app: &TestApp, owner: &User) -> String {
+    app.create_ticket(owner, "Help").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+fn assert_bad_input(reply: &Reply, field: &str) {
+    assert_eq!(
+        reply.error_code().as_deref(),
+        Some("BAD_USER_INPUT"),
+        "{:#}",
+        reply.body
+    );
+    assert_eq!(reply.error_field().as_deref(), Some(field));
+}
+
+#[tokio::test]
+async fn opening_a_ticket_records_its_creation_with_the_first_message() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice");
+    let id = ticket_of(&app, &alice).await;
+
+    let events = timeline(&app, &alice, &id).await;
+
+    assert_eq!(kinds(&events), ["TICKET_CREATED"]);
+    let created = &events[0];
+    assert_eq!(created["ticketId"], id.as_str());
+    assert_eq!(created["actorId"], "alice");
+    assert_eq!(created["actorRole"], "CUSTOMER");
+    assert_eq!(created["message"]["body"], "First message");
+    assert_eq!(created["fromStatus"], Value::Null);
+    assert_eq!(created["ticket"]["status"], "OPEN");
+}
+
+#[tokio::test]
+async fn each_mutation_records_its_events_in_order() {
+    let app = spawn_app().await;
+    let (alice, root) = (app.customer("alice"), app.admin("root"));
+    let id = ticket_of(&app, &alice).await;
+
+    app.add_message(&root, &id, "On it", false)
+        .await
+        .expect_ok();
+    app.set_status(&root, &id, "IN_PROGRESS").await.expect_ok();
+
+    let events = timeline(&app, &root, &id).await;
+    assert_eq!(
+        kinds(&events),
+        ["TICKET_CREATED", "MESSAGE_ADDED", "STATUS_CHANGED"]
+    );
+    assert_eq!(events[1]["actorId"], "root");
+    assert_eq!(events[1]["actorRole"], "ADMIN");
+    assert_eq!(events[1]["message"]["body"], "On it");
+    assert_eq!(events[2]["fromStatus"], "OPEN");
+    assert_eq!(events[2]["toStatus"], "IN_PROGRESS");
+    assert_eq!(events[2]["message"], Value::Null);
+    let mut sorted = ids(&events);
+    sorted.sort_unstable();
+    assert_eq!(sorted, ids(&events));
+}
+
+#[tokio::test]
+async fn setting_the_status_a_ticket_already_has_records_nothing() {
+    let app = spawn_app().await;
+    let root = app.admin("root");
+    let id = ticket_of(&app, &app.customer("alice")).await;
+
+    app.set_status(&root, &id, "OPEN").await.expect_ok();
+
+    assert_eq!(kinds(&timeline(&app, &root, &id).await), ["TICKET_CREATED"]);
+}
+
+#[tokio::test]
+async fn a_customer_reply_that_reopens_a_resolved_ticket_records_the_message_then_the_reopening() {
+    let app = spawn_app().await;
+    let (alice, root) = (app.customer("alice"), app.admin("root"));
+    let id = ticket_of(&app, &alice).await;
+    app.set_status(&root, &id, "RESOLVED").await.expect_ok();
+
+    app.add_message(&alice, &id, "Still broken", false)
+        .await
+        .expect_ok();
+
+    let events = timeline(&app, &alice, &id).await;
+    assert_eq!(kinds(&events[2..]), ["MESSAGE_ADDED", "STATUS_CHANGED"]);
+    let reopened = &events[3];
+    assert_eq!(reopened["actorId"], "alice");
+    assert_eq!(reopened["actorRole"], "CUSTOMER");
+    assert_eq!(reopened["fromStatus"], "RESOLVED");
+    assert_eq!(reopened["toStatus"], "OPEN");
+}
+
+#[tokio::test]
+async fn a_customers_timeline_omits_internal_notes_that_the_admins_shows() {
+    let app = spawn_app().await;
+    let (alice, root) = (app.customer("alice"), app.admin("root"));
+    let id = ticket_of(&app, &alice).await;
+
+    app.add_message(&root, &id, "Looks like a duplicate", true)
+        .await
+        .expect_ok();
+
+    let admins = timeline(&app, &root, &id).await;
+    assert_eq!(kinds(&admins), ["TICKET_CREATED", "MESSAGE_ADDED"]);
+    assert_eq!(admins[1]["message"]["internal"], true);
+    assert_eq!(
+        kinds(&timeline(&app, &alice, &id).await),
+        ["TICKET_CREATED"]
+    );
+}
+
+#[tokio::test]
+async fn events_after_an_event_are_the_later_ones_a_page_at_a_time() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice");
+    let id = ticket_of(&app, &alice).await;
+    for body in ["two", "three", "four"] {
+        app.add_message(&alice, &id, body, false).await.expect_ok();
+    }
+    let all = timeline(&app, &alice, &id).await;
+
+    let page = timeline_reply(&app, &alice, &id, Some(ids(&all)[1]), 1)
+        .await
+        .expect_ok();
+
+    let page = page.data("ticket")["events"].as_array().expect("events");
+    assert_eq!(ids(page), [ids(&all)[2]]);
+    assert_eq!(page[0]["message"]["body"], "three");
+}
+
+#[tokio::test]
+async fn the_limit_defaults_to_fifty() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice");
+    let id = ticket_of(&app, &alice).await;
+
+    let reply = app
+        .graphql(
+            &alice,
+            "query($id: ID!) { ticket(id: $id) { events { kind } } }",
+            json!({ "id": id }),
+        )
+        .await
+        .expect_ok();
+
+    assert_eq!(reply.data("ticket")["events"][0]["kind"], "TICKET_CREATED");
+}
+
+#[tokio::test]
+async fn an_after_that_names_no_event_of_the_ticket_is_bad_user_input() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice");
+    let id = ticket_of(&app, &alice).await;
+    let other = ticket_of(&app, &alice).await;
+    let event_of_other = timeline(&app, &alice, &other).await[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    for after in [
+        "not-a-uuid",
+        &Uuid::now_v7().to_string(),
+        event_of_other.as_str(),
+    ] {
+        let reply = timeline_reply(&app, &alice, &id, Some(after), 10).await;
+        assert_bad_input(&reply, "after");
+    }
+}
+
+#[tokio::test]
+async fn a_customer_cannot_page_after_an_internal_note_they_may_not_see() {
+    let app = spawn_app().await;
+    let (alice, root) = (app.customer("alice"), app.admin("root"));
+    let id = ticket_of(&app, &alice).await;
+    app.add_message(&root, &id, "Secret", true)
+        .await
+        .expect_ok();
+    let note = timeline(&app, &root, &id).await[1]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let reply = timeline_reply(&app, &alice, &id, Some(&note), 10).await;
+
+    assert_bad_input(&reply, "after");
+    assert_eq!(
+        reply.error_message(),
+        timeline_reply(&app, &alice, &id, Some(&Uuid::now_v7().to_string()), 10)
+            .await
+            .error_message()
+    );
+}
+
+#[tokio::test]
+async fn a_limit_outside_one_to_one_hundred_is_bad_user_input() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice");
+    let id = ticket_of(&app, &alice).await;
+
+    for limit in [0, 101] {
+        let reply = timeline_reply(&app, &alice, &id, None, limit).await;
+        assert_bad_input(&reply, "limit");
+    }
+}
+
+#[tokio::test]
+async fn another_customers_ticket_is_not_found() {
+    let app = spawn_app().await;
+    let id = ticket_of(&app, &app.customer("alice")).await;
+
+    let reply = timeline_reply(&app, &app.customer("bob"), &id, None, 10).await;
+
+    assert_eq!(reply.error_code().as_deref(), Some("NOT_FOUND"));
+}
+
+#[tokio::test]
+async fn each_event_carries_the_ticket_as_it_is_now() {
+    let app = spawn_app().await;
+    let root = app.admin("root");
+    let id = ticket_of(&app, &app.customer("alice")).await;
+    app.set_status(&root, &id, "CLOSED").await.expect_ok();
+
+    let events = timeline(&app, &root, &id).await;
+
+    assert!(
+        events
+            .iter()
+            .all(|event| event["ticket"]["status"] == "CLOSED")
+    );
+}
+
+/// A ticket written before the timeline existed: opened by `owner` at `at`, with a
+/// customer's first message, an admin's internal note and a public reply.
+struct OldTicket {
+    ticket: ticket::Model,
+    messages: Vec<ticket_message::Model>,
+}
+
+fn old_ticket(owner: &str, at: DateTime<Utc>, status: TicketStatus) -> OldTicket {
+    let ticket = ticket::Model {
+        id: Uuid::now_v7(),
+        user_id: owner.into(),
+        subject: "Old".into(),
+        status,
+        created_at: at,
+        updated_at: at,
+    };
+    let message = |minutes: i64, author: &str, role: Role, internal: bool| ticket_message::Model {
+        id: Uuid::now_v7(),
+        ticket_id: ticket.id,
+        author_id: author.into(),
+        author_role: role,
+        body: format!("at +{minutes} min"),
+        internal,
+        created_at: at + Duration::minutes(minutes),
+    };
+    let messages = vec![
+        message(0, owner, Role::Customer, false),
+        message(5, "root", Role::Admin, true),
+        message(9, "root", Role::Admin, false),
+    ];
+    OldTicket { ticket, messages }
+}
+
+#[tokio::test]
+async fn the_migration_backfills_a_creation_and_a_message_added_per_later_message() {
+    let database = TestDatabase::create().await;
+    let db = supportdesk::db::connect(&DatabaseConfig::new(database.url.clone())).expect("a pool");
+    Migrator::up(&db, Some(3))
+        .await
+        .expect("the first three migrations");
+    let at = Utc
+        .with_ymd_and_hms(2025, 3, 1, 12, 0, 0)
+        .single()
+        .expect("an instant");
+    let old = old_ticket("alice", at, TicketStatus::Resolved);
+    old.ticket
+        .clone()
+        .into_active_model()
+        .insert(&db)
+        .await
+        .expect("the ticket");
+    for message in &old.messages {
+        message
+            .clone()
+            .into_active_model()
+            .insert(&db)
+            .await
+            .expect("a message");
+    }
+
+    let app = spawn_app_over(database, |_| {}).await;
+    assert!(
+        app.becomes_ready_within(std::time::Duration::from_secs(10))
+            .await
+    );
+    let id = old.ticket.id.to_string();
+
+    let events = timeline(&app, &app.admin("root"), &id).await;
+    assert_eq!(
+        kinds(&events),
+        ["TICKET_CREATED", "MESSAGE_ADDED", "MESSAGE_ADDED"]
+    );
+    let messages: Vec<String> = old.messages.iter().map(|m| m.id.to_string()).collect();
+    for (event, message) in events.iter().zip(&messages) {
+        assert_eq!(event["message"]["id"], message.as_str());
+    }
+    assert_eq!(events[0]["actorId"], "alice");
+    assert_eq!(events[0]["actorRole"], "CUSTOMER");
+    assert_eq!(events[0]["createdAt"], "2025-03-01T12:00:00.000000Z");
+    assert_eq!(events[1]["actorId"], "root");
+    assert_eq!(events[2]["createdAt"], "2025-03-01T12:09:00.000000Z");
+    assert!(events.iter().all(|event| event["fromStatus"].is_null()));
+    let customers = timeline(&app, &app.customer("alice"), &id).await;
+    assert_eq!(kinds(&customers), ["TICKET_CREATED", "MESSAGE_ADDED"]);
+}
+
+#[tokio::test]
+async fn backfilled_events_come_before_new_ones() {
+    let database = TestDatabase::create().await;
+    let db = supportdesk::db::connect(&DatabaseConfig::new(database.url.clone())).expect("a pool");
+    Migrator::up(&db, Some(3))
+        .await
+        .expect("the first three migrations");
+    let old = old_ticket("alice", Utc::now() - Duration::days(1), TicketStatus::Open);
+    old.ticket
+        .clone()
+        .into_active_model()
+        .insert(&db)
+        .await
+        .expect("the ticket");
+    old.messages[0]
+        .clone()
+        .into_active_model()
+        .insert(&db)
+        .await
+        .expect("a message");
+    let app = spawn_app_over(database, |_| {}).await;
+    assert!(
+        app.becomes_ready_within(std::time::Duration::from_secs(10))
+            .await
+    );
+    let id = old.ticket.id.to_string();
+    let alice = app.customer("alice");
+
+    app.add_message(&alice, &id, "Any news?", false)
+        .await
+        .expect_ok();
+
+    let events = timeline(&app, &alice, &id).await;
+    assert_eq!(kinds(&events), ["TICKET_CREATED", "MESSAGE_ADDED"]);
+    assert_eq!(events[1]["message"]["body"], "Any news?");
+}
