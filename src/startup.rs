@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use futures_util::FutureExt;
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -63,6 +63,8 @@ pub struct Application {
     connection_limits: ConnectionLimits,
     /// Kept to close the WebSockets on shutdown: they outlive their HTTP connection.
     state: AppState,
+    /// The PostgreSQL listener that wakes subscribers, on PostgreSQL.
+    event_listener: Option<JoinHandle<()>>,
 }
 
 impl Application {
@@ -78,12 +80,19 @@ impl Application {
         ));
         let connection_limits = config.http.connection_limits;
         let state = AppState::new(db.clone(), schema, verifier, config.http);
+        // One listening connection per instance, for the events other instances write.
+        let event_listener = (db.get_database_backend() == DbBackend::Postgres).then(|| {
+            state
+                .notifier()
+                .listen_to_postgres(config.database.url.clone())
+        });
         Ok(Self {
             connection_limits,
             listener,
             address,
             router: router(state.clone()),
             state,
+            event_listener,
             db,
             migrations,
             shutdown_grace: config.shutdown_grace,
@@ -128,6 +137,9 @@ impl Application {
             () = grace_over => false,
         };
         self.migrations.abort();
+        if let Some(event_listener) = &self.event_listener {
+            event_listener.abort();
+        }
         if drained {
             match tokio::time::timeout(POOL_CLOSE_TIMEOUT, self.db.close()).await {
                 Ok(Ok(())) => tracing::info!("stopped"),

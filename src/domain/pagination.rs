@@ -53,6 +53,8 @@ pub struct EventLimit(u64);
 
 impl EventLimit {
     pub const MAX: i32 = 100;
+    /// The largest page: what a subscriber reads at once.
+    pub const LARGEST: Self = Self(100);
 
     pub fn parse(limit: i32) -> Result<Self, AppError> {
         if !(1..=Self::MAX).contains(&limit) {

@@ -15,31 +15,40 @@ mod query;
 pub mod rate_limit;
 pub mod request;
 mod scalars;
+mod subscription;
 mod types;
 
-use async_graphql::{EmptySubscription, SDLExportOptions, Schema, SchemaBuilder};
+use std::sync::Arc;
+
+use async_graphql::{SDLExportOptions, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 pub use mutation::MutationRoot;
 pub use panic_guard::PanicGuard;
 pub use query::QueryRoot;
+pub use subscription::SubscriptionRoot;
 
 use self::pipeline::RequestPipeline;
 use self::rate_limit::MutationRateLimiter;
 use self::request::Introspection;
 use crate::config::HttpOptions;
+use crate::notify::EventNotifier;
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// The schema without its data or its checks: what the SDL is printed from.
-pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(QueryRoot::default(), MutationRoot, EmptySubscription).extension(PanicGuard)
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    Schema::build(QueryRoot::default(), MutationRoot, SubscriptionRoot).extension(PanicGuard)
 }
 
 /// The schema the server runs: every request passes the [`RequestPipeline`] first, and
 /// async-graphql's own ceilings stand behind it, so that a gap in the pipeline still
 /// meets a wall.
-pub fn schema(db: DatabaseConnection, options: &HttpOptions) -> AppSchema {
+pub fn schema(
+    db: DatabaseConnection,
+    notifier: Arc<EventNotifier>,
+    options: &HttpOptions,
+) -> AppSchema {
     let limits = options.query_limits;
     let introspection = if options.introspection {
         Introspection::Allowed
@@ -56,6 +65,7 @@ pub fn schema(db: DatabaseConnection, options: &HttpOptions) -> AppSchema {
     let mut builder = schema_builder()
         .extension(pipeline)
         .data(db)
+        .data(notifier)
         // async-graphql counts a level more than the pipeline does (the operation's own
         // selection set), and fragments and inline fragments as levels of recursion.
         .limit_depth(to_usize(limits.max_depth).saturating_add(1))

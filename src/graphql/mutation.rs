@@ -1,8 +1,11 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object, Result, ResultExt};
 
 use super::context::Session;
 use super::guards::{AdminOnly, MayWrite, SignedIn};
 use super::types::{CreateTicketInput, Ticket, TicketMessage, TicketStatus};
+use crate::notify::EventNotifier;
 use crate::tickets::{self, NewTicketRequest};
 
 pub struct MutationRoot;
@@ -21,6 +24,7 @@ impl MutationRoot {
         let ticket = tickets::create(session.db, session.viewer, request)
             .await
             .extend()?;
+        wake_subscribers(ctx);
         Ok(Some(Ticket::from(ticket)))
     }
 
@@ -36,6 +40,7 @@ impl MutationRoot {
         let ticket = tickets::update_status(session.db, session.viewer, &id, status.into())
             .await
             .extend()?;
+        wake_subscribers(ctx);
         Ok(Some(Ticket::from(ticket)))
     }
 
@@ -54,6 +59,15 @@ impl MutationRoot {
         let message = tickets::add_message(session.db, session.viewer, &ticket_id, &body, internal)
             .await
             .extend()?;
+        wake_subscribers(ctx);
         Ok(Some(TicketMessage(message)))
+    }
+}
+
+/// A mutation committed its events: this instance's subscribers read them now. (Other
+/// instances' learn of them from PostgreSQL's `NOTIFY`.)
+fn wake_subscribers(ctx: &Context<'_>) {
+    if let Some(notifier) = ctx.data_opt::<Arc<EventNotifier>>() {
+        notifier.wake();
     }
 }

@@ -113,9 +113,13 @@ impl Extension for PipelineExtension {
                 }));
             }
         }
-        request
-            .data
-            .insert(MessageBudget::new(checks.limits.max_messages));
+        // A subscription resolves its selection once per event, for as long as it runs:
+        // one budget for all its events would run out, so the bound is the cost model's.
+        let budget = match operation.kind {
+            OperationType::Subscription => u64::MAX,
+            _ => checks.limits.max_messages,
+        };
+        request.data.insert(MessageBudget::new(budget));
         next.run(ctx, request).await
     }
 

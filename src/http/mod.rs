@@ -33,6 +33,7 @@ use crate::auth::Verifier;
 use crate::config::{CorsOrigin, HttpOptions};
 use crate::db::SchemaState;
 use crate::graphql::AppSchema;
+use crate::notify::EventNotifier;
 use crate::refusal::Refusal;
 
 use self::media::ResponseMedia;
@@ -47,6 +48,8 @@ pub struct AppState {
     /// One permit per GraphQL request being served; past them, 503.
     in_flight: Arc<Semaphore>,
     sockets: Arc<socket::OpenSockets>,
+    /// Wakes this instance's subscribers.
+    notifier: Arc<EventNotifier>,
     /// Raised on shutdown: open sockets are closed, so clients reconnect elsewhere.
     stopping: Arc<watch::Sender<bool>>,
     verifier: Arc<Verifier>,
@@ -62,8 +65,10 @@ impl AppState {
         verifier: Verifier,
         http: HttpOptions,
     ) -> Self {
+        let notifier = EventNotifier::new();
         Self {
-            schema: crate::graphql::schema(db.clone(), &http),
+            schema: crate::graphql::schema(db.clone(), Arc::clone(&notifier), &http),
+            notifier,
             in_flight: Arc::new(Semaphore::new(http.max_requests_in_flight)),
             sockets: Arc::default(),
             stopping: Arc::new(watch::Sender::new(false)),
@@ -76,6 +81,11 @@ impl AppState {
 }
 
 impl AppState {
+    /// What wakes this instance's subscribers: on PostgreSQL, fed by a listener.
+    pub fn notifier(&self) -> &Arc<EventNotifier> {
+        &self.notifier
+    }
+
     /// Closes every open WebSocket with 1001 (going away), as the server shuts down.
     pub fn close_sockets(&self) {
         self.stopping.send_replace(true);

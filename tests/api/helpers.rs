@@ -142,6 +142,29 @@ pub async fn spawn_app_over(
     configure: impl FnOnce(&mut Config),
 ) -> TestApp {
     let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7());
+    spawn_instance(database, jwt_secret, configure).await
+}
+
+/// Another instance of `app`'s server, over the same database and with the same secret:
+/// what a load balancer would have beside it. The database stays `app`'s to drop.
+pub async fn spawn_another_instance(app: &TestApp, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let database = TestDatabase {
+        url: app.database_url.clone(),
+        cleanup: Cleanup::None,
+    };
+    let instance = spawn_instance(database, app.jwt_secret.clone(), configure).await;
+    assert!(
+        instance.becomes_ready_within(READY_WITHIN).await,
+        "the other instance is not ready after {READY_WITHIN:?}"
+    );
+    instance
+}
+
+async fn spawn_instance(
+    database: TestDatabase,
+    jwt_secret: String,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
     let mut config = Config {
         database: DatabaseConfig::new(database.url.clone()),
         listen_addr: "127.0.0.1:0".parse().expect("socket address"),
@@ -476,6 +499,8 @@ pub struct TestDatabase {
 }
 
 enum Cleanup {
+    /// Another test app's database: that one drops it.
+    None,
     /// Removed, with the SQLite file, when dropped.
     SqliteDirectory {
         _directory: tempfile::TempDir,

@@ -26,6 +26,7 @@ mod server_process;
 mod shutdown;
 mod socket;
 mod statements;
+mod subscriptions;
 mod timeline;
 mod totals;
 mod transport;

@@ -1,0 +1,339 @@
+//! Subscriptions to the ticket timeline, over a real WebSocket: who receives what, the
+//! errors, and nothing lost across a dropped socket or another instance.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    TestApp, User, required_postgres_server_url, spawn_another_instance, spawn_app, spawn_app_with,
+};
+use crate::proxy::{TcpProxy, postgres_host_port};
+use crate::socket::{Received, Socket};
+
+const TICKET_EVENTS: &str = "subscription($id: ID!, $after: ID) {
+    ticketEvents(ticketId: $id, after: $after) {
+        id kind actorRole message { body internal } fromStatus toStatus ticket { id status }
+    }
+}";
+
+const FEED: &str = "subscription($status: TicketStatus, $after: ID) {
+    ticketFeed(status: $status, after: $after) { id kind ticketId message { body internal } }
+}";
+
+async fn open_ticket(app: &TestApp, user: &User) -> String {
+    app.create_ticket(user, "Printer on fire").await["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned()
+}
+
+/// The next event delivered for subscription `id`.
+async fn next_event(socket: &mut Socket, id: &str, field: &str) -> Value {
+    let payload = socket.next_payload(id).await;
+    assert!(payload.get("errors").is_none(), "{payload:#}");
+    payload["data"][field].clone()
+}
+
+async fn subscribe_to_ticket(app: &TestApp, user: &User, ticket: &str) -> Socket {
+    let mut socket = Socket::signed_in(app, Some(&user.token)).await;
+    socket
+        .subscribe("1", TICKET_EVENTS, json!({ "id": ticket }))
+        .await;
+    socket
+}
+
+/// Gives the server a moment to have read where the subscription starts, so that the
+/// writes that follow are live ones.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn a_customer_gets_an_admins_reply_and_never_an_internal_note() {
+    let app = spawn_app().await;
+    let (alice, root) = (app.customer("alice"), app.admin("root"));
+    let ticket = open_ticket(&app, &alice).await;
+    let mut socket = subscribe_to_ticket(&app, &alice, &ticket).await;
+    settle().await;
+
+    app.add_message(&root, &ticket, "Looking into it (internal)", true)
+        .await
+        .expect_ok();
+    app.add_message(&root, &ticket, "We are on it", false)
+        .await
+        .expect_ok();
+
+    let event = next_event(&mut socket, "1", "ticketEvents").await;
+    assert_eq!(event["kind"], "MESSAGE_ADDED");
+    assert_eq!(event["message"]["body"], "We are on it");
+    assert_eq!(event["actorRole"], "ADMIN");
+}
+
+#[tokio::test]
+async fn an_admins_feed_gets_internal_notes_and_replies() {
+    let app = spawn_app().await;
+    let (alice, root) = (app.customer("alice"), app.admin("root"));
+    let ticket = open_ticket(&app, &alice).await;
+    let mut socket = Socket::signed_in(&app, Some(&root.token)).await;
+    socket.subscribe("feed", FEED, json!({})).await;
+    settle().await;
+
+    app.add_message(&root, &ticket, "Internal", true)
+        .await
+        .expect_ok();
+    app.add_message(&root, &ticket, "Public", false)
+        .await
+        .expect_ok();
+
+    let first = next_event(&mut socket, "feed", "ticketFeed").await;
+    let second = next_event(&mut socket, "feed", "ticketFeed").await;
+    assert_eq!(
+        first["message"],
+        json!({ "body": "Internal", "internal": true })
+    );
+    assert_eq!(
+        second["message"],
+        json!({ "body": "Public", "internal": false })
+    );
+}
+
+#[tokio::test]
+async fn a_status_change_reaches_the_feed_filtered_by_that_status() {
+    let app = spawn_app().await;
+    let (alice, root) = (app.customer("alice"), app.admin("root"));
+    let ticket = open_ticket(&app, &alice).await;
+    let mut socket = Socket::signed_in(&app, Some(&root.token)).await;
+    socket
+        .subscribe("feed", FEED, json!({ "status": "RESOLVED" }))
+        .await;
+    settle().await;
+
+    app.set_status(&root, &ticket, "IN_PROGRESS")
+        .await
+        .expect_ok();
+    app.set_status(&root, &ticket, "RESOLVED").await.expect_ok();
+
+    let event = next_event(&mut socket, "feed", "ticketFeed").await;
+    assert_eq!(event["kind"], "STATUS_CHANGED");
+    assert_eq!(event["ticketId"], ticket.as_str());
+}
+
+#[tokio::test]
+async fn a_customers_feed_holds_only_their_own_tickets() {
+    let app = spawn_app().await;
+    let (alice, bob) = (app.customer("alice"), app.customer("bob"));
+    let mut socket = Socket::signed_in(&app, Some(&alice.token)).await;
+    socket.subscribe("feed", FEED, json!({})).await;
+    settle().await;
+
+    open_ticket(&app, &bob).await;
+    let own = open_ticket(&app, &alice).await;
+
+    let event = next_event(&mut socket, "feed", "ticketFeed").await;
+    assert_eq!(event["ticketId"], own.as_str());
+}
+
+/// The first answer to subscription `id`: its first error's code, if it failed.
+async fn error_of(socket: &mut Socket, id: &str) -> (Option<String>, Option<String>) {
+    let message = match socket.receive().await {
+        Received::Json(message) => message,
+        other => panic!("expected an answer, got {other:?}"),
+    };
+    assert_eq!(message["id"], id);
+    let error = match message["type"].as_str() {
+        Some("error") => message["payload"][0].clone(),
+        _ => message["payload"]["errors"][0].clone(),
+    };
+    (
+        error["extensions"]["code"].as_str().map(str::to_owned),
+        error["extensions"]["field"].as_str().map(str::to_owned),
+    )
+}
+
+#[tokio::test]
+async fn another_customers_ticket_is_not_found() {
+    let app = spawn_app().await;
+    let ticket = open_ticket(&app, &app.customer("alice")).await;
+    let mut socket = subscribe_to_ticket(&app, &app.customer("bob"), &ticket).await;
+
+    assert_eq!(
+        error_of(&mut socket, "1").await.0.as_deref(),
+        Some("NOT_FOUND")
+    );
+}
+
+#[tokio::test]
+async fn a_ticket_that_does_not_exist_is_not_found() {
+    let app = spawn_app().await;
+    let mut socket = subscribe_to_ticket(
+        &app,
+        &app.customer("alice"),
+        &uuid::Uuid::now_v7().to_string(),
+    )
+    .await;
+
+    assert_eq!(
+        error_of(&mut socket, "1").await.0.as_deref(),
+        Some("NOT_FOUND")
+    );
+}
+
+#[tokio::test]
+async fn a_subscription_without_a_token_is_unauthenticated() {
+    let app = spawn_app().await;
+    let ticket = open_ticket(&app, &app.customer("alice")).await;
+    let mut socket = Socket::signed_in(&app, None).await;
+
+    socket
+        .subscribe("1", TICKET_EVENTS, json!({ "id": ticket }))
+        .await;
+
+    assert_eq!(
+        error_of(&mut socket, "1").await.0.as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+}
+
+#[tokio::test]
+async fn after_naming_an_internal_note_is_bad_input_for_a_customer() {
+    let app = spawn_app().await;
+    let (alice, root) = (app.customer("alice"), app.admin("root"));
+    let ticket = open_ticket(&app, &alice).await;
+    app.add_message(&root, &ticket, "Internal", true)
+        .await
+        .expect_ok();
+    let timeline = app
+        .graphql(
+            &root,
+            "query($id: ID!) { ticket(id: $id) { events { id kind message { internal } } } }",
+            json!({ "id": ticket }),
+        )
+        .await
+        .expect_ok();
+    let internal = timeline.data("ticket")["events"]
+        .as_array()
+        .and_then(|events| {
+            events
+                .iter()
+                .find(|event| event["message"]["internal"] == true)
+        })
+        .expect("the note's event")["id"]
+        .clone();
+    let mut socket = Socket::signed_in(&app, Some(&alice.token)).await;
+
+    socket
+        .subscribe(
+            "1",
+            TICKET_EVENTS,
+            json!({ "id": ticket, "after": internal }),
+        )
+        .await;
+
+    assert_eq!(
+        error_of(&mut socket, "1").await,
+        (Some("BAD_USER_INPUT".into()), Some("after".into()))
+    );
+}
+
+#[tokio::test]
+async fn operations_past_the_limit_of_a_socket_are_refused() {
+    let app = spawn_app_with(|config| config.http.socket_limits.max_subscriptions = 2).await;
+    let alice = app.customer("alice");
+    let ticket = open_ticket(&app, &alice).await;
+    let mut socket = subscribe_to_ticket(&app, &alice, &ticket).await;
+    socket
+        .subscribe("2", TICKET_EVENTS, json!({ "id": ticket }))
+        .await;
+
+    socket
+        .subscribe("3", TICKET_EVENTS, json!({ "id": ticket }))
+        .await;
+
+    assert_eq!(
+        error_of(&mut socket, "3").await.0.as_deref(),
+        Some("TOO_MANY_SUBSCRIPTIONS")
+    );
+}
+
+#[tokio::test]
+async fn resuming_after_a_dropped_socket_loses_nothing() {
+    let app = spawn_app().await;
+    let (alice, root) = (app.customer("alice"), app.admin("root"));
+    let ticket = open_ticket(&app, &alice).await;
+    let mut socket = subscribe_to_ticket(&app, &alice, &ticket).await;
+    settle().await;
+    app.add_message(&root, &ticket, "One", false)
+        .await
+        .expect_ok();
+    let seen = next_event(&mut socket, "1", "ticketEvents").await["id"].clone();
+    drop(socket);
+
+    app.add_message(&root, &ticket, "Two", false)
+        .await
+        .expect_ok();
+    app.add_message(&alice, &ticket, "Three", false)
+        .await
+        .expect_ok();
+    let mut socket = Socket::signed_in(&app, Some(&alice.token)).await;
+    socket
+        .subscribe("1", TICKET_EVENTS, json!({ "id": ticket, "after": seen }))
+        .await;
+
+    let bodies = [
+        next_event(&mut socket, "1", "ticketEvents").await["message"]["body"].clone(),
+        next_event(&mut socket, "1", "ticketEvents").await["message"]["body"].clone(),
+    ];
+    assert_eq!(bodies, [json!("Two"), json!("Three")]);
+}
+
+#[tokio::test]
+#[ignore = "PostgreSQL only: TEST_DATABASE_URL=postgres://… cargo test --test api -- --include-ignored"]
+async fn a_subscriber_on_one_instance_gets_events_written_through_another() {
+    required_postgres_server_url();
+    let first = spawn_app().await;
+    let second = spawn_another_instance(&first, |_| {}).await;
+    let (alice, root) = (first.customer("alice"), first.admin("root"));
+    let ticket = open_ticket(&first, &alice).await;
+    let mut socket = subscribe_to_ticket(&second, &alice, &ticket).await;
+    settle().await;
+
+    first
+        .add_message(&root, &ticket, "From the other instance", false)
+        .await
+        .expect_ok();
+
+    let event = next_event(&mut socket, "1", "ticketEvents").await;
+    assert_eq!(event["message"]["body"], "From the other instance");
+}
+
+#[tokio::test]
+#[ignore = "PostgreSQL only: TEST_DATABASE_URL=postgres://… cargo test --test api -- --include-ignored"]
+async fn events_written_while_the_listener_is_cut_off_are_all_delivered() {
+    let server_url = required_postgres_server_url();
+    let first = spawn_app().await;
+    let proxy = TcpProxy::start(&postgres_host_port(&server_url)).await;
+    let second = spawn_another_instance(&first, |config| {
+        config.database.url = proxy.url_for(&config.database.url);
+    })
+    .await;
+    let (alice, root) = (first.customer("alice"), first.admin("root"));
+    let ticket = open_ticket(&first, &alice).await;
+    let mut socket = subscribe_to_ticket(&second, &alice, &ticket).await;
+    settle().await;
+
+    proxy.cut();
+    for body in ["One", "Two", "Three"] {
+        first
+            .add_message(&root, &ticket, body, false)
+            .await
+            .expect_ok();
+    }
+    proxy.restore();
+
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        bodies.push(next_event(&mut socket, "1", "ticketEvents").await["message"]["body"].clone());
+    }
+    assert_eq!(bodies, [json!("One"), json!("Two"), json!("Three")]);
+}
