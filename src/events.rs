@@ -171,7 +171,8 @@ pub async fn messages_of(
     ids.sort_unstable();
     ids.dedup();
     let include_internal = policy::sees_internal_notes(viewer);
-    let messages = store::messages_by_ids(db, &ids, include_internal).await?;
+    let messages =
+        store::messages_by_ids(db, &ids, include_internal, budget.rows_to_read()).await?;
     budget.spend(messages.len())?;
     Ok(messages
         .into_iter()

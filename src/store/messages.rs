@@ -31,11 +31,13 @@ pub async fn messages_of_tickets(
         .await
 }
 
-/// The messages of the given ids that exist; internal notes only when asked for.
+/// The messages of the given ids that exist, at most `max_rows`; internal notes only
+/// when asked for.
 pub async fn messages_by_ids(
     db: &DatabaseConnection,
     ids: &[Uuid],
     include_internal: bool,
+    max_rows: u64,
 ) -> Result<Vec<ticket_message::Model>, DbErr> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -45,6 +47,7 @@ pub async fn messages_by_ids(
         .apply_if((!include_internal).then_some(false), |query, internal| {
             query.filter(ticket_message::Column::Internal.eq(internal))
         })
+        .limit(max_rows)
         .all(db)
         .await
 }

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use supportdesk::config::DatabaseConfig;
 use uuid::Uuid;
 
-use crate::helpers::{Reply, TestApp, TestDatabase, User, spawn_app, spawn_app_over};
+use crate::helpers::{
+    Reply, TestApp, TestDatabase, User, required_postgres_server_url, spawn_app, spawn_app_over,
+};
 
 const TIMELINE: &str = "query($id: ID!, $after: ID, $limit: Int!) {
     ticket(id: $id) {
@@ -291,6 +293,28 @@ async fn each_event_carries_the_ticket_as_it_is_now() {
             .iter()
             .all(|event| event["ticket"]["status"] == "CLOSED")
     );
+}
+
+#[tokio::test]
+#[ignore = "PostgreSQL only: TEST_DATABASE_URL=postgres://… cargo test --test api -- --include-ignored"]
+async fn recording_events_notifies_the_ticket_id_at_commit_on_postgres() {
+    required_postgres_server_url();
+    let app = spawn_app().await;
+    let mut listener = sea_orm::sqlx::postgres::PgListener::connect(&app.database_url)
+        .await
+        .expect("a listener");
+    listener
+        .listen(supportdesk::store::events::NOTIFY_CHANNEL)
+        .await
+        .expect("listening");
+
+    let id = ticket_of(&app, &app.customer("alice")).await;
+
+    let notification = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
+        .await
+        .expect("a notification in time")
+        .expect("a notification");
+    assert_eq!(notification.payload(), id);
 }
 
 /// A ticket written before the timeline existed: opened by `owner` at `at`, with a
