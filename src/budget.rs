@@ -34,6 +34,8 @@ impl MessageBudget {
         self.limit
             .saturating_sub(self.spent.load(Ordering::SeqCst))
             .saturating_add(1)
+            // SQL's LIMIT is a signed 64-bit integer.
+            .min(i64::MAX.unsigned_abs())
     }
 
     /// Counts `read` messages against the budget; past it, the read is refused.
@@ -98,6 +100,14 @@ mod tests {
         budget.spend(4).expect("within");
         assert_eq!(budget.rows_to_read(), 7);
         budget.spend(6).expect("exactly the budget");
+    }
+
+    #[test]
+    fn an_unbounded_budget_still_reads_within_what_sql_can_limit() {
+        assert_eq!(
+            MessageBudget::new(u64::MAX).rows_to_read(),
+            i64::MAX.unsigned_abs()
+        );
     }
 
     #[test]

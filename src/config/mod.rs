@@ -266,7 +266,11 @@ impl TryFrom<HttpSettings> for HttpOptions {
                     settings.graphql_max_directives,
                 )?,
                 max_cost: positive("GRAPHQL_MAX_COST", settings.graphql_max_cost)?,
-                max_messages: positive("GRAPHQL_MAX_MESSAGES", settings.graphql_max_messages)?,
+                max_messages: within(
+                    "GRAPHQL_MAX_MESSAGES",
+                    settings.graphql_max_messages,
+                    1..=MAX_MESSAGES,
+                )?,
                 max_nesting: within(
                     "GRAPHQL_MAX_NESTING",
                     settings.graphql_max_nesting,
@@ -416,6 +420,9 @@ fn within<T: PartialOrd + Display>(
 
 /// Each entry may hold a document of up to 32 KiB, parsed and as text.
 const MAX_DOCUMENT_CACHE_ENTRIES: usize = 100_000;
+
+/// Messages of up to 10,000 characters: a million of them is gigabytes already.
+const MAX_MESSAGES: u64 = 1_000_000;
 
 /// Far past what one process can serve, and within what a semaphore can count.
 const MAX_CONNECTIONS: usize = 1_000_000;
