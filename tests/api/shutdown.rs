@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use crate::helpers::{Reply, TestApp, TicketLock, User, lock_ticket};
 use crate::server_process::{ServerProcess, spawn_server};
+use crate::socket::Socket;
 
 /// Long enough for a request sent to reach the server and block on the lock.
 const TO_REACH_THE_SERVER: Duration = Duration::from_millis(300);
@@ -128,4 +129,21 @@ async fn on_sigint_a_request_still_running_after_the_grace_period_does_not_delay
         "the abandoned request got an answer"
     );
     drop(lock);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sigterm_open_sockets_are_closed_with_1001_and_it_exits_0() {
+    let (app, mut server) = spawn_server(&[]).await;
+    let mut socket = Socket::signed_in(&app, Some(&app.customer("alice").token)).await;
+
+    server.signal("TERM");
+
+    assert_eq!(socket.close_code().await, Some(1001));
+    let status = server.exit_within(Duration::from_secs(10)).await;
+    assert_eq!(
+        status.and_then(|status| status.code()),
+        Some(0),
+        "{}",
+        server.log()
+    );
 }

@@ -343,3 +343,59 @@ async fn a_message_past_the_size_limit_closes_the_socket() {
 
     assert_eq!(socket.close_code().await, Some(1009));
 }
+
+#[tokio::test]
+async fn an_unselected_operation_is_never_walked_over_the_socket() {
+    let app = spawn_app().await;
+    let mut socket = Socket::signed_in(&app, None).await;
+    let mut document = String::from("query Ok { __typename } query Bomb { ...F0 } ");
+    for level in 0..6 {
+        let spreads = format!("...F{} ", level + 1).repeat(40);
+        document.push_str(&format!("fragment F{level} on Query {{ {spreads} }} "));
+    }
+    document.push_str("fragment F6 on Query { __typename }");
+
+    socket
+        .send(json!({
+            "id": "1",
+            "type": "subscribe",
+            "payload": { "query": document, "operationName": "Ok" },
+        }))
+        .await;
+
+    assert_eq!(
+        socket.next_payload("1").await,
+        json!({ "data": { "__typename": "Query" } })
+    );
+}
+
+#[tokio::test]
+async fn a_named_mutation_is_measured_over_the_socket() {
+    let app = spawn_app().await;
+    let mut socket = Socket::signed_in(&app, Some(&app.customer("mallory").token)).await;
+    let fields: String = (0..200)
+        .map(|n| {
+            format!("a{n}: createTicket(input: {{ subject: \"s\", message: \"m\" }}) {{ id }} ")
+        })
+        .collect();
+
+    socket
+        .subscribe("1", &format!("mutation M {{ {fields} }}"), json!({}))
+        .await;
+
+    assert_eq!(refusal_code(&mut socket).await, "QUERY_TOO_COMPLEX");
+    assert_eq!(app.ticket_total().await, 0);
+}
+
+#[tokio::test]
+async fn the_server_pings_a_quiet_socket() {
+    let app = spawn_app_with(|config| {
+        config.http.socket_limits.keepalive_interval = Duration::from_millis(100);
+    })
+    .await;
+    let mut socket = Socket::signed_in(&app, None).await;
+
+    let ping = tokio::time::timeout(ANSWER_WITHIN, socket.0.next()).await;
+
+    assert!(matches!(ping, Ok(Some(Ok(Message::Ping(_))))), "{ping:?}");
+}
