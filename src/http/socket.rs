@@ -16,7 +16,7 @@ use axum::http::HeaderMap;
 use axum::http::header::ORIGIN;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt, future, sink};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use super::AppState;
 use super::media::ResponseMedia;
@@ -120,7 +120,6 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
 /// What the socket learned at `connection_init`.
 #[derive(Default)]
 struct Session {
-    initialized: bool,
     /// Why `connection_init` was refused: the legacy protocol answers with a message, not
     /// a close, so the socket is closed with this once GraphQL is done with it.
     refused: Option<(u16, &'static str)>,
@@ -156,6 +155,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
     });
 
     let session = Arc::new(Mutex::new(Session::default()));
+    let initialized = Arc::new(Notify::new());
     let active = Arc::new(Mutex::new(HashSet::<String>::new()));
     let graphql_sink = sink::unfold(
         (outgoing.clone(), Arc::clone(&active)),
@@ -180,7 +180,8 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
     let init = {
         let state = state.clone();
         let session = Arc::clone(&session);
-        move |payload| connection_init(state, session, payload)
+        let initialized = Arc::clone(&initialized);
+        move |payload| connection_init(state, session, initialized, payload)
     };
     let graphql =
         GraphQLWebSocket::new_with_pair(graphql_sink, incoming, state.schema.clone(), protocol)
@@ -189,7 +190,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
     let mut stopping = state.stopping.subscribe();
     let ended = tokio::select! {
         () = graphql => session.lock().unwrap_or_else(PoisonError::into_inner).refused,
-        code = watch_session(&session, limits) => Some(code),
+        code = watch_session(&session, &initialized, limits) => Some(code),
         _ = stopping.wait_for(|stop| *stop) => Some((close::GOING_AWAY, "Server shutting down")),
     };
     if let Some((code, reason)) = ended {
@@ -205,6 +206,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
 async fn connection_init(
     state: AppState,
     session: Arc<Mutex<Session>>,
+    initialized: Arc<Notify>,
     payload: serde_json::Value,
 ) -> async_graphql::Result<Data> {
     let mut data = Data::default();
@@ -218,21 +220,25 @@ async fn connection_init(
         Some(authorization) => Some(sign_in(&state, authorization).await),
         None => None,
     };
-    let mut session = session.lock().unwrap_or_else(PoisonError::into_inner);
-    session.initialized = true;
-    match signed_in {
-        None => {}
-        Some(Ok((viewer, expires_at, slot))) => {
-            session.expires_at = expires_at;
-            session.slot = Some(slot);
-            data.insert::<Viewer>(viewer);
+    let answer = {
+        let mut session = session.lock().unwrap_or_else(PoisonError::into_inner);
+        match signed_in {
+            None => Ok(data),
+            Some(Ok((viewer, expires_at, slot))) => {
+                session.expires_at = expires_at;
+                session.slot = Some(slot);
+                data.insert::<Viewer>(viewer);
+                Ok(data)
+            }
+            Some(Err((code, reason))) => {
+                session.refused = Some((code, reason));
+                Err(async_graphql::Error::new(reason))
+            }
         }
-        Some(Err((code, reason))) => {
-            session.refused = Some((code, reason));
-            return Err(async_graphql::Error::new(reason));
-        }
-    }
-    Ok(data)
+    };
+    // Only now: the watch reads the expiry this has just written.
+    initialized.notify_one();
+    answer
 }
 
 /// The viewer of an `Authorization` value, when its token is valid and the user may open
@@ -260,13 +266,13 @@ async fn sign_in(
 
 /// Resolves with the close code when the socket must end: no `connection_init` in time,
 /// or its token has expired.
-async fn watch_session(session: &Mutex<Session>, limits: SocketLimits) -> (u16, &'static str) {
-    tokio::time::sleep(limits.init_timeout).await;
-    if !session
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .initialized
-    {
+async fn watch_session(
+    session: &Mutex<Session>,
+    initialized: &Notify,
+    limits: SocketLimits,
+) -> (u16, &'static str) {
+    let init = tokio::time::timeout(limits.init_timeout, initialized.notified());
+    if init.await.is_err() {
         return (close::INIT_TIMEOUT, "Connection initialisation timeout");
     }
     loop {
