@@ -41,6 +41,11 @@ impl VisibleStream {
     pub fn filter(&self) -> Option<&EventStream> {
         self.0.as_ref()
     }
+
+    /// Whether `event` belongs to this stream as its viewer sees it.
+    pub fn holds(&self, event: &ticket_event::Model) -> bool {
+        self.0.as_ref().is_some_and(|stream| stream.holds(event))
+    }
 }
 
 /// The stream `request` names, as `viewer` may see it. NOT_FOUND for a ticket that does
@@ -126,6 +131,12 @@ pub async fn latest_event_id(
         Some(filter) => Ok(store::events::latest_event_id(db, filter).await?),
         None => Ok(None),
     }
+}
+
+/// The newest event of any stream now: how far a reader of the table has seen all
+/// there is.
+pub async fn latest_of_all(db: &DatabaseConnection) -> Result<Option<Uuid>, AppError> {
+    Ok(store::events::latest_event_id(db, &EventStream::everything()).await?)
 }
 
 /// The events of the stream after `after` (from its first without it), oldest first.

@@ -1,21 +1,48 @@
-//! Waking subscribers when events may have been written. A wake-up carries nothing: the
-//! timeline in the database is the source of truth, and each subscriber re-reads from it
-//! what its viewer may see after the last event it delivered. So a lost or duplicated
-//! wake-up costs a read at most, never an event.
+//! Live events for the subscribers of this instance.
 //!
-//! On PostgreSQL every instance listens on one connection of its own for the `NOTIFY`
-//! the writing transaction sends at commit, whichever instance wrote; on SQLite (one
-//! process) the writer wakes the subscribers itself.
+//! A wake-up says only that events may have been written: on PostgreSQL every instance
+//! listens on one connection of its own for the `NOTIFY` the writing transaction sends at
+//! commit, whichever instance wrote; on SQLite (one process) the writer wakes this
+//! instance itself. On each wake-up one reader reads the new events of the timeline, with
+//! their messages, once for all subscribers, and hands them on; each subscriber keeps
+//! those its viewer may see. The timeline stays the source of truth: a subscriber that
+//! falls behind what is handed on, or that resumes, reads its own stream from the table.
+//! So a lost or duplicated wake-up costs a read at most, never an event.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use entity::{ticket_event, ticket_message};
 use sea_orm::sqlx::Executor;
 use sea_orm::sqlx::postgres::PgListener;
-use tokio::sync::watch;
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 
-use crate::store::events::NOTIFY_CHANNEL;
+use crate::store::events::{EventStream, NOTIFY_CHANNEL};
+use crate::store::{self};
+
+/// Events handed on and not yet taken by the slowest subscriber; one that falls further
+/// behind reads its stream from the table instead.
+const HANDED_ON: usize = 1024;
+
+/// Events read at once by the instance's reader.
+const READ_PAGE: u64 = 500;
+
+/// How long the instance's reader waits before reading again after the database failed it.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+/// An event as read once for every subscriber of the instance, with its message.
+#[derive(Debug)]
+pub struct LiveEvent {
+    /// The event handed on before this one (`None` for the first since the start): no
+    /// event lies between the two. A subscriber that has not seen everything up to it
+    /// reads the table instead.
+    pub previous: Option<Uuid>,
+    pub event: ticket_event::Model,
+    pub message: Option<ticket_message::Model>,
+}
 
 /// The first and the longest pause before listening again after the connection was lost.
 const RECONNECT_PAUSES: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
@@ -25,15 +52,77 @@ const RECONNECT_PAUSES: (Duration, Duration) = (Duration::from_millis(100), Dura
 /// wait with it.
 const SILENCE_CHECK: Duration = Duration::from_secs(5);
 
-/// Counts wake-ups; a subscriber waits for the count to change.
+/// Where the instance's reader started: `None` until it has, then the event it hands on
+/// the events after (`Some(None)`: from the first).
+pub type ReaderStart = Option<Option<Uuid>>;
+
+/// Wake-ups, and the events read after them.
 pub struct EventNotifier {
     wakeups: watch::Sender<u64>,
+    live: broadcast::Sender<Arc<LiveEvent>>,
+    reader_start: watch::Sender<ReaderStart>,
 }
 
 impl EventNotifier {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             wakeups: watch::Sender::new(0),
+            live: broadcast::Sender::new(HANDED_ON),
+            reader_start: watch::Sender::new(None),
+        })
+    }
+
+    /// Where the instance's reader started handing events on. A subscriber whose table
+    /// reads stopped short of it must read the table again: what lies between was never
+    /// handed on.
+    pub fn reader_start(&self) -> watch::Receiver<ReaderStart> {
+        self.reader_start.subscribe()
+    }
+
+    /// The events read from now on. Take it before reading where to start, so that no
+    /// event falls between the two.
+    pub fn live_events(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
+        self.live.subscribe()
+    }
+
+    /// Reads the new events after every wake-up, once for all the subscribers of this
+    /// instance, until the process ends.
+    pub fn read_for_subscribers(self: &Arc<Self>, db: DatabaseConnection) -> JoinHandle<()> {
+        let notifier = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut wakeups = notifier.subscribe();
+            // Until the migrations have run there is no timeline to start from.
+            let mut cursor = loop {
+                match store::events::latest_event_id(&db, &EventStream::everything()).await {
+                    Ok(cursor) => {
+                        notifier.reader_start.send_replace(Some(cursor));
+                        break cursor;
+                    }
+                    Err(_) => tokio::time::sleep(RETRY_AFTER_FAILURE).await,
+                }
+            };
+            loop {
+                wakeups.borrow_and_update();
+                match read_page(&db, cursor).await {
+                    Ok(page) if !page.is_empty() => {
+                        for mut event in page {
+                            event.previous = cursor;
+                            cursor = Some(event.event.id);
+                            // No subscriber listening is no loss: they read the table.
+                            let _ = notifier.live.send(Arc::new(event));
+                        }
+                    }
+                    Ok(_) => {
+                        if wakeups.changed().await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read the new ticket events; retrying");
+                        tokio::time::sleep(RETRY_AFTER_FAILURE).await;
+                    }
+                }
+            }
         })
     }
 
@@ -89,6 +178,30 @@ impl EventNotifier {
             }
         }
     }
+}
+
+/// The next events after `cursor`, each with its message.
+async fn read_page(db: &DatabaseConnection, cursor: Option<Uuid>) -> Result<Vec<LiveEvent>, DbErr> {
+    let events =
+        store::events::events_after(db, &EventStream::everything(), cursor, READ_PAGE).await?;
+    let ids: Vec<Uuid> = events.iter().filter_map(|event| event.message_id).collect();
+    let mut messages: std::collections::HashMap<Uuid, ticket_message::Model> =
+        store::messages_by_ids(db, &ids, true, READ_PAGE)
+            .await?
+            .into_iter()
+            .map(|message| (message.id, message))
+            .collect();
+    Ok(events
+        .into_iter()
+        .map(|event| {
+            let message = event.message_id.and_then(|id| messages.remove(&id));
+            LiveEvent {
+                previous: None,
+                event,
+                message,
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

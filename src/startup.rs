@@ -65,6 +65,8 @@ pub struct Application {
     state: AppState,
     /// The PostgreSQL listener that wakes subscribers, on PostgreSQL.
     event_listener: Option<JoinHandle<()>>,
+    /// Reads the new events once for all the subscribers of this instance.
+    event_reader: JoinHandle<()>,
 }
 
 impl Application {
@@ -86,6 +88,7 @@ impl Application {
                 .notifier()
                 .listen_to_postgres(config.database.url.clone())
         });
+        let event_reader = state.notifier().read_for_subscribers(db.clone());
         Ok(Self {
             connection_limits,
             listener,
@@ -93,6 +96,7 @@ impl Application {
             router: router(state.clone()),
             state,
             event_listener,
+            event_reader,
             db,
             migrations,
             shutdown_grace: config.shutdown_grace,
@@ -140,6 +144,7 @@ impl Application {
         if let Some(event_listener) = &self.event_listener {
             event_listener.abort();
         }
+        self.event_reader.abort();
         if drained {
             match tokio::time::timeout(POOL_CLOSE_TIMEOUT, self.db.close()).await {
                 Ok(Ok(())) => tracing::info!("stopped"),

@@ -41,6 +41,26 @@ impl From<ticket_event::Model> for TicketEvent {
     }
 }
 
+impl TicketEvent {
+    /// The event's id, where its reader resumes after it.
+    pub fn event_id(&self) -> uuid::Uuid {
+        self.event.id
+    }
+
+    /// An event read once for many subscribers, with its message: one its viewer may see,
+    /// since the event is in their stream.
+    pub fn with_message(
+        event: ticket_event::Model,
+        message: Option<entity::ticket_message::Model>,
+    ) -> Self {
+        Self {
+            event,
+            message: Some(message.map(TicketMessage)),
+            ticket: None,
+        }
+    }
+}
+
 /// A timeline read from `ticket`: each event carries it, and, when they were loaded in
 /// one query for the whole timeline, its message.
 pub fn timeline_of(

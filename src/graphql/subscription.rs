@@ -1,20 +1,20 @@
 //! Subscriptions: a ticket's events, and the feed of every ticket the viewer may see.
 //!
-//! A subscriber reads the timeline after the last event it delivered, and when it has
-//! read all there is, waits for a wake-up (`notify`) to read again. The timeline is the
-//! source of truth: a wake-up lost, or a slow client, costs a read, never an event; and
-//! a subscriber holds at most one page of events in memory, however far behind it is.
+//! A subscriber first reads its stream from the timeline after the event it starts after,
+//! then keeps, of the events the instance reads once for all its subscribers (`notify`),
+//! those its viewer may see and it has not delivered. One that falls behind what is
+//! handed on reads its stream from the table again: a slow client costs reads, never an
+//! event, and holds at most one page of events in memory, however far behind it is.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::{Context, ID, Result, ResultExt, Subscription};
-use entity::ticket_event;
 use futures_util::Stream;
 use futures_util::stream;
 use sea_orm::DatabaseConnection;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use super::context::Session;
@@ -24,7 +24,7 @@ use super::types::TicketStatus;
 use crate::domain::EventLimit;
 use crate::error::AppError;
 use crate::events::{self, StreamRequest, VisibleStream};
-use crate::notify::EventNotifier;
+use crate::notify::{EventNotifier, LiveEvent, ReaderStart};
 
 /// How long a subscriber waits before reading again after the database failed it.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
@@ -82,8 +82,9 @@ async fn follow(
         ))?;
     let after = events::parse_after(after)?;
     let stream = events::open_stream(session.db, session.viewer, request).await?;
-    // Woken from here on: an event committed while the start is read is not missed.
-    let wakeups = notifier.subscribe();
+    // Taken first: an event committed while the start is read is handed on after it.
+    let live = notifier.live_events();
+    let reader_start = notifier.reader_start();
     let cursor = match after {
         Some(after) => {
             events::ensure_in_stream(session.db, &stream, after).await?;
@@ -95,7 +96,10 @@ async fn follow(
         db: session.db.clone(),
         stream,
         cursor,
-        wakeups,
+        live,
+        reader_start,
+        catching_up: true,
+        seen_through: None,
         unsent: VecDeque::new(),
     };
     Ok(stream::unfold(follower, Follower::next))
@@ -107,27 +111,70 @@ struct Follower {
     stream: VisibleStream,
     /// The last event delivered (or the one to start after).
     cursor: Option<Uuid>,
-    wakeups: watch::Receiver<u64>,
+    /// The events the instance reads for all its subscribers.
+    live: broadcast::Receiver<Arc<LiveEvent>>,
+    /// Where the instance's reader started handing events on.
+    reader_start: watch::Receiver<ReaderStart>,
+    /// Reading its own stream from the table: at the start, and after falling behind.
+    catching_up: bool,
+    /// How far, among every event of every stream, this subscriber has seen all there
+    /// is: an event handed on whose predecessor lies beyond it means a gap, filled from
+    /// the table.
+    seen_through: Option<Uuid>,
     /// Read, not yet delivered: at most one page.
-    unsent: VecDeque<ticket_event::Model>,
+    unsent: VecDeque<TicketEvent>,
 }
 
 impl Follower {
     async fn next(mut self) -> Option<(TicketEvent, Self)> {
         loop {
             if let Some(event) = self.unsent.pop_front() {
-                self.cursor = Some(event.id);
-                return Some((TicketEvent::from(event), self));
+                self.cursor = Some(event.event_id());
+                return Some((event, self));
             }
-            // Seen before reading, so that a wake-up during the read is not lost.
-            self.wakeups.borrow_and_update();
-            match events::read(&self.db, &self.stream, self.cursor, EventLimit::LARGEST).await {
-                Ok(page) if !page.is_empty() => self.unsent.extend(page),
-                Ok(_) => self.wakeups.changed().await.ok()?,
-                Err(error) => {
-                    tracing::warn!(?error, "a subscriber could not read its events; retrying");
-                    tokio::time::sleep(RETRY_AFTER_FAILURE).await;
+            if self.catching_up {
+                self.catch_up().await;
+                continue;
+            }
+            match self.live.recv().await {
+                Ok(live) => {
+                    let new = self.cursor.is_none_or(|cursor| live.event.id > cursor);
+                    if new && self.stream.holds(&live.event) {
+                        let event =
+                            TicketEvent::with_message(live.event.clone(), live.message.clone());
+                        self.unsent.push_back(event);
+                    }
                 }
+                Err(broadcast::error::RecvError::Lagged(_)) => self.catching_up = true,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// Reads the next page of the stream from the table; once there is none, what the
+    /// instance hands on is enough again.
+    async fn catch_up(&mut self) {
+        // Read first: every event up to it has committed (ids are in commit order), so an
+        // empty page after it means all of the stream up to it has been delivered.
+        let read = match events::latest_of_all(&self.db).await {
+            Ok(latest) => events::read(&self.db, &self.stream, self.cursor, EventLimit::LARGEST)
+                .await
+                .map(|page| (latest, page)),
+            Err(error) => Err(error),
+        };
+        match read {
+            Ok((latest, page)) if page.is_empty() => {
+                self.seen_through = latest;
+                // Events after this point come from the reader only if it started no
+                // later; one that started after would have skipped what lies between.
+                let start = self.reader_start.wait_for(Option::is_some).await;
+                let started_after = start.ok().and_then(|start| *start).flatten();
+                self.catching_up = started_after > latest;
+            }
+            Ok((_, page)) => self.unsent.extend(page.into_iter().map(TicketEvent::from)),
+            Err(error) => {
+                tracing::warn!(?error, "a subscriber could not read its events; retrying");
+                tokio::time::sleep(RETRY_AFTER_FAILURE).await;
             }
         }
     }

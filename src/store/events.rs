@@ -198,6 +198,30 @@ pub struct EventStream {
     pub include_internal: bool,
 }
 
+impl EventStream {
+    /// Every event of every ticket, internal notes included.
+    pub fn everything() -> Self {
+        Self {
+            include_internal: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether `event` belongs to the stream: the same rules as its query, in memory, for
+    /// an event read once for many readers.
+    pub fn holds(&self, event: &ticket_event::Model) -> bool {
+        self.ticket.is_none_or(|ticket| ticket == event.ticket_id)
+            && self
+                .owner
+                .as_deref()
+                .is_none_or(|owner| owner == event.owner_id)
+            && self
+                .status
+                .is_none_or(|status| status == event.status_after)
+            && (self.include_internal || !event.internal)
+    }
+}
+
 fn select(stream: &EventStream) -> Select<TicketEvent> {
     TicketEvent::find()
         .apply_if(stream.ticket, |query, ticket| {
