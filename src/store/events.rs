@@ -71,14 +71,14 @@ pub async fn record_events(
         return Ok(Vec::new());
     };
     let ticket_id = first.ticket_id;
-    let postgres = txn.get_database_backend() == DbBackend::Postgres;
-    if postgres {
-        let lock = format!("SELECT pg_advisory_xact_lock({EVENT_ORDER_LOCK_KEY})");
-        txn.execute_unprepared(&lock).await?;
-    }
-    // Read after the lock, in a statement of its own: under READ COMMITTED it sees what
-    // the previous holder committed.
-    let mut previous = newest_id(txn).await?;
+    let mut previous = if txn.get_database_backend() == DbBackend::Postgres {
+        // Delivered at commit, so sent before the lock: every round trip made while
+        // holding it is one more that every other writer waits for.
+        notify(txn, ticket_id).await?;
+        locked_newest_id(txn).await?
+    } else {
+        newest_id(txn).await?
+    };
     let models: Vec<ticket_event::Model> = events
         .into_iter()
         .map(|event| {
@@ -90,9 +90,6 @@ pub async fn record_events(
     TicketEvent::insert_many(models.iter().cloned().map(|m| m.into_active_model()))
         .exec_without_returning(txn)
         .await?;
-    if postgres {
-        notify(txn, ticket_id).await?;
-    }
     Ok(models)
 }
 
@@ -146,6 +143,15 @@ async fn notify(txn: &DatabaseTransaction, ticket: Uuid) -> Result<(), DbErr> {
     ))
     .await?;
     Ok(())
+}
+
+/// Takes the event-order lock, then reads the newest id in a statement of its own: under
+/// READ COMMITTED a statement sees what had committed when it started, so only a read
+/// that starts after the lock is granted sees what the previous holder committed.
+async fn locked_newest_id(txn: &DatabaseTransaction) -> Result<Option<Uuid>, DbErr> {
+    let lock = format!("SELECT pg_advisory_xact_lock({EVENT_ORDER_LOCK_KEY})");
+    txn.execute_unprepared(&lock).await?;
+    newest_id(txn).await
 }
 
 async fn newest_id(db: &impl ConnectionTrait) -> Result<Option<Uuid>, DbErr> {
