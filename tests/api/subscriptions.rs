@@ -337,3 +337,39 @@ async fn events_written_while_the_listener_is_cut_off_are_all_delivered() {
     }
     assert_eq!(bodies, [json!("One"), json!("Two"), json!("Three")]);
 }
+
+#[tokio::test]
+async fn a_legacy_graphql_ws_client_receives_events_too() {
+    let app = spawn_app().await;
+    let (alice, root) = (app.customer("alice"), app.admin("root"));
+    let ticket = open_ticket(&app, &alice).await;
+    let mut socket = Socket::open_with(&app, "graphql-ws", &[]).await;
+    socket.init(Some(&alice.token)).await;
+    assert!(
+        matches!(socket.receive().await, Received::Json(ack) if ack["type"] == "connection_ack")
+    );
+    socket
+        .send(json!({
+            "id": "1",
+            "type": "start",
+            "payload": { "query": TICKET_EVENTS, "variables": { "id": ticket } },
+        }))
+        .await;
+    settle().await;
+
+    app.add_message(&root, &ticket, "Old clients too", false)
+        .await
+        .expect_ok();
+
+    let delivered = loop {
+        match socket.receive().await {
+            Received::Json(message) if message["type"] == "data" => break message,
+            Received::Json(_) => {}
+            Received::Closed(code) => panic!("closed with {code:?}"),
+        }
+    };
+    assert_eq!(
+        delivered["payload"]["data"]["ticketEvents"]["message"]["body"],
+        "Old clients too"
+    );
+}
