@@ -18,6 +18,7 @@ use super::graphql_response::{execution_started, respond, response_json};
 use super::media::{ResponseMedia, negotiate};
 use super::refusal::refuse;
 use super::request_body::{check_content_type, parse_body, read_body};
+use super::serve::ConnectionSlot;
 use super::socket;
 use crate::budget::Deadline;
 use crate::domain::Viewer;
@@ -37,11 +38,12 @@ pub async fn graphiql() -> Html<String> {
 pub async fn query_or_socket(State(state): State<AppState>, request: Request<Body>) -> Response {
     let (mut parts, body) = request.into_parts();
     if parts.headers.contains_key(UPGRADE) {
+        let slot = parts.extensions.get::<ConnectionSlot>().cloned();
         let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state).await;
         let protocol = GraphQLProtocol::from_request_parts(&mut parts, &state).await;
         return match (upgrade, protocol) {
             (Ok(upgrade), Ok(protocol)) => {
-                socket::upgrade(state, &parts.headers, upgrade, protocol).await
+                socket::upgrade(state, &parts.headers, upgrade, protocol, slot).await
             }
             (Err(rejection), _) => rejection.into_response(),
             (_, Err(_)) => refuse(

@@ -11,9 +11,19 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tower::ServiceExt;
 
 use crate::config::ConnectionLimits;
+
+/// A connection's place among the open ones, in every request's extensions. A WebSocket
+/// keeps it for as long as it is open, after its HTTP connection has handed it over, so
+/// that sockets count against `MAX_CONNECTIONS` too.
+#[derive(Clone)]
+pub struct ConnectionSlot {
+    /// Held, never read: the place is given back when the last holder drops it.
+    _permit: Arc<OwnedSemaphorePermit>,
+}
 
 /// Resolves once the server is told to stop (or is gone).
 async fn stopped(stopping: &mut watch::Receiver<bool>) {
@@ -58,7 +68,15 @@ pub async fn serve(
             );
             continue;
         };
-        let service = TowerToHyperService::new(router.clone());
+        let slot = ConnectionSlot {
+            _permit: Arc::new(slot),
+        };
+        let service = TowerToHyperService::new(router.clone().map_request(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(slot.clone());
+                request
+            },
+        ));
         let mut stopping = stopping.clone();
         tokio::spawn(async move {
             let connection = http1::Builder::new()
@@ -77,12 +95,11 @@ pub async fn serve(
             if let Err(error) = served {
                 tracing::debug!(%error, "connection ended with an error");
             }
-            drop(slot);
         });
     }
     drop(listener);
     let _ = stop.send(true);
-    // Every connection holds a slot until it has closed.
+    // Every connection holds a slot until it has closed, and every socket until it has.
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let _ = open.acquire_many(all).await;
 }

@@ -21,6 +21,7 @@ use tokio::sync::{Notify, mpsc};
 use super::AppState;
 use super::media::ResponseMedia;
 use super::refusal::refuse;
+use super::serve::ConnectionSlot;
 use crate::config::SocketLimits;
 use crate::domain::Viewer;
 use crate::refusal::Refusal;
@@ -93,6 +94,7 @@ pub async fn upgrade(
     headers: &HeaderMap,
     upgrade: WebSocketUpgrade,
     protocol: GraphQLProtocol,
+    slot: Option<ConnectionSlot>,
 ) -> Response {
     if !origin_allowed(&state, headers) {
         return refuse(ResponseMedia::Json, &Refusal::OriginNotAllowed);
@@ -102,7 +104,11 @@ pub async fn upgrade(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
-        .on_upgrade(move |socket| serve(state, socket, protocol))
+        .on_upgrade(move |socket| async move {
+            // The connection's place among the open ones, kept until the socket closes.
+            let _slot = slot;
+            serve(state, socket, protocol).await;
+        })
 }
 
 /// A browser's `Origin` must be one the API is open to, when it is open to a list: a

@@ -401,3 +401,20 @@ async fn the_server_pings_a_quiet_socket() {
 
     assert!(matches!(ping, Ok(Some(Ok(Message::Ping(_))))), "{ping:?}");
 }
+
+#[tokio::test]
+async fn open_sockets_count_against_the_connection_cap() {
+    let app = spawn_app_with(|config| {
+        config.http.connection_limits.max_connections = 2;
+        config.http.connection_limits.header_read_timeout = Duration::from_millis(200);
+    })
+    .await;
+    // The readiness check's keep-alive connection closes once idle past the timeout.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _first = Socket::signed_in(&app, None).await;
+    let _second = Socket::signed_in(&app, None).await;
+
+    let third = Socket::try_open(&app, "graphql-transport-ws", &[]).await;
+
+    assert!(third.is_err(), "a third connection was served");
+}
