@@ -1,8 +1,6 @@
 //! Subscriptions to the ticket timeline, over a real WebSocket: who receives what, the
 //! errors, and nothing lost across a dropped socket or another instance.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -35,18 +33,32 @@ async fn next_event(socket: &mut Socket, id: &str, field: &str) -> Value {
     payload["data"][field].clone()
 }
 
-async fn subscribe_to_ticket(app: &TestApp, user: &User, ticket: &str) -> Socket {
-    let mut socket = Socket::signed_in(app, Some(&user.token)).await;
-    socket
-        .subscribe("1", TICKET_EVENTS, json!({ "id": ticket }))
-        .await;
-    socket
+/// The id of the newest event of `ticket` as `user` sees it: a subscription `after` it
+/// receives exactly what is written from now on, however long it takes to start.
+async fn newest_event(app: &TestApp, user: &User, ticket: &str) -> Value {
+    let reply = app
+        .graphql(
+            user,
+            "query($id: ID!) { ticket(id: $id) { events(limit: 100) { id } } }",
+            json!({ "id": ticket }),
+        )
+        .await
+        .expect_ok();
+    let events = reply.data("ticket")["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    events.last().expect("the ticket's first event")["id"].clone()
 }
 
-/// Gives the server a moment to have read where the subscription starts, so that the
-/// writes that follow are live ones.
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(300)).await;
+/// `user` subscribed to `ticket`'s events after its newest one.
+async fn subscribe_to_ticket(app: &TestApp, user: &User, ticket: &str) -> Socket {
+    let after = newest_event(app, user, ticket).await;
+    let mut socket = Socket::signed_in(app, Some(&user.token)).await;
+    socket
+        .subscribe("1", TICKET_EVENTS, json!({ "id": ticket, "after": after }))
+        .await;
+    socket
 }
 
 #[tokio::test]
@@ -55,7 +67,6 @@ async fn a_customer_gets_an_admins_reply_and_never_an_internal_note() {
     let (alice, root) = (app.customer("alice"), app.admin("root"));
     let ticket = open_ticket(&app, &alice).await;
     let mut socket = subscribe_to_ticket(&app, &alice, &ticket).await;
-    settle().await;
 
     app.add_message(&root, &ticket, "Looking into it (internal)", true)
         .await
@@ -75,9 +86,11 @@ async fn an_admins_feed_gets_internal_notes_and_replies() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
     let ticket = open_ticket(&app, &alice).await;
+    let after = newest_event(&app, &root, &ticket).await;
     let mut socket = Socket::signed_in(&app, Some(&root.token)).await;
-    socket.subscribe("feed", FEED, json!({})).await;
-    settle().await;
+    socket
+        .subscribe("feed", FEED, json!({ "after": after }))
+        .await;
 
     app.add_message(&root, &ticket, "Internal", true)
         .await
@@ -103,11 +116,16 @@ async fn a_status_change_reaches_the_feed_filtered_by_that_status() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
     let ticket = open_ticket(&app, &alice).await;
+    app.set_status(&root, &ticket, "RESOLVED").await.expect_ok();
+    let resolved = newest_event(&app, &root, &ticket).await;
     let mut socket = Socket::signed_in(&app, Some(&root.token)).await;
     socket
-        .subscribe("feed", FEED, json!({ "status": "RESOLVED" }))
+        .subscribe(
+            "feed",
+            FEED,
+            json!({ "status": "RESOLVED", "after": resolved }),
+        )
         .await;
-    settle().await;
 
     app.set_status(&root, &ticket, "IN_PROGRESS")
         .await
@@ -116,6 +134,7 @@ async fn a_status_change_reaches_the_feed_filtered_by_that_status() {
 
     let event = next_event(&mut socket, "feed", "ticketFeed").await;
     assert_eq!(event["kind"], "STATUS_CHANGED");
+    assert_ne!(event["id"], resolved);
     assert_eq!(event["ticketId"], ticket.as_str());
 }
 
@@ -123,9 +142,12 @@ async fn a_status_change_reaches_the_feed_filtered_by_that_status() {
 async fn a_customers_feed_holds_only_their_own_tickets() {
     let app = spawn_app().await;
     let (alice, bob) = (app.customer("alice"), app.customer("bob"));
+    let first = open_ticket(&app, &alice).await;
+    let after = newest_event(&app, &alice, &first).await;
     let mut socket = Socket::signed_in(&app, Some(&alice.token)).await;
-    socket.subscribe("feed", FEED, json!({})).await;
-    settle().await;
+    socket
+        .subscribe("feed", FEED, json!({ "after": after }))
+        .await;
 
     open_ticket(&app, &bob).await;
     let own = open_ticket(&app, &alice).await;
@@ -155,7 +177,10 @@ async fn error_of(socket: &mut Socket, id: &str) -> (Option<String>, Option<Stri
 async fn another_customers_ticket_is_not_found() {
     let app = spawn_app().await;
     let ticket = open_ticket(&app, &app.customer("alice")).await;
-    let mut socket = subscribe_to_ticket(&app, &app.customer("bob"), &ticket).await;
+    let mut socket = Socket::signed_in(&app, Some(&app.customer("bob").token)).await;
+    socket
+        .subscribe("1", TICKET_EVENTS, json!({ "id": ticket }))
+        .await;
 
     assert_eq!(
         error_of(&mut socket, "1").await.0.as_deref(),
@@ -166,12 +191,11 @@ async fn another_customers_ticket_is_not_found() {
 #[tokio::test]
 async fn a_ticket_that_does_not_exist_is_not_found() {
     let app = spawn_app().await;
-    let mut socket = subscribe_to_ticket(
-        &app,
-        &app.customer("alice"),
-        &uuid::Uuid::now_v7().to_string(),
-    )
-    .await;
+    let mut socket = Socket::signed_in(&app, Some(&app.customer("alice").token)).await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    socket
+        .subscribe("1", TICKET_EVENTS, json!({ "id": unknown }))
+        .await;
 
     assert_eq!(
         error_of(&mut socket, "1").await.0.as_deref(),
@@ -262,7 +286,6 @@ async fn resuming_after_a_dropped_socket_loses_nothing() {
     let (alice, root) = (app.customer("alice"), app.admin("root"));
     let ticket = open_ticket(&app, &alice).await;
     let mut socket = subscribe_to_ticket(&app, &alice, &ticket).await;
-    settle().await;
     app.add_message(&root, &ticket, "One", false)
         .await
         .expect_ok();
@@ -295,8 +318,23 @@ async fn a_subscriber_on_one_instance_gets_events_written_through_another() {
     let second = spawn_another_instance(&first, |_| {}).await;
     let (alice, root) = (first.customer("alice"), first.admin("root"));
     let ticket = open_ticket(&first, &alice).await;
-    let mut socket = subscribe_to_ticket(&second, &alice, &ticket).await;
-    settle().await;
+    let after = newest_event(&second, &alice, &ticket).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let mut socket = Socket::signed_in(&second, Some(&alice.token)).await;
+    // The messages come with the events; nothing else is read per event.
+    let document = "subscription($id: ID!, $after: ID) {
+        ticketEvents(ticketId: $id, after: $after) { id message { body } }
+    }";
+    socket
+        .subscribe("1", document, json!({ "id": ticket, "after": after }))
+        .await;
+    // Delivered: the subscription is live before the cut.
+    first
+        .add_message(&root, &ticket, "Zero", false)
+        .await
+        .expect_ok();
+    let zero = next_event(&mut socket, "1", "ticketEvents").await;
+    assert_eq!(zero["message"]["body"], "Zero");
 
     first
         .add_message(&root, &ticket, "From the other instance", false)
@@ -319,8 +357,23 @@ async fn events_written_while_the_listener_is_cut_off_are_all_delivered() {
     .await;
     let (alice, root) = (first.customer("alice"), first.admin("root"));
     let ticket = open_ticket(&first, &alice).await;
-    let mut socket = subscribe_to_ticket(&second, &alice, &ticket).await;
-    settle().await;
+    let after = newest_event(&second, &alice, &ticket).await;
+    let mut socket = Socket::signed_in(&second, Some(&alice.token)).await;
+    // The messages come with the events: nothing else is read per delivery, so what is
+    // tested is the delivery alone, not a read on a connection the cut broke.
+    let document = "subscription($id: ID!, $after: ID) {
+        ticketEvents(ticketId: $id, after: $after) { id message { body } }
+    }";
+    socket
+        .subscribe("1", document, json!({ "id": ticket, "after": after }))
+        .await;
+    // Delivered: the subscription has started before the cut.
+    first
+        .add_message(&root, &ticket, "Zero", false)
+        .await
+        .expect_ok();
+    let zero = next_event(&mut socket, "1", "ticketEvents").await;
+    assert_eq!(zero["message"]["body"], "Zero");
 
     proxy.cut();
     for body in ["One", "Two", "Three"] {
@@ -343,6 +396,7 @@ async fn a_legacy_graphql_ws_client_receives_events_too() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
     let ticket = open_ticket(&app, &alice).await;
+    let after = newest_event(&app, &alice, &ticket).await;
     let mut socket = Socket::open_with(&app, "graphql-ws", &[]).await;
     socket.init(Some(&alice.token)).await;
     assert!(
@@ -352,10 +406,12 @@ async fn a_legacy_graphql_ws_client_receives_events_too() {
         .send(json!({
             "id": "1",
             "type": "start",
-            "payload": { "query": TICKET_EVENTS, "variables": { "id": ticket } },
+            "payload": {
+                "query": TICKET_EVENTS,
+                "variables": { "id": ticket, "after": after },
+            },
         }))
         .await;
-    settle().await;
 
     app.add_message(&root, &ticket, "Old clients too", false)
         .await
