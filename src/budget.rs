@@ -11,28 +11,33 @@ use tokio::time::Instant;
 
 use crate::error::AppError;
 
-/// How many more messages the operation may read. A history's length is unknown until it
-/// is read, so every read asks for at most one more than what is left, and one that gets
-/// more refuses the field: memory stays bounded whatever the data holds.
+/// How many more messages a request may read. A history's length is unknown until it is
+/// read, so every read asks for at most one more than what is left, and one that gets
+/// more refuses the field: memory stays bounded whatever the data holds. Clones share
+/// what is spent, so that the operations of one HTTP batch share one budget.
+#[derive(Clone, Debug)]
+pub struct MessageBudget(Arc<Spending>);
+
 #[derive(Debug)]
-pub struct MessageBudget {
+struct Spending {
     limit: u64,
     spent: AtomicU64,
 }
 
 impl MessageBudget {
     pub fn new(limit: u64) -> Self {
-        Self {
+        Self(Arc::new(Spending {
             limit,
             spent: AtomicU64::new(0),
-        }
+        }))
     }
 
     /// The most rows the next read should fetch: what is left, and one to tell that a
     /// history goes past it.
     pub fn rows_to_read(&self) -> u64 {
-        self.limit
-            .saturating_sub(self.spent.load(Ordering::SeqCst))
+        self.0
+            .limit
+            .saturating_sub(self.0.spent.load(Ordering::SeqCst))
             .saturating_add(1)
             // SQL's LIMIT is a signed 64-bit integer.
             .min(i64::MAX.unsigned_abs())
@@ -41,11 +46,11 @@ impl MessageBudget {
     /// Counts `read` messages against the budget; past it, the read is refused.
     pub fn spend(&self, read: usize) -> Result<(), AppError> {
         let read = u64::try_from(read).unwrap_or(u64::MAX);
-        let before = self.spent.fetch_add(read, Ordering::SeqCst);
-        if before.saturating_add(read) > self.limit {
+        let before = self.0.spent.fetch_add(read, Ordering::SeqCst);
+        if before.saturating_add(read) > self.0.limit {
             return Err(AppError::QueryTooComplex(format!(
                 "The operation would read more than {} messages; ask for fewer tickets",
-                self.limit
+                self.0.limit
             )));
         }
         Ok(())

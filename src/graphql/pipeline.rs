@@ -115,11 +115,15 @@ impl Extension for PipelineExtension {
         }
         // A subscription resolves its selection once per event, for as long as it runs:
         // one budget for all its events would run out, so the bound is the cost model's.
+        // Otherwise the transport's budget, shared by the operations of a batch, or one
+        // of the operation's own.
         let budget = match operation.kind {
-            OperationType::Subscription => u64::MAX,
-            _ => checks.limits.max_messages,
+            OperationType::Subscription => MessageBudget::new(u64::MAX),
+            _ => data_of::<MessageBudget>(&request)
+                .cloned()
+                .unwrap_or_else(|| MessageBudget::new(checks.limits.max_messages)),
         };
-        request.data.insert(MessageBudget::new(budget));
+        request.data.insert(budget);
         next.run(ctx, request).await
     }
 

@@ -20,7 +20,7 @@ use super::refusal::refuse;
 use super::request_body::{check_content_type, parse_body, read_body};
 use super::serve::ConnectionSlot;
 use super::socket;
-use crate::budget::Deadline;
+use crate::budget::{Deadline, MessageBudget};
 use crate::domain::Viewer;
 use crate::error::AppError;
 use crate::graphql::pipeline::Transport;
@@ -111,8 +111,10 @@ pub async fn execute_post(
         }
         BatchRequest::Batch(requests) => {
             let mut responses = Vec::with_capacity(requests.len());
+            // One request, one budget: a batch may not read ten times what one may.
+            let messages = MessageBudget::new(state.http.query_limits.max_messages);
             for request in requests {
-                let request = request.data(Transport::HttpPost);
+                let request = request.data(Transport::HttpPost).data(messages.clone());
                 let response = execute(&state, request, viewer.as_ref(), deadline).await;
                 responses.push(response_json(response));
             }

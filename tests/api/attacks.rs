@@ -371,3 +371,81 @@ fn assert_too_complex_field(reply: &Reply, field: &str) {
     );
     assert_eq!(reply.data(field), &Value::Null);
 }
+
+#[tokio::test]
+async fn the_operations_of_a_batch_share_one_message_budget() {
+    let (app, id) = ticket_of_messages(3).await;
+    let one = json!({ "query": format!("{{ ticket(id: \"{id}\") {{ messages {{ id }} }} }}") });
+    let token = format!("Bearer {}", app.customer("alice").token);
+
+    let reply = app
+        .post_raw(
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &token),
+            ],
+            json!([one, one]).to_string(),
+        )
+        .await;
+
+    let answers = reply.body.as_array().expect("a batch answer");
+    assert!(answers[0].get("errors").is_none(), "{:#}", reply.body);
+    assert_eq!(
+        answers[1]["errors"][0]["extensions"]["code"],
+        "QUERY_TOO_COMPLEX"
+    );
+}
+
+#[tokio::test]
+async fn the_operations_of_a_batch_each_count_against_the_rate_limit() {
+    let app = spawn_app_with(|config| {
+        config.http.mutation_rate_limit.burst = 2;
+        config.http.mutation_rate_limit.per_second = 0.1;
+    })
+    .await;
+    let create = json!({
+        "query": "mutation { createTicket(input: { subject: \"s\", message: \"m\" }) { id } }"
+    });
+    let token = format!("Bearer {}", app.customer("mallory").token);
+
+    let reply = app
+        .post_raw(
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &token),
+            ],
+            json!([create, create, create]).to_string(),
+        )
+        .await;
+
+    let answers = reply.body.as_array().expect("a batch answer");
+    assert_eq!(
+        answers[2]["errors"][0]["extensions"]["code"],
+        "RATE_LIMITED"
+    );
+    assert_eq!(app.ticket_total().await, 2);
+}
+
+#[tokio::test]
+async fn hidden_nesting_in_a_batch_is_refused() {
+    let app = spawn_app().await;
+    let attack = format!(
+        r#"{{ me(a: """x\\""" """, b: {}1{}) {{ id }} }}"#,
+        "[".repeat(3_000),
+        "]".repeat(3_000)
+    );
+
+    let reply = app
+        .post_raw(
+            &[("content-type", "application/json")],
+            json!([{ "query": "{ __typename }" }, { "query": attack }]).to_string(),
+        )
+        .await;
+
+    let answers = reply.body.as_array().expect("a batch answer");
+    assert_eq!(
+        answers[1]["errors"][0]["extensions"]["code"],
+        "QUERY_TOO_COMPLEX"
+    );
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
