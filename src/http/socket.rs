@@ -4,6 +4,7 @@
 //! same pipeline. What this module adds is the edge: the token in `connection_init`, the
 //! close codes, and the ceilings of a socket.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -315,11 +316,11 @@ fn admit(
             return Some(message);
         }
     };
-    let Ok(parsed) = serde_json::from_str::<serde_json::Value>(text) else {
+    let Some(envelope) = Envelope::of(text) else {
         return Some(message);
     };
-    let kind = parsed["type"].as_str().unwrap_or_default();
-    let id = parsed["id"].as_str().unwrap_or_default().to_owned();
+    let kind = envelope.kind.as_ref();
+    let id = envelope.id.unwrap_or_default().into_owned();
     let mut active = active.lock().unwrap_or_else(PoisonError::into_inner);
     match kind {
         "subscribe" | "start" if !active.contains(&id) && active.len() >= max_subscriptions => {
@@ -357,21 +358,39 @@ fn unreadable(error: &axum::Error) -> Message {
     }
 }
 
+/// What the socket's ceilings read of a message: its type and operation id, borrowed from
+/// the text where they hold no escape (and copied where they do, so that an escaped id
+/// is read as async-graphql reads it); the payload (a whole event, on the way out) is
+/// skipped, not built.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+}
+
+impl<'a> Envelope<'a> {
+    fn of(text: &'a str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
 /// An operation the server completed, or failed, no longer counts against the socket.
 fn note_finished_operation(message: &Message, active: &Mutex<HashSet<String>>) {
     let Message::Text(text) = message else {
         return;
     };
-    let Ok(parsed) = serde_json::from_str::<serde_json::Value>(text) else {
+    let Some(envelope) = Envelope::of(text) else {
         return;
     };
-    if matches!(parsed["type"].as_str(), Some("complete" | "error"))
-        && let Some(id) = parsed["id"].as_str()
+    if matches!(envelope.kind.as_ref(), "complete" | "error")
+        && let Some(id) = envelope.id
     {
         active
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
+            .remove(id.as_ref());
     }
 }
 

@@ -75,10 +75,12 @@ impl Socket {
     }
 
     pub async fn send(&mut self, message: Value) {
-        self.0
-            .send(Message::text(message.to_string()))
-            .await
-            .expect("sent");
+        self.send_text(message.to_string()).await;
+    }
+
+    /// A message as written, for JSON spelled as a client may spell it.
+    pub async fn send_text(&mut self, text: String) {
+        self.0.send(Message::text(text)).await.expect("sent");
     }
 
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {

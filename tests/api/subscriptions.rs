@@ -429,3 +429,27 @@ async fn a_legacy_graphql_ws_client_receives_events_too() {
         "Old clients too"
     );
 }
+
+#[tokio::test]
+async fn an_operation_id_written_with_escapes_still_counts_against_the_socket() {
+    let app = spawn_app_with(|config| config.http.socket_limits.max_subscriptions = 2).await;
+    let alice = app.customer("alice");
+    let ticket = open_ticket(&app, &alice).await;
+    let mut socket = subscribe_to_ticket(&app, &alice, &ticket).await;
+    socket
+        .subscribe("2", TICKET_EVENTS, json!({ "id": ticket }))
+        .await;
+    let payload = json!({ "query": TICKET_EVENTS, "variables": { "id": ticket } });
+
+    // "\u0033" is "3": the same id to async-graphql, however the JSON spells it.
+    socket
+        .send_text(format!(
+            r#"{{"id":"\u0033","type":"subscribe","payload":{payload}}}"#
+        ))
+        .await;
+
+    assert_eq!(
+        error_of(&mut socket, "3").await.0.as_deref(),
+        Some("TOO_MANY_SUBSCRIPTIONS")
+    );
+}
