@@ -10,6 +10,7 @@
 //! So a lost or duplicated wake-up costs a read at most, never an event.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use entity::{ticket_event, ticket_message};
@@ -59,6 +60,9 @@ pub type ReaderStart = Option<Option<Uuid>>;
 /// Wake-ups, and the events read after them.
 pub struct EventNotifier {
     wakeups: watch::Sender<u64>,
+    /// Fed by PostgreSQL's `NOTIFY`, which reaches this instance too: a write here need
+    /// not wake it again.
+    listening: AtomicBool,
     live: broadcast::Sender<Arc<LiveEvent>>,
     reader_start: watch::Sender<ReaderStart>,
 }
@@ -67,6 +71,7 @@ impl EventNotifier {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             wakeups: watch::Sender::new(0),
+            listening: AtomicBool::new(false),
             live: broadcast::Sender::new(HANDED_ON),
             reader_start: watch::Sender::new(None),
         })
@@ -126,8 +131,15 @@ impl EventNotifier {
         })
     }
 
+    /// A write of this instance has committed its events.
+    pub fn events_committed(&self) {
+        if !self.listening.load(Ordering::Relaxed) {
+            self.wake();
+        }
+    }
+
     /// Wakes every subscriber of this instance.
-    pub fn wake(&self) {
+    fn wake(&self) {
         self.wakeups
             .send_modify(|count| *count = count.wrapping_add(1));
     }
@@ -140,6 +152,7 @@ impl EventNotifier {
     /// every notification, and also whenever it (re)connects: what was committed while
     /// it was not listening is then read from the table.
     pub fn listen_to_postgres(self: &Arc<Self>, url: String) -> JoinHandle<()> {
+        self.listening.store(true, Ordering::Relaxed);
         let notifier = Arc::clone(self);
         tokio::spawn(async move {
             let mut pause = RECONNECT_PAUSES.0;

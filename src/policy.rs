@@ -1,6 +1,6 @@
 //! Who may see and do what. Every use case asks these rules; none decides on its own.
 
-use entity::{ticket, ticket_event};
+use entity::ticket;
 
 use crate::domain::Viewer;
 use crate::error::AppError;
@@ -40,13 +40,6 @@ pub fn sees_internal_notes(viewer: &Viewer) -> bool {
     viewer.is_admin()
 }
 
-/// A customer follows the events of their own tickets, never those of an internal note;
-/// an admin follows every event.
-pub fn can_see_event(viewer: &Viewer, event: &ticket_event::Model) -> bool {
-    let own = viewer.is_admin() || event.owner_id == viewer.id;
-    own && (!event.internal || sees_internal_notes(viewer))
-}
-
 #[cfg(test)]
 mod tests {
     use entity::prelude::{Role, TicketStatus};
@@ -84,39 +77,6 @@ mod tests {
         assert!(can_see_ticket(
             &viewer("root", Role::Admin),
             &ticket_of("bob")
-        ));
-    }
-
-    fn event_of(owner: &str, internal: bool) -> ticket_event::Model {
-        ticket_event::Model {
-            id: uuid::Uuid::now_v7(),
-            ticket_id: uuid::Uuid::now_v7(),
-            owner_id: owner.into(),
-            kind: entity::prelude::TicketEventKind::MessageAdded,
-            actor_id: "root".into(),
-            actor_role: Role::Admin,
-            created_at: chrono::Utc::now(),
-            message_id: Some(uuid::Uuid::now_v7()),
-            internal,
-            from_status: None,
-            to_status: None,
-            status_after: TicketStatus::Open,
-        }
-    }
-
-    #[test]
-    fn a_customer_sees_the_public_events_of_their_own_tickets_only() {
-        let alice = viewer("alice", Role::Customer);
-        assert!(can_see_event(&alice, &event_of("alice", false)));
-        assert!(!can_see_event(&alice, &event_of("alice", true)));
-        assert!(!can_see_event(&alice, &event_of("bob", false)));
-    }
-
-    #[test]
-    fn an_admin_sees_every_event_internal_ones_too() {
-        assert!(can_see_event(
-            &viewer("root", Role::Admin),
-            &event_of("bob", true)
         ));
     }
 

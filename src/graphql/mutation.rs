@@ -64,10 +64,10 @@ impl MutationRoot {
     }
 }
 
-/// A mutation committed its events: this instance's subscribers read them now. (Other
-/// instances' learn of them from PostgreSQL's `NOTIFY`.)
+/// A mutation committed its events: on SQLite this instance's subscribers read them now
+/// (on PostgreSQL every instance's learn of them from `NOTIFY`).
 fn wake_subscribers(ctx: &Context<'_>) {
     if let Some(notifier) = ctx.data_opt::<Arc<EventNotifier>>() {
-        notifier.wake();
+        notifier.events_committed();
     }
 }

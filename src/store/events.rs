@@ -77,7 +77,7 @@ pub async fn record_events(
         notify(txn, ticket_id).await?;
         locked_newest_id(txn).await?
     } else {
-        newest_id(txn).await?
+        latest_event_id(txn, &EventStream::everything()).await?
     };
     let models: Vec<ticket_event::Model> = events
         .into_iter()
@@ -151,18 +151,7 @@ async fn notify(txn: &DatabaseTransaction, ticket: Uuid) -> Result<(), DbErr> {
 async fn locked_newest_id(txn: &DatabaseTransaction) -> Result<Option<Uuid>, DbErr> {
     let lock = format!("SELECT pg_advisory_xact_lock({EVENT_ORDER_LOCK_KEY})");
     txn.execute_unprepared(&lock).await?;
-    newest_id(txn).await
-}
-
-async fn newest_id(db: &impl ConnectionTrait) -> Result<Option<Uuid>, DbErr> {
-    TicketEvent::find()
-        .select_only()
-        .column(ticket_event::Column::Id)
-        .order_by_desc(ticket_event::Column::Id)
-        .limit(1)
-        .into_tuple()
-        .one(db)
-        .await
+    latest_event_id(txn, &EventStream::everything()).await
 }
 
 /// A new UUID v7, greater than `previous`.
@@ -261,40 +250,6 @@ pub async fn events_after(
         .limit(limit)
         .all(db)
         .await
-}
-
-/// A ticket's timeline after `after`, oldest first.
-pub async fn ticket_events(
-    db: &impl ConnectionTrait,
-    ticket_id: Uuid,
-    after: Option<Uuid>,
-    limit: u64,
-    include_internal: bool,
-) -> Result<Vec<ticket_event::Model>, DbErr> {
-    let stream = EventStream {
-        ticket: Some(ticket_id),
-        include_internal,
-        ..EventStream::default()
-    };
-    events_after(db, &stream, after, limit).await
-}
-
-/// The events of every ticket (or of one owner's), after `after`, oldest first.
-pub async fn feed_events(
-    db: &impl ConnectionTrait,
-    after: Uuid,
-    owner: Option<&str>,
-    status: Option<TicketStatus>,
-    include_internal: bool,
-    limit: u64,
-) -> Result<Vec<ticket_event::Model>, DbErr> {
-    let stream = EventStream {
-        ticket: None,
-        owner: owner.map(str::to_owned),
-        status,
-        include_internal,
-    };
-    events_after(db, &stream, Some(after), limit).await
 }
 
 /// The id of the newest event of `stream` now: where a reader that starts "live from

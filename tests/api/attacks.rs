@@ -5,22 +5,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Reply, TestApp, assert_too_complex, spawn_app, spawn_app_with};
 use crate::server_process::spawn_server;
 
 /// Far longer than any of these requests takes once refused; on the code they were
 /// found in, each held a core for minutes.
 const ANSWERED_WITHIN: Duration = Duration::from_secs(30);
-
-fn assert_too_complex(reply: &Reply) {
-    assert_eq!(
-        reply.error_code().as_deref(),
-        Some("QUERY_TOO_COMPLEX"),
-        "{:#}",
-        reply.body
-    );
-    assert!(reply.body.get("data").is_none(), "{:#}", reply.body);
-}
 
 fn aliases(count: usize, field: &str) -> String {
     (0..count).map(|n| format!("a{n}: {field} ")).collect()
@@ -261,16 +251,9 @@ fn empty_objects_batch(bytes: usize) -> String {
 #[tokio::test]
 async fn a_batch_past_its_limit_is_refused_as_too_complex() {
     let app = spawn_app().await;
-    let batch: Vec<Value> = (0..11)
-        .map(|_| json!({ "query": "{ __typename }" }))
-        .collect();
+    let batch = vec![json!({ "query": "{ __typename }" }); 11];
 
-    let reply = app
-        .post_raw(
-            &[("content-type", "application/json")],
-            Value::Array(batch).to_string(),
-        )
-        .await;
+    let reply = app.post_batch(None, &batch).await;
 
     assert_eq!(reply.status, 400);
     assert_too_complex(&reply);
@@ -376,16 +359,9 @@ fn assert_too_complex_field(reply: &Reply, field: &str) {
 async fn the_operations_of_a_batch_share_one_message_budget() {
     let (app, id) = ticket_of_messages(3).await;
     let one = json!({ "query": format!("{{ ticket(id: \"{id}\") {{ messages {{ id }} }} }}") });
-    let token = format!("Bearer {}", app.customer("alice").token);
 
     let reply = app
-        .post_raw(
-            &[
-                ("content-type", "application/json"),
-                ("authorization", &token),
-            ],
-            json!([one, one]).to_string(),
-        )
+        .post_batch(Some(&app.customer("alice")), &[one.clone(), one])
         .await;
 
     let answers = reply.body.as_array().expect("a batch answer");
@@ -406,16 +382,9 @@ async fn the_operations_of_a_batch_each_count_against_the_rate_limit() {
     let create = json!({
         "query": "mutation { createTicket(input: { subject: \"s\", message: \"m\" }) { id } }"
     });
-    let token = format!("Bearer {}", app.customer("mallory").token);
 
     let reply = app
-        .post_raw(
-            &[
-                ("content-type", "application/json"),
-                ("authorization", &token),
-            ],
-            json!([create, create, create]).to_string(),
-        )
+        .post_batch(Some(&app.customer("mallory")), &vec![create; 3])
         .await;
 
     let answers = reply.body.as_array().expect("a batch answer");
@@ -435,12 +404,12 @@ async fn hidden_nesting_in_a_batch_is_refused() {
         "]".repeat(3_000)
     );
 
-    let reply = app
-        .post_raw(
-            &[("content-type", "application/json")],
-            json!([{ "query": "{ __typename }" }, { "query": attack }]).to_string(),
-        )
-        .await;
+    let batch = [
+        json!({ "query": "{ __typename }" }),
+        json!({ "query": attack }),
+    ];
+
+    let reply = app.post_batch(None, &batch).await;
 
     let answers = reply.body.as_array().expect("a batch answer");
     assert_eq!(

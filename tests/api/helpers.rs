@@ -313,6 +313,17 @@ impl TestApp {
         reply(request.send().await.expect("the server answers")).await
     }
 
+    /// A batch (a JSON array of `operations`) as `user`, or anonymous.
+    pub async fn post_batch(&self, user: Option<&User>, operations: &[Value]) -> Reply {
+        let authorization = user.map(|user| format!("Bearer {}", user.token));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(authorization) = &authorization {
+            headers.push(("authorization", authorization));
+        }
+        self.post_raw(&headers, Value::from(operations).to_string())
+            .await
+    }
+
     /// A GET to `/graphql` with the given query-string pairs and headers.
     pub async fn get_raw(&self, query: &[(&str, &str)], headers: &[(&str, &str)]) -> Reply {
         let mut request = self
@@ -421,6 +432,17 @@ impl TestApp {
         )
         .await
     }
+}
+
+/// A request refused before it ran, as past a query limit: `QUERY_TOO_COMPLEX`, no `data`.
+pub fn assert_too_complex(reply: &Reply) {
+    assert_eq!(
+        reply.error_code().as_deref(),
+        Some("QUERY_TOO_COMPLEX"),
+        "{:#}",
+        reply.body
+    );
+    assert!(reply.body.get("data").is_none(), "{:#}", reply.body);
 }
 
 /// Exactly the answer to a present but invalid token: HTTP 401, the `WWW-Authenticate`

@@ -31,6 +31,25 @@ async fn post(app: &TestApp, body: Value) -> Reply {
     .await
 }
 
+/// Sends `query` with its hash, so that the server keeps it; the extension to send it by.
+async fn persist(app: &TestApp, query: &str) -> Value {
+    let extensions = persisted(&hash_of(query));
+    post(app, json!({ "query": query, "extensions": extensions }))
+        .await
+        .expect_ok();
+    extensions
+}
+
+/// A GET with only the persisted query's hash.
+async fn get_by_hash(app: &TestApp, extensions: &Value) -> Reply {
+    let token = format!("Bearer {}", app.customer("alice").token);
+    app.get_raw(
+        &[("extensions", &extensions.to_string())],
+        &[("authorization", &token)],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_hash_the_server_has_never_seen_asks_for_the_text() {
     let app = spawn_app().await;
@@ -51,10 +70,7 @@ async fn a_hash_the_server_has_never_seen_asks_for_the_text() {
 #[tokio::test]
 async fn a_query_sent_once_with_its_hash_is_then_served_by_hash_alone() {
     let app = spawn_app().await;
-    let extensions = persisted(&hash_of(QUERY));
-    post(&app, json!({ "query": QUERY, "extensions": extensions }))
-        .await
-        .expect_ok();
+    let extensions = persist(&app, QUERY).await;
 
     let reply = post(&app, json!({ "extensions": extensions }))
         .await
@@ -66,19 +82,9 @@ async fn a_query_sent_once_with_its_hash_is_then_served_by_hash_alone() {
 #[tokio::test]
 async fn a_persisted_query_is_served_over_get() {
     let app = spawn_app().await;
-    let extensions = persisted(&hash_of(QUERY));
-    post(&app, json!({ "query": QUERY, "extensions": extensions }))
-        .await
-        .expect_ok();
-    let token = format!("Bearer {}", app.customer("alice").token);
+    let extensions = persist(&app, QUERY).await;
 
-    let reply = app
-        .get_raw(
-            &[("extensions", &extensions.to_string())],
-            &[("authorization", &token)],
-        )
-        .await
-        .expect_ok();
+    let reply = get_by_hash(&app, &extensions).await.expect_ok();
 
     assert_eq!(reply.data("me")["id"], "alice");
 }
@@ -101,18 +107,9 @@ async fn a_hash_that_does_not_match_its_query_is_refused() {
 async fn a_persisted_mutation_is_still_refused_over_get() {
     let app = spawn_app().await;
     let mutation = "mutation { createTicket(input: { subject: \"s\", message: \"m\" }) { id } }";
-    let extensions = persisted(&hash_of(mutation));
-    post(&app, json!({ "query": mutation, "extensions": extensions }))
-        .await
-        .expect_ok();
-    let token = format!("Bearer {}", app.customer("alice").token);
+    let extensions = persist(&app, mutation).await;
 
-    let reply = app
-        .get_raw(
-            &[("extensions", &extensions.to_string())],
-            &[("authorization", &token)],
-        )
-        .await;
+    let reply = get_by_hash(&app, &extensions).await;
 
     assert_eq!(reply.status, 405);
     assert_eq!(app.ticket_total().await, 1);

@@ -107,6 +107,17 @@ impl ServerProcess {
         }
     }
 
+    /// Asserts the process exits, with 0, before `limit` has passed.
+    pub async fn assert_exits_0_within(&mut self, limit: Duration) {
+        let status = self.exit_within(limit).await;
+        assert_eq!(
+            status.and_then(|status| status.code()),
+            Some(0),
+            "{}",
+            self.log()
+        );
+    }
+
     /// What the server logged so far.
     pub fn log(&self) -> String {
         self.log

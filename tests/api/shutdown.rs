@@ -96,13 +96,7 @@ async fn on_sigterm_requests_in_flight_finish_new_connections_are_refused_and_it
         .expect("the request in flight is answered")
         .expect_ok();
     assert_eq!(reply.data("addTicketMessage")["body"], "Still there?");
-    let status = server.exit_within(Duration::from_secs(10)).await;
-    assert_eq!(
-        status.and_then(|status| status.code()),
-        Some(0),
-        "{}",
-        server.log()
-    );
+    server.assert_exits_0_within(Duration::from_secs(10)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,13 +111,7 @@ async fn on_sigint_a_request_still_running_after_the_grace_period_does_not_delay
     server.signal("INT");
 
     // The lock is held for longer than the grace period (SQLite's busy timeout is 10 s).
-    let status = server.exit_within(Duration::from_secs(4)).await;
-    assert_eq!(
-        status.and_then(|status| status.code()),
-        Some(0),
-        "{}",
-        server.log()
-    );
+    server.assert_exits_0_within(Duration::from_secs(4)).await;
     assert!(
         in_flight.await.expect("the request task").is_err(),
         "the abandoned request got an answer"
@@ -139,11 +127,5 @@ async fn on_sigterm_open_sockets_are_closed_with_1001_and_it_exits_0() {
     server.signal("TERM");
 
     assert_eq!(socket.close_code().await, Some(1001));
-    let status = server.exit_within(Duration::from_secs(10)).await;
-    assert_eq!(
-        status.and_then(|status| status.code()),
-        Some(0),
-        "{}",
-        server.log()
-    );
+    server.assert_exits_0_within(Duration::from_secs(10)).await;
 }
