@@ -83,6 +83,13 @@ pub fn schema(
     builder.finish()
 }
 
+/// Whether execution started: it yields `data`, or errors located at a field. Before
+/// execution (parse, validation) errors have no path.
+pub fn execution_started(response: &async_graphql::Response) -> bool {
+    response.data != async_graphql::Value::Null
+        || response.errors.iter().any(|error| !error.path.is_empty())
+}
+
 /// The schema in SDL, with fields and enum items sorted so that it diffs cleanly.
 pub fn sdl() -> String {
     schema_builder().finish().sdl_with_options(

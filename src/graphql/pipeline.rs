@@ -12,19 +12,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextRequest,
+    NextSubscribe,
 };
 use async_graphql::parser::types::OperationType;
 use async_graphql::{ErrorExtensions, Request, Response, ServerError, ServerResult};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use tokio::time::Instant;
 
 use super::document_cache::DocumentCache;
+use super::execution_started;
 use super::rate_limit::MutationRateLimiter;
 use super::request::{Introspection, Operation, apply, prepare_document};
 use crate::budget::{Deadline, MessageBudget, run_until};
 use crate::config::QueryLimits;
 use crate::domain::Viewer;
-use crate::error::AppError;
+use crate::error::{AppError, executor_error_code};
 use crate::refusal::Refusal;
 
 /// How a request arrived, as its transport tells the pipeline in the request's data.
@@ -127,6 +131,21 @@ impl Extension for PipelineExtension {
         next.run(ctx, request).await
     }
 
+    /// Every answer leaves with a code on each error, the executor's own included, over
+    /// whichever transport.
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        with_codes(next.run(ctx).await)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, stream).map(with_codes).boxed()
+    }
+
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -154,6 +173,18 @@ fn refusal<E: ErrorExtensions + Send + Sync + 'static>(error: E) -> ServerError 
     server_error.extensions = extended.extensions;
     server_error.source = Some(Arc::new(error));
     server_error
+}
+
+/// Gives the executor's own errors (which carry none) their code.
+fn with_codes(mut response: Response) -> Response {
+    let executed = execution_started(&response);
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", executor_error_code(&error.message, executed));
+        }
+    }
+    response
 }
 
 /// What the transport put in the request's data.

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::AppState;
 use super::auth::MaybeViewer;
-use super::graphql_response::{execution_started, respond, response_json};
+use super::graphql_response::{respond, response_json};
 use super::media::{ResponseMedia, negotiate};
 use super::refusal::refuse;
 use super::request_body::{check_content_type, parse_body, read_body};
@@ -23,6 +23,7 @@ use super::socket;
 use crate::budget::{Deadline, MessageBudget};
 use crate::domain::Viewer;
 use crate::error::AppError;
+use crate::graphql::execution_started;
 use crate::graphql::pipeline::Transport;
 use crate::refusal::Refusal;
 

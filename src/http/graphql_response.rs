@@ -3,21 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use async_graphql::{ErrorExtensions, PathSegment, ServerError};
+use async_graphql::{ErrorExtensions, PathSegment};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::media::ResponseMedia;
-use crate::error::executor_error_code;
-
-/// Whether execution started: it yields `data`, or errors located at a field. Before
-/// execution (parse, validation) errors have no path.
-pub(super) fn execution_started(response: &async_graphql::Response) -> bool {
-    response.data != async_graphql::Value::Null
-        || response.errors.iter().any(|error| !error.path.is_empty())
-}
+use crate::graphql::execution_started;
 
 /// The response as JSON text. A response without errors, the common case, is written
 /// straight from async-graphql's tree, keys in the order the query selected them;
@@ -43,8 +36,7 @@ struct Answer<'a> {
     extensions: &'a BTreeMap<String, async_graphql::Value>,
 }
 
-/// A response without `data` when execution never started, as the spec asks; every
-/// error carries a code, the executor's own ones included.
+/// A response without `data` when execution never started, as the spec asks.
 fn response_body(response: async_graphql::Response) -> Value {
     let executed = execution_started(&response);
     let mut body = serde_json::Map::new();
@@ -61,7 +53,7 @@ fn response_body(response: async_graphql::Response) -> Value {
     let errors: Vec<Value> = response
         .errors
         .into_iter()
-        .map(|error| with_code(error, executed))
+        .map(|error| json_of(&error))
         .collect();
     if !errors.is_empty() {
         body.insert("errors".into(), Value::Array(errors));
@@ -96,22 +88,6 @@ fn null_where_failed(data: &mut Value, path: &[PathSegment]) {
             _ => return,
         };
     }
-}
-
-/// Gives the executor's own errors (which carry none) their code.
-fn with_code(mut error: ServerError, executed: bool) -> Value {
-    let has_code = error
-        .extensions
-        .as_ref()
-        .is_some_and(|extensions| extensions.get("code").is_some());
-    if !has_code {
-        let code = executor_error_code(&error.message, executed);
-        error
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("code", code);
-    }
-    json_of(&error)
 }
 
 fn json_of(value: &impl serde::Serialize) -> Value {

@@ -420,3 +420,35 @@ async fn open_sockets_count_against_the_connection_cap() {
 
     assert!(third.is_err(), "a third connection was served");
 }
+
+#[tokio::test]
+async fn introspection_turned_off_is_refused_over_the_socket_too() {
+    let app = spawn_app_with(|config| config.http.introspection = false).await;
+    let mut socket = Socket::signed_in(&app, None).await;
+
+    socket
+        .subscribe(
+            "1",
+            "{ ...F } fragment F on Query { __schema { queryType { name } } }",
+            json!({}),
+        )
+        .await;
+
+    assert_eq!(refusal_code(&mut socket).await, "GRAPHQL_VALIDATION_FAILED");
+}
+
+#[tokio::test]
+async fn the_cost_of_a_page_is_counted_over_the_socket_too() {
+    let app = spawn_app_with(|config| config.http.query_limits.max_cost = 500).await;
+    let mut socket = Socket::signed_in(&app, Some(&app.admin("root").token)).await;
+
+    socket
+        .subscribe(
+            "1",
+            "query($limit: Int!) { tickets(limit: $limit) { items { messages { body } } } }",
+            json!({ "limit": 100 }),
+        )
+        .await;
+
+    assert_eq!(refusal_code(&mut socket).await, "QUERY_TOO_COMPLEX");
+}
