@@ -6,8 +6,7 @@
 //! the timeline the migration would backfill for them (a creation, then each later
 //! message; no status change is invented).
 
-use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use entity::prelude::{Role, TicketEventKind, TicketStatus};
@@ -17,6 +16,10 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::store::{self, bulk};
+
+mod progress;
+
+use self::progress::Progress;
 
 /// What to seed.
 #[derive(Clone, Copy, Debug, clap::Args)]
@@ -47,7 +50,7 @@ pub async fn seed(db: &DatabaseConnection, args: SeedArgs) -> Result<(), DbErr> 
         DbBackend::Postgres => POSTGRES_WRITERS,
         _ => 1,
     };
-    let mut progress = Progress::new(args.tickets);
+    let mut progress = Progress::on_stderr(args.tickets);
     let mut in_flight = JoinSet::new();
     let mut first = 0;
     while first < args.tickets {
@@ -257,53 +260,6 @@ impl SplitMix64 {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
-    }
-}
-
-struct Progress {
-    total: u64,
-    done: u64,
-    started: Instant,
-    shown: Instant,
-}
-
-impl Progress {
-    fn new(total: u64) -> Self {
-        let now = Instant::now();
-        Self {
-            total,
-            done: 0,
-            started: now,
-            shown: now - Duration::from_secs(1),
-        }
-    }
-
-    fn advance(&mut self, done: u64) {
-        self.done += done;
-        if self.shown.elapsed() >= Duration::from_millis(200) || self.done == self.total {
-            self.shown = Instant::now();
-            self.draw();
-        }
-    }
-
-    fn draw(&self) {
-        const WIDTH: u64 = 40;
-        let filled = (self.done * WIDTH).checked_div(self.total).unwrap_or(WIDTH);
-        let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
-        eprint!(
-            "\r[{}{}] {}/{} tickets, {:.0}/s ",
-            "#".repeat(filled as usize),
-            ".".repeat((WIDTH - filled) as usize),
-            self.done,
-            self.total,
-            rate
-        );
-        let _ = std::io::stderr().flush();
-    }
-
-    fn finish(&self) {
-        self.draw();
-        eprintln!();
     }
 }
 

@@ -22,6 +22,7 @@ mod persisted_queries;
 mod production_auth;
 mod proxy;
 mod schema;
+mod seed;
 mod server_process;
 mod shutdown;
 mod socket;
