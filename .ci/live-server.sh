@@ -3,13 +3,16 @@
 # After `start_live_server`, SUPPORTDESK_URL is its GraphQL endpoint and
 # `live_token SUB ROLE` prints a token it accepts; the server stops when the script exits.
 
+# The binary cargo builds, wherever CARGO_TARGET_DIR puts it.
+LIVE_BIN="${CARGO_TARGET_DIR:-target}/debug/supportdesk"
+
 start_live_server() {
     LIVE_DIR="$(mktemp -d)"
     export JWT_SECRET
     JWT_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     export DATABASE_URL="sqlite://$LIVE_DIR/live.db?mode=rwc"
     cargo build -q --bin supportdesk
-    LISTEN_ADDR=127.0.0.1:0 target/debug/supportdesk >"$LIVE_DIR/server.log" 2>&1 &
+    LISTEN_ADDR=127.0.0.1:0 "$LIVE_BIN" >"$LIVE_DIR/server.log" 2>&1 &
     LIVE_PID=$!
     trap 'kill "$LIVE_PID" 2>/dev/null; wait "$LIVE_PID" 2>/dev/null; rm -rf "$LIVE_DIR"' EXIT
     local address=""
@@ -35,5 +38,5 @@ start_live_server() {
 }
 
 live_token() {
-    target/debug/supportdesk token --sub "$1" --role "$2"
+    "$LIVE_BIN" token --sub "$1" --role "$2"
 }

@@ -4,8 +4,6 @@
 //! Content-Security-Policy tells the browser to allow nothing else.
 
 use axum::Router;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use axum::extract::Path;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
@@ -13,6 +11,8 @@ use axum::http::header::{
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 
 use super::AppState;
 
@@ -77,7 +77,11 @@ const FILES: &[File] = &[
     vendored!("graphiql-4.1.2", "LICENSE", TEXT),
     vendored!("react-18.3.1", "react.production.min.js", JAVASCRIPT),
     vendored!("react-18.3.1", "LICENSE", TEXT),
-    vendored!("react-dom-18.3.1", "react-dom.production.min.js", JAVASCRIPT),
+    vendored!(
+        "react-dom-18.3.1",
+        "react-dom.production.min.js",
+        JAVASCRIPT
+    ),
     vendored!("react-dom-18.3.1", "LICENSE", TEXT),
 ];
 
