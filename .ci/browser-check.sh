@@ -13,7 +13,8 @@ ensure_chromium() {
     [ "$(id -u)" = 0 ] || return 1
     echo "installing chromium"
     apt-get update -qq >/dev/null &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null &&
+        [ -x "$CHROMIUM" ]
 }
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
