@@ -9,7 +9,7 @@ use axum::extract::{FromRequestParts, RawQuery, Request, State};
 use axum::handler::Handler;
 use axum::http::header::UPGRADE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
 use super::AppState;
@@ -26,14 +26,6 @@ use crate::error::AppError;
 use crate::graphql::execution_started;
 use crate::graphql::pipeline::Transport;
 use crate::refusal::Refusal;
-
-pub async fn graphiql() -> Html<String> {
-    Html(
-        async_graphql::http::GraphiQLSource::build()
-            .endpoint("/graphql")
-            .finish(),
-    )
-}
 
 /// `GET /graphql`: a WebSocket when the client asks to upgrade, a query otherwise.
 pub async fn query_or_socket(State(state): State<AppState>, request: Request<Body>) -> Response {

@@ -2,6 +2,7 @@
 //! every request passes (request id and log line, CORS).
 
 mod auth;
+mod graphiql;
 mod graphql;
 mod graphql_response;
 mod health;
@@ -126,7 +127,7 @@ pub fn router(state: AppState) -> Router {
                 .route_layer(shed)
                 .route_layer(schema_ready),
         )
-        .route("/graphiql", get(graphql::graphiql))
+        .merge(graphiql::routes())
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .with_state(state)

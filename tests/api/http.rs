@@ -17,18 +17,6 @@ async fn readyz_answers_while_the_database_answers() {
 }
 
 #[tokio::test]
-async fn graphiql_is_served_and_points_at_the_endpoint() {
-    let app = spawn_app().await;
-
-    let response = app.get("/graphiql").await;
-
-    assert_eq!(response.status(), 200);
-    let page = response.text().await.expect("html");
-    assert!(page.contains("graphiql"), "{page}");
-    assert!(page.contains("/graphql"), "{page}");
-}
-
-#[tokio::test]
 async fn a_query_may_be_sent_with_get() {
     let app = spawn_app().await;
 

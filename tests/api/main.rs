@@ -10,6 +10,7 @@ mod connections;
 mod cors;
 mod create_ticket;
 mod faults;
+mod graphiql;
 mod helpers;
 mod hostile;
 mod http;
