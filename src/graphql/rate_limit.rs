@@ -20,9 +20,7 @@ const SLOWEST_REFILL_NANOS: u64 = u64::MAX / 4;
 
 pub struct MutationRateLimiter {
     limiter: DefaultKeyedRateLimiter<String>,
-    burst: NonZeroU32,
-    /// How long an empty bucket takes to fill: the wait told for a cost over the burst.
-    full_refill: Duration,
+    quota: Quota,
 }
 
 impl MutationRateLimiter {
@@ -38,8 +36,7 @@ impl MutationRateLimiter {
             .allow_burst(burst);
         Self {
             limiter: DefaultKeyedRateLimiter::keyed(quota),
-            burst,
-            full_refill: quota.burst_size_replenished_in(),
+            quota,
         }
     }
 
@@ -48,20 +45,20 @@ impl MutationRateLimiter {
         let Some(cells) = NonZeroU32::new(u32::try_from(cost).unwrap_or(u32::MAX)) else {
             return Ok(());
         };
-        // Before governor, which multiplies the cost by the period and could overflow.
-        if cells > self.burst {
-            return Err(self.full_refill);
+        // A cost over the burst never passes; it is told the time a bucket takes to fill.
+        // Checked before governor, which multiplies the cost by the period and could overflow.
+        let full_refill = self.quota.burst_size_replenished_in();
+        if cells > self.quota.burst_size() {
+            return Err(full_refill);
         }
         let outcome = self.limiter.check_key_n(&user.to_owned(), cells);
         if self.limiter.len() > PRUNE_ABOVE_USERS {
             self.limiter.retain_recent();
             self.limiter.shrink_to_fit();
         }
-        match outcome {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(not_until)) => Err(not_until.wait_time_from(self.limiter.clock().now())),
-            Err(_insufficient_capacity) => Err(self.full_refill),
-        }
+        outcome
+            .map_err(|_insufficient_capacity| full_refill)?
+            .map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()))
     }
 }
 
