@@ -1,21 +1,26 @@
 //! Public keys that verify token signatures, from PEM or from a JWK.
 //!
-//! Each key is checked when it is read (an RSA modulus of a sane size, an EC point on its
-//! curve, an Ed25519 point that decodes) and knows which algorithms it may verify, so a key
-//! can never be used with an algorithm of another family.
+//! jsonwebtoken reads both formats, but parses a key only when a token comes. What it leaves
+//! unchecked until then is checked here, when the key is read (an RSA modulus of a sane size,
+//! an EC point on its curve, an Ed25519 key of 32 bytes), and each key knows which
+//! algorithms it may verify, so a key can never be used with an algorithm of another family.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
 use rsa::BigUint;
 use rsa::pkcs1::DecodeRsaPublicKey;
-use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use serde::Deserialize;
 
 /// RSA keys shorter than this are refused: 1024-bit moduli are within reach of factoring.
 const MIN_RSA_BITS: usize = 2048;
+
+/// The PEM labels of a public key. jsonwebtoken's loaders also take certificates and
+/// private keys (an RSA private key even passes for a public one): only these are meant.
+const PUBLIC_KEY_LABELS: [&str; 2] = [
+    "-----BEGIN PUBLIC KEY-----",
+    "-----BEGIN RSA PUBLIC KEY-----",
+];
 
 /// The kind of a public key, which fixes the algorithms it can verify.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,12 +51,7 @@ impl KeyType {
 
     /// The algorithm accepted for a PEM key of this type when `JWT_ALGORITHMS` is unset.
     pub fn default_algorithm(self) -> Algorithm {
-        match self {
-            Self::Rsa => Algorithm::RS256,
-            Self::EcP256 => Algorithm::ES256,
-            Self::EcP384 => Algorithm::ES384,
-            Self::Ed25519 => Algorithm::EdDSA,
-        }
+        self.algorithms()[0]
     }
 }
 
@@ -71,16 +71,16 @@ pub enum KeyError {
     InvalidEcPoint(&'static str),
     #[error("invalid Ed25519 key")]
     InvalidEd25519,
-    #[error("not a JWK: {0}")]
+    #[error("not a JWK of type RSA, EC or OKP: {0}")]
     NotAJwk(String),
-    #[error("`{0}` is missing or not base64url")]
-    BadMember(&'static str),
+    #[error("a key member is not base64url: {0}")]
+    BadMember(jsonwebtoken::errors::Error),
     #[error("key type `{0}` cannot verify signatures here (only RSA, EC and OKP are used)")]
-    UnsupportedKeyType(String),
-    #[error("curve `{0}` is not supported (only P-256, P-384 and Ed25519)")]
-    UnsupportedCurve(String),
-    #[error("key is for `use: {0}`, not for signatures")]
-    NotForSignatures(String),
+    UnsupportedKeyType(&'static str),
+    #[error("curve `{0:?}` is not supported (only P-256, P-384 and Ed25519)")]
+    UnsupportedCurve(EllipticCurve),
+    #[error("key is for `use: {0:?}`, not for signatures")]
+    NotForSignatures(PublicKeyUse),
     #[error("`alg: {0}` is unknown or does not fit the key type")]
     AlgorithmMismatch(String),
 }
@@ -110,24 +110,22 @@ impl PublicKey {
     /// Private keys and certificates are refused rather than guessed at.
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
         let pem = pem.trim();
-        if let Ok(key) = rsa::RsaPublicKey::from_public_key_pem(pem) {
-            return Self::rsa(&key, None);
+        if !PUBLIC_KEY_LABELS.iter().any(|label| pem.starts_with(label)) {
+            return Err(KeyError::UnsupportedPem);
         }
-        if let Ok(key) = rsa::RsaPublicKey::from_pkcs1_pem(pem) {
-            return Self::rsa(&key, None);
+        let pem = pem.as_bytes();
+        if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+            return Self::checked(None, KeyType::Rsa, key);
         }
-        if let Ok(key) = p256::PublicKey::from_public_key_pem(pem) {
-            let point = key.to_encoded_point(false);
-            return Ok(Self::ec(None, KeyType::EcP256, point.as_bytes()));
+        if let Ok(key) = DecodingKey::from_ed_pem(pem) {
+            return Self::checked(None, KeyType::Ed25519, key);
         }
-        if let Ok(key) = p384::PublicKey::from_public_key_pem(pem) {
-            let point = key.to_encoded_point(false);
-            return Ok(Self::ec(None, KeyType::EcP384, point.as_bytes()));
-        }
-        if let Ok(key) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
-            return Ok(Self::ed25519(None, &key));
-        }
-        Err(KeyError::UnsupportedPem)
+        let key = DecodingKey::from_ec_pem(pem).map_err(|_| KeyError::UnsupportedPem)?;
+        // The point says its curve: only one of the two verifiers takes it.
+        [KeyType::EcP256, KeyType::EcP384]
+            .into_iter()
+            .find_map(|key_type| Self::checked(None, key_type, key.clone()).ok())
+            .ok_or(KeyError::UnsupportedPem)
     }
 
     /// Reads one entry of a JWKS document (RFC 7517). Encryption keys (`use: enc`) and
@@ -135,85 +133,70 @@ impl PublicKey {
     /// sign tokens.
     pub fn from_jwk(jwk: &serde_json::Value) -> Result<Self, KeyError> {
         let jwk = Jwk::deserialize(jwk).map_err(|error| KeyError::NotAJwk(error.to_string()))?;
-        if let Some(usage) = jwk.usage.as_deref().filter(|usage| *usage != "sig") {
-            return Err(KeyError::NotForSignatures(usage.to_owned()));
+        if let Some(usage) =
+            (jwk.common.public_key_use.clone()).filter(|usage| *usage != PublicKeyUse::Signature)
+        {
+            return Err(KeyError::NotForSignatures(usage));
         }
-        let mut key = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
-            ("RSA", _) => {
-                let n = BigUint::from_bytes_be(&member(jwk.n.as_deref(), "n")?);
-                let e = BigUint::from_bytes_be(&member(jwk.e.as_deref(), "e")?);
-                let key = rsa::RsaPublicKey::new(n, e)
-                    .map_err(|error| KeyError::InvalidRsa(error.to_string()))?;
-                Self::rsa(&key, jwk.kid)?
+        let key_type = match &jwk.algorithm {
+            AlgorithmParameters::RSA(_) => KeyType::Rsa,
+            AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+                EllipticCurve::P256 => KeyType::EcP256,
+                EllipticCurve::P384 => KeyType::EcP384,
+                ref curve => return Err(KeyError::UnsupportedCurve(curve.clone())),
+            },
+            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+                KeyType::Ed25519
             }
-            ("EC", Some("P-256")) => {
-                let point = ec_point(&jwk)?;
-                p256::PublicKey::from_sec1_bytes(&point)
-                    .map_err(|_| KeyError::InvalidEcPoint("P-256"))?;
-                Self::ec(jwk.kid, KeyType::EcP256, &point)
+            AlgorithmParameters::OctetKeyPair(okp) => {
+                return Err(KeyError::UnsupportedCurve(okp.curve.clone()));
             }
-            ("EC", Some("P-384")) => {
-                let point = ec_point(&jwk)?;
-                p384::PublicKey::from_sec1_bytes(&point)
-                    .map_err(|_| KeyError::InvalidEcPoint("P-384"))?;
-                Self::ec(jwk.kid, KeyType::EcP384, &point)
-            }
-            ("OKP", Some("Ed25519")) => {
-                let x = member(jwk.x.as_deref(), "x")?;
-                let bytes: [u8; 32] = x.try_into().map_err(|_| KeyError::InvalidEd25519)?;
-                let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-                    .map_err(|_| KeyError::InvalidEd25519)?;
-                Self::ed25519(jwk.kid, &key)
-            }
-            ("EC" | "OKP", curve) => {
-                return Err(KeyError::UnsupportedCurve(curve.unwrap_or("").to_owned()));
-            }
-            (kty, _) => return Err(KeyError::UnsupportedKeyType(kty.to_owned())),
+            AlgorithmParameters::OctetKey(_) => return Err(KeyError::UnsupportedKeyType("oct")),
         };
-        if let Some(name) = jwk.alg {
+        let key = DecodingKey::from_jwk(&jwk).map_err(KeyError::BadMember)?;
+        let mut key = Self::checked(jwk.common.key_id, key_type, key)?;
+        if let Some(name) = jwk
+            .common
+            .key_algorithm
+            .map(|algorithm| algorithm.to_string())
+        {
             let algorithm = name
                 .parse::<Algorithm>()
                 .ok()
-                .filter(|algorithm| key.key_type.algorithms().contains(algorithm))
+                .filter(|algorithm| key_type.algorithms().contains(algorithm))
                 .ok_or(KeyError::AlgorithmMismatch(name))?;
             key.algorithm = Some(algorithm);
         }
         Ok(key)
     }
 
-    fn rsa(key: &rsa::RsaPublicKey, kid: Option<String>) -> Result<Self, KeyError> {
-        let bits = key.n().bits();
-        if bits < MIN_RSA_BITS {
-            return Err(KeyError::RsaTooShort(bits));
+    /// The key, once it has passed what jsonwebtoken checks only when a token comes.
+    fn checked(kid: Option<String>, key_type: KeyType, key: DecodingKey) -> Result<Self, KeyError> {
+        match key_type {
+            KeyType::Rsa => {
+                let bits = rsa_modulus_bits(&key)?;
+                if bits < MIN_RSA_BITS {
+                    return Err(KeyError::RsaTooShort(bits));
+                }
+            }
+            // jsonwebtoken's EdDSA verifier takes the first 32 bytes, and panics on fewer.
+            KeyType::Ed25519 if key.as_bytes().len() != 32 || !verifier_takes(&key, key_type) => {
+                return Err(KeyError::InvalidEd25519);
+            }
+            KeyType::EcP256 if !verifier_takes(&key, key_type) => {
+                return Err(KeyError::InvalidEcPoint("P-256"));
+            }
+            KeyType::EcP384 if !verifier_takes(&key, key_type) => {
+                return Err(KeyError::InvalidEcPoint("P-384"));
+            }
+            KeyType::Ed25519 | KeyType::EcP256 | KeyType::EcP384 => {}
         }
         Ok(Self {
             kid,
-            key_type: KeyType::Rsa,
-            algorithm: None,
-            key: DecodingKey::from_rsa_raw_components(
-                &key.n().to_bytes_be(),
-                &key.e().to_bytes_be(),
-            ),
-        })
-    }
-
-    /// An EC key from its checked, uncompressed SEC1 point.
-    fn ec(kid: Option<String>, key_type: KeyType, point: &[u8]) -> Self {
-        Self {
-            kid,
             key_type,
             algorithm: None,
-            key: DecodingKey::from_ec_der(point),
-        }
-    }
-
-    fn ed25519(kid: Option<String>, key: &ed25519_dalek::VerifyingKey) -> Self {
-        Self {
-            kid,
-            key_type: KeyType::Ed25519,
-            algorithm: None,
-            key: DecodingKey::from_ed_der(key.as_bytes()),
-        }
+            key,
+        })
     }
 
     pub fn kid(&self) -> Option<&str> {
@@ -237,43 +220,37 @@ impl PublicKey {
     }
 }
 
-/// The members of a JWK this server reads; the others are ignored.
-#[derive(Deserialize)]
-struct Jwk {
-    kty: String,
-    kid: Option<String>,
-    #[serde(rename = "use")]
-    usage: Option<String>,
-    alg: Option<String>,
-    crv: Option<String>,
-    n: Option<String>,
-    e: Option<String>,
-    x: Option<String>,
-    y: Option<String>,
+/// Whether jsonwebtoken's verifier for this key type can be built from the key: building it
+/// (to check no signature) parses an EC point or Ed25519 key, on its curve or not at all.
+fn verifier_takes(key: &DecodingKey, key_type: KeyType) -> bool {
+    jsonwebtoken::crypto::verify("", b"", key, key_type.default_algorithm()).is_ok()
 }
 
-fn member(value: Option<&str>, name: &'static str) -> Result<Vec<u8>, KeyError> {
-    value
-        .and_then(|value| URL_SAFE_NO_PAD.decode(value.trim_end_matches('=')).ok())
-        .filter(|bytes| !bytes.is_empty())
-        .ok_or(KeyError::BadMember(name))
-}
-
-/// The uncompressed SEC1 encoding of an EC JWK's point: `04 || x || y`.
-fn ec_point(jwk: &Jwk) -> Result<Vec<u8>, KeyError> {
-    let x = member(jwk.x.as_deref(), "x")?;
-    let y = member(jwk.y.as_deref(), "y")?;
-    let mut point = Vec::with_capacity(1 + x.len() + y.len());
-    point.push(0x04);
-    point.extend_from_slice(&x);
-    point.extend_from_slice(&y);
-    Ok(point)
+/// jsonwebtoken's RSA verifier parses the key with the `rsa` crate anew at every token, and
+/// builds its verifier without parsing it: this is that parse, done once, so that a
+/// malformed key (or one over 4096 bits) is refused at start and the modulus measured.
+fn rsa_modulus_bits(key: &DecodingKey) -> Result<usize, KeyError> {
+    let parsed = match key.kind() {
+        DecodingKeyKind::RsaModulusExponent { n, e } => {
+            rsa::RsaPublicKey::new(BigUint::from_bytes_be(n), BigUint::from_bytes_be(e))
+                .map_err(|error| error.to_string())
+        }
+        DecodingKeyKind::SecretOrDer(der) => {
+            rsa::RsaPublicKey::from_pkcs1_der(der).map_err(|error| error.to_string())
+        }
+    };
+    parsed
+        .map(|key| key.n().bits())
+        .map_err(KeyError::InvalidRsa)
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use ed25519_dalek::pkcs8::EncodePrivateKey;
     use rand::rngs::OsRng;
+    use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
     use rsa::pkcs8::{EncodePublicKey, LineEnding};
     use serde_json::json;
 
@@ -388,5 +365,71 @@ mod tests {
             PublicKey::from_jwk(&jwk),
             Err(KeyError::AlgorithmMismatch(_))
         ));
+    }
+
+    /// A public key of `bytes` bytes that passes the `rsa` crate's checks (odd modulus).
+    fn rsa_public_key(bytes: usize) -> rsa::RsaPublicKey {
+        let n = BigUint::from_bytes_be(&vec![0xC5; bytes]);
+        rsa::RsaPublicKey::new(n, BigUint::from(65_537_u32)).expect("a key")
+    }
+
+    #[test]
+    fn an_rsa_pem_key_is_read_as_spki_or_pkcs1_and_verifies_rsa_algorithms_only() {
+        let key = rsa_public_key(256);
+        let spki = key.to_public_key_pem(LineEnding::LF).expect("pem");
+        let pkcs1 = key.to_pkcs1_pem(LineEnding::LF).expect("pem");
+        for pem in [spki, pkcs1] {
+            let key = PublicKey::from_pem(&pem).expect("a key");
+            assert_eq!(key.key_type(), KeyType::Rsa);
+            assert!(key.verifies(Algorithm::RS256) && key.verifies(Algorithm::PS512));
+            assert!(!key.verifies(Algorithm::ES256));
+        }
+    }
+
+    #[test]
+    fn an_rsa_pem_key_under_2048_bits_is_refused() {
+        let pem = rsa_public_key(128)
+            .to_public_key_pem(LineEnding::LF)
+            .expect("pem");
+        assert!(matches!(
+            PublicKey::from_pem(&pem),
+            Err(KeyError::RsaTooShort(1024))
+        ));
+    }
+
+    #[test]
+    fn an_rsa_private_key_pem_is_refused() {
+        let private = rsa::RsaPrivateKey::new(&mut OsRng, 1024).expect("a key");
+        let pem = private.to_pkcs1_pem(LineEnding::LF).expect("pem");
+        assert!(DecodingKey::from_rsa_pem(pem.as_bytes()).is_ok());
+        assert!(matches!(
+            PublicKey::from_pem(&pem),
+            Err(KeyError::UnsupportedPem)
+        ));
+    }
+
+    #[test]
+    fn an_ec_p384_pem_key_verifies_es384_only() {
+        let pem = p384::SecretKey::random(&mut OsRng)
+            .public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .expect("pem");
+        let key = PublicKey::from_pem(&pem).expect("a key");
+        assert_eq!(key.key_type(), KeyType::EcP384);
+        assert_eq!(
+            [Algorithm::ES256, Algorithm::ES384].map(|algorithm| key.verifies(algorithm)),
+            [false, true]
+        );
+    }
+
+    #[test]
+    fn an_ed25519_jwk_that_is_not_32_bytes_is_refused() {
+        for length in [31, 33] {
+            let jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(vec![7_u8; length]) });
+            assert!(matches!(
+                PublicKey::from_jwk(&jwk),
+                Err(KeyError::InvalidEd25519)
+            ));
+        }
     }
 }

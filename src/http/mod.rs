@@ -16,13 +16,15 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::State;
 use axum::http::{HeaderName, Method, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
+use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -46,8 +48,6 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone)]
 pub struct AppState {
     schema: AppSchema,
-    /// One permit per GraphQL request being served; past them, 503.
-    in_flight: Arc<Semaphore>,
     sockets: Arc<socket::OpenSockets>,
     /// Wakes this instance's subscribers.
     notifier: Arc<EventNotifier>,
@@ -70,7 +70,6 @@ impl AppState {
         Self {
             schema: crate::graphql::schema(db.clone(), Arc::clone(&notifier), &http),
             notifier,
-            in_flight: Arc::new(Semaphore::new(http.max_requests_in_flight)),
             sockets: Arc::default(),
             stopping: Arc::new(watch::Sender::new(false)),
             verifier: Arc::new(verifier),
@@ -116,7 +115,14 @@ pub fn router(state: AppState) -> Router {
         // A 503 is the readiness probe or the time budget speaking, not a fault of ours:
         // the errors that are (database, panics) are logged where they happen.
         .on_failure(DefaultOnFailure::new().level(Level::WARN));
-    let shed = middleware::from_fn_with_state(state.clone(), shed_past_capacity);
+    // Past `MAX_REQUESTS_IN_FLIGHT` GraphQL requests, the next is answered 503 at once, so
+    // that a flood queues neither in memory nor on the database pool.
+    let shed = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+            refuse(ResponseMedia::Json, &Refusal::Overloaded)
+        }))
+        .load_shed()
+        .concurrency_limit(state.http.max_requests_in_flight);
     let schema_ready = middleware::from_fn_with_state(state.clone(), refuse_until_schema_current);
     Router::new()
         // The last layer runs first: a server that cannot serve yet takes no permit.
@@ -148,19 +154,6 @@ async fn refuse_until_schema_current(
     if !state.db_schema.is_current() {
         return refuse(ResponseMedia::Json, &Refusal::SchemaNotReady);
     }
-    next.run(request).await
-}
-
-/// Past `MAX_REQUESTS_IN_FLIGHT` GraphQL requests, the next is answered 503 at once, so
-/// that a flood queues neither in memory nor on the database pool.
-async fn shed_past_capacity(
-    State(state): State<AppState>,
-    request: Request<Body>,
-    next: Next,
-) -> Response {
-    let Ok(_permit) = state.in_flight.try_acquire() else {
-        return refuse(ResponseMedia::Json, &Refusal::Overloaded);
-    };
     next.run(request).await
 }
 

@@ -47,6 +47,8 @@ pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
 }
 
 /// Reads at most `max_bytes` of the body: a larger one is refused without buffering it.
+// Not tower-http's `RequestBodyLimitLayer`: its 413 has a plain-text body of its own, where a
+// client is owed the GraphQL error (`BODY_TOO_LARGE`) in the media type it accepts.
 pub(super) async fn read_body(
     headers: &HeaderMap,
     body: Body,
