@@ -169,8 +169,10 @@ impl Application {
             event_listener.abort();
         }
         self.event_reader.abort();
-        if let Some(metrics) = &metrics {
+        if let Some(metrics) = metrics {
             metrics.abort();
+            // Awaited, so that the port is closed once the server says it stopped.
+            let _ = metrics.await;
         }
         if drained {
             match tokio::time::timeout(POOL_CLOSE_TIMEOUT, self.db.close()).await {

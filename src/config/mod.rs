@@ -453,9 +453,8 @@ fn apart_from(
     api: SocketAddr,
 ) -> Result<SocketAddr, ConfigError> {
     let same_port = address.port() != 0 && address.port() == api.port();
-    let overlapping = address.ip() == api.ip()
-        || address.ip().is_unspecified()
-        || api.ip().is_unspecified();
+    let overlapping =
+        address.ip() == api.ip() || address.ip().is_unspecified() || api.ip().is_unspecified();
     if same_port && overlapping {
         return Err(ConfigError::invalid(
             setting,

@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest,
-    NextSubscribe,
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextSubscribe,
 };
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response, ServerResult, Value};
@@ -232,7 +231,11 @@ fn outcome(response: &Response) -> String {
     let Some(error) = response.errors.first() else {
         return OK.to_owned();
     };
-    match error.extensions.as_ref().and_then(|codes| codes.get("code")) {
+    match error
+        .extensions
+        .as_ref()
+        .and_then(|codes| codes.get("code"))
+    {
         Some(Value::String(code)) => code.clone(),
         _ => "UNKNOWN".to_owned(),
     }
@@ -245,7 +248,10 @@ fn refusal_reason(response: &Response) -> Option<&'static str> {
     if let Some(refusal) = error.source::<Refusal>() {
         return Some(refusal.reason());
     }
-    let code = error.extensions.as_ref().and_then(|codes| codes.get("code"));
+    let code = error
+        .extensions
+        .as_ref()
+        .and_then(|codes| codes.get("code"));
     matches!(code, Some(Value::String(code)) if code == "QUERY_TOO_COMPLEX").then_some("limit")
 }
 
@@ -257,7 +263,10 @@ mod tests {
     fn names_past_the_bound_share_one_label() {
         let labels = OperationLabels::default();
         for index in 0..MAX_OPERATION_NAMES {
-            assert_eq!(labels.label(Some(&format!("Op{index}"))), format!("Op{index}"));
+            assert_eq!(
+                labels.label(Some(&format!("Op{index}"))),
+                format!("Op{index}")
+            );
         }
         assert_eq!(labels.label(Some("OneTooMany")), OTHER);
         assert_eq!(labels.label(Some("Op0")), "Op0");

@@ -167,14 +167,7 @@ async fn spawn_instance(
     jwt_secret: String,
     configure: impl FnOnce(&mut Config),
 ) -> TestApp {
-    let mut config = Config {
-        database: DatabaseConfig::new(database.url.clone()),
-        listen_addr: "127.0.0.1:0".parse().expect("socket address"),
-        metrics_addr: None,
-        auth: AuthConfig::hs256(jwt_secret.clone()),
-        http: HttpOptions::default(),
-        shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
-    };
+    let mut config = test_config(&database, &jwt_secret);
     configure(&mut config);
     let application = Application::build(config.clone())
         .await
@@ -185,6 +178,18 @@ async fn spawn_instance(
     let mut app = TestApp::new(port, jwt_secret, config.database.url, database);
     app.metrics_address = metrics_port.map(|port| format!("http://127.0.0.1:{port}"));
     app
+}
+
+/// The configuration of a test server over `database`: port 0, the defaults otherwise.
+pub fn test_config(database: &TestDatabase, jwt_secret: &str) -> Config {
+    Config {
+        database: DatabaseConfig::new(database.url.clone()),
+        listen_addr: "127.0.0.1:0".parse().expect("socket address"),
+        metrics_addr: None,
+        auth: AuthConfig::hs256(jwt_secret.to_owned()),
+        http: HttpOptions::default(),
+        shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+    }
 }
 
 /// How long a server over a reachable database may take to migrate it and be ready.

@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use supportdesk::graphql::metrics::MAX_OPERATION_NAMES;
+use supportdesk::startup::Application;
 
-use crate::helpers::{TestApp, assert_too_complex, spawn_app, spawn_app_with};
+use crate::helpers::{
+    TestApp, TestDatabase, assert_too_complex, spawn_app, spawn_app_with, test_config,
+};
 use crate::prometheus::{Scrape, scrape};
 use crate::server_process::{free_port, spawn_server};
 use crate::socket::Socket;
@@ -124,7 +127,10 @@ async fn each_operation_is_counted_and_timed_by_name_and_outcome() {
     let scrape = scrape_of(&app).await;
     assert_eq!(operations(&scrape, &name, "OK"), 3.0);
     let labels = [("operation", name.as_str()), ("outcome", "OK")];
-    assert_eq!(scrape.value(&format!("{DURATION}_count"), &labels), Some(3.0));
+    assert_eq!(
+        scrape.value(&format!("{DURATION}_count"), &labels),
+        Some(3.0)
+    );
     let sum = scrape.value(&format!("{DURATION}_sum"), &labels);
     assert!(sum.is_some_and(|seconds| seconds > 0.0), "{sum:?}");
     let buckets: Vec<f64> = scrape
@@ -157,14 +163,19 @@ async fn the_operation_counted_is_the_one_the_request_selects() {
     let app = spawn_app_with_metrics().await;
     let alice = app.customer("alice");
     let (skipped, selected) = (unique_name(), unique_name());
-    let document = format!("query {skipped} {{ me {{ id }} }} query {selected} {{ me {{ role }} }}");
+    let document =
+        format!("query {skipped} {{ me {{ id }} }} query {selected} {{ me {{ role }} }}");
 
     let answer = post_named(&app, &alice.token, &document, &selected).await;
 
     assert_eq!(answer["data"]["me"]["role"], "CUSTOMER", "{answer:#}");
     let scrape = scrape_of(&app).await;
     assert_eq!(operations(&scrape, &selected, "OK"), 1.0);
-    assert!(scrape.named(REQUESTS).all(|sample| sample.labels["operation"] != skipped));
+    assert!(
+        scrape
+            .named(REQUESTS)
+            .all(|sample| sample.labels["operation"] != skipped)
+    );
 }
 
 #[tokio::test]
@@ -182,7 +193,10 @@ async fn an_operation_over_the_websocket_is_counted_and_timed() {
     let scrape = scrape_of(&app).await;
     assert_eq!(operations(&scrape, &name, "OK"), 1.0);
     let labels = [("operation", name.as_str()), ("outcome", "OK")];
-    assert_eq!(scrape.value(&format!("{DURATION}_count"), &labels), Some(1.0));
+    assert_eq!(
+        scrape.value(&format!("{DURATION}_count"), &labels),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]
@@ -198,7 +212,9 @@ async fn a_subscription_stopped_before_any_event_is_counted_without_a_latency() 
     })
     .await;
 
-    socket.send(json!({ "id": "feed", "type": "complete" })).await;
+    socket
+        .send(json!({ "id": "feed", "type": "complete" }))
+        .await;
 
     let scrape = eventually(&app, "the subscription is counted", |scrape| {
         operations(scrape, &name, "OK") == 1.0
@@ -225,14 +241,19 @@ async fn open_sockets_and_running_subscriptions_are_gauged() {
     })
     .await;
 
-    socket.send(json!({ "id": "feed", "type": "complete" })).await;
+    socket
+        .send(json!({ "id": "feed", "type": "complete" }))
+        .await;
     eventually(&app, "the socket without its subscription", |scrape| {
         gauge(scrape, SOCKETS) == Some(1.0) && gauge(scrape, SUBSCRIPTIONS) == Some(0.0)
     })
     .await;
 
     drop(socket);
-    eventually(&app, "no socket", |scrape| gauge(scrape, SOCKETS) == Some(0.0)).await;
+    eventually(&app, "no socket", |scrape| {
+        gauge(scrape, SOCKETS) == Some(0.0)
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -294,6 +315,29 @@ async fn without_metrics_addr_no_metrics_listener_is_bound() {
     let app = spawn_app().await;
 
     assert_eq!(app.metrics_address, None);
+}
+
+#[tokio::test]
+async fn the_metrics_listener_stops_with_the_server() {
+    let database = TestDatabase::create().await;
+    let mut config = test_config(&database, "a-secret-of-at-least-thirty-two-bytes");
+    config.metrics_addr = Some("127.0.0.1:0".parse().expect("an address"));
+    let application = Application::build(config).await.expect("the server starts");
+    let metrics_port = application.metrics_port().expect("a metrics listener");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(application.run_until(async {
+        let _ = stopped.await;
+    }));
+    scrape(&format!("http://127.0.0.1:{metrics_port}")).await;
+
+    let _ = stop.send(());
+    running
+        .await
+        .expect("the server task")
+        .expect("the server stops");
+
+    let connected = tokio::net::TcpStream::connect(("127.0.0.1", metrics_port)).await;
+    assert!(connected.is_err(), "the metrics port still accepts");
 }
 
 /// In a process of its own, where no other test refuses anything.

@@ -189,7 +189,12 @@ fn number(text: &str) -> Option<f64> {
         "+Inf" => Some(f64::INFINITY),
         "-Inf" => Some(f64::NEG_INFINITY),
         "NaN" => Some(f64::NAN),
-        _ if text.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) => text.parse().ok(),
+        _ if text
+            .chars()
+            .all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) =>
+        {
+            text.parse().ok()
+        }
         _ => None,
     }
 }
