@@ -41,9 +41,16 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// Prometheus's text exposition format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Whether anything is recorded: without a metrics listener, the work of naming what
+/// would be recorded is skipped too.
+pub fn enabled() -> bool {
+    HANDLE.get().is_some()
+}
+
 /// The process's recorder, installed on first use.
 pub fn install() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
             .set_buckets(&DURATION_BUCKETS)
@@ -96,6 +103,9 @@ pub fn record_operation(operation: String, outcome: String, duration: Option<Dur
 /// One refusal. Each kind is counted where it is decided, once: `reason` is one of a
 /// fixed set of names (`Refusal::reason`, the socket's close codes).
 pub fn record_refusal(reason: &'static str) {
+    if !enabled() {
+        return;
+    }
     counter!(REFUSALS, "reason" => reason).increment(1);
 }
 

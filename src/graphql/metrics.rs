@@ -1,10 +1,11 @@
 //! Every operation counted, over HTTP and the WebSocket alike, by the operation it
 //! selected and how it ended; and the refusals the pipeline decided.
 //!
-//! Registered before the [`RequestPipeline`](super::pipeline::RequestPipeline), so that
-//! it sees the request as the pipeline prepared it (its one selected operation) and the
-//! answer with every error's code.
+//! Registered before the [`RequestPipeline`](super::pipeline::RequestPipeline), around
+//! it: the pipeline notes which operation a request selects ([`note_selected`]), and the
+//! answer comes back through it with every error's code.
 
+use std::any::TypeId;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -106,22 +107,19 @@ impl Extension for OperationRecorder {
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
-        request: Request,
+        mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        let named = request.operation_name.clone();
-        let mut prepared = next.run(ctx, request).await;
-        // Refused before its document was parsed, it has only the name it was sent with.
-        let selected = prepared
-            .as_mut()
-            .ok()
-            .and_then(selected_operation)
-            .unwrap_or(Selected {
-                name: named,
-                subscription: false,
-            });
-        *self.selected.lock().unwrap_or_else(PoisonError::into_inner) = selected;
-        prepared
+        // The name it was sent with, until the pipeline tells which operation it selects:
+        // all a request refused before its document was parsed has.
+        *self.selected.lock().unwrap_or_else(PoisonError::into_inner) = Selected {
+            name: request.operation_name.clone(),
+            subscription: false,
+        };
+        request
+            .data
+            .insert(SelectedSlot(Arc::clone(&self.selected)));
+        next.run(ctx, request).await
     }
 
     /// A query or mutation over HTTP.
@@ -160,15 +158,31 @@ impl Extension for OperationRecorder {
     }
 }
 
-/// The name and kind of the one operation the pipeline left in the document.
-fn selected_operation(request: &mut Request) -> Option<Selected> {
+/// Where the pipeline notes the operation a request selects, in the request's data.
+struct SelectedSlot(Arc<Mutex<Selected>>);
+
+/// Notes the name and kind of the one operation left in the request's document: called
+/// by the pipeline once it has prepared the document, before the refusals that come
+/// after (the rate limit), so that those are counted under the operation's name too.
+pub(super) fn note_selected(request: &mut Request) {
+    let Some(SelectedSlot(slot)) = request
+        .data
+        .get(&TypeId::of::<SelectedSlot>())
+        .and_then(|data| data.downcast_ref::<SelectedSlot>())
+    else {
+        return;
+    };
+    let slot = Arc::clone(slot);
     // The pipeline has set the parsed document: this reads it, it does not parse.
-    let document = request.parsed_query().ok()?;
-    let (name, operation) = document.operations.iter().next()?;
-    Some(Selected {
-        name: name.map(ToString::to_string),
-        subscription: operation.node.ty == OperationType::Subscription,
-    })
+    let Ok(document) = request.parsed_query() else {
+        return;
+    };
+    if let Some((name, operation)) = document.operations.iter().next() {
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Selected {
+            name: name.map(ToString::to_string),
+            subscription: operation.node.ty == OperationType::Subscription,
+        };
+    }
 }
 
 /// An operation over the WebSocket until its first answer.
@@ -203,8 +217,11 @@ impl Drop for FirstAnswer {
     /// before any event: it did not fail. A query cut off before its answer has no
     /// outcome, and is not counted.
     fn drop(&mut self) {
+        if self.answered || !crate::metrics::enabled() {
+            return;
+        }
         let selected = self.selected();
-        if !self.answered && selected.subscription {
+        if selected.subscription {
             let label = self.labels.label(selected.name.as_deref());
             record_operation(label, OK.to_owned(), None);
         }
@@ -219,6 +236,9 @@ fn record(
     response: &Response,
     duration: Option<Duration>,
 ) {
+    if !crate::metrics::enabled() {
+        return;
+    }
     if let Some(reason) = refusal_reason(response) {
         crate::metrics::record_refusal(reason);
     }

@@ -347,9 +347,12 @@ async fn each_refusal_is_counted_once_by_its_reason() {
     let (app, _server) = spawn_server(&[
         ("METRICS_ADDR", &metrics_address),
         ("GRAPHQL_MAX_ROOT_FIELDS", "1"),
+        ("MUTATION_RATE_LIMIT_BURST", "1"),
+        ("MUTATION_RATE_LIMIT_PER_SECOND", "0"),
     ])
     .await;
     let alice = app.customer("alice");
+    app.create_ticket(&alice, "The one mutation allowed").await;
 
     let form = app.post_raw(&[("content-type", "text/plain")], "{}").await;
     let xml = app
@@ -359,6 +362,13 @@ async fn each_refusal_is_counted_once_by_its_reason() {
     let two_roots = app
         .graphql(&alice, "{ a: me { id } b: me { id } }", json!({}))
         .await;
+    let one_mutation_too_many = app
+        .graphql(
+            &alice,
+            "mutation Again($input: CreateTicketInput!) { createTicket(input: $input) { id } }",
+            json!({ "input": { "subject": "Again", "message": "Again" } }),
+        )
+        .await;
     let mut socket = Socket::open_with(&app, "graphql-transport-ws", &[]).await;
     socket.init(Some("not-a-token")).await;
     let socket_closed = socket.close_code().await;
@@ -367,6 +377,10 @@ async fn each_refusal_is_counted_once_by_its_reason() {
     assert_eq!(xml.status, 415);
     assert_eq!(bad_token.status, 401);
     assert_too_complex(&two_roots);
+    assert_eq!(
+        one_mutation_too_many.error_code().as_deref(),
+        Some("RATE_LIMITED")
+    );
     assert_eq!(socket_closed, Some(4403));
     let scrape = scrape(&format!("http://{metrics_address}")).await;
     let refusals = |reason: &str| scrape.value(REFUSALS, &[("reason", reason)]);
@@ -374,5 +388,7 @@ async fn each_refusal_is_counted_once_by_its_reason() {
     assert_eq!(refusals("media_type"), Some(1.0));
     assert_eq!(refusals("invalid_token"), Some(2.0));
     assert_eq!(refusals("limit"), Some(1.0));
+    assert_eq!(refusals("rate_limit"), Some(1.0));
     assert_eq!(operations(&scrape, "anonymous", "QUERY_TOO_COMPLEX"), 1.0);
+    assert_eq!(operations(&scrape, "Again", "RATE_LIMITED"), 1.0);
 }
