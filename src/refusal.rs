@@ -66,6 +66,26 @@ impl Refusal {
     }
 }
 
+impl Refusal {
+    /// The `reason` label of `supportdesk_refusals_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::InvalidToken => "invalid_token",
+            Self::MutationOverGet => "method",
+            Self::NotAcceptable | Self::UnsupportedMediaType => "media_type",
+            Self::OriginNotAllowed => "origin",
+            Self::BodyTooLarge { .. } => "body_size",
+            Self::CrossSiteRequest => "csrf",
+            Self::Malformed(_) => "malformed",
+            Self::BatchTooLarge { .. } => "limit",
+            Self::RateLimited { .. } => "rate_limit",
+            Self::Overloaded => "overloaded",
+            Self::SchemaNotReady => "schema_not_ready",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
 impl ErrorExtensions for Refusal {
     fn extend(&self) -> async_graphql::Error {
         async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {

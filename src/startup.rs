@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -33,6 +34,8 @@ pub enum StartupError {
     Database(#[from] DbErr),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("METRICS_ADDR: {0}")]
+    MetricsListener(std::io::Error),
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error("JWKS client: {0}")]
@@ -56,6 +59,8 @@ impl StartupError {
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
+    /// Where `GET /metrics` is served, when it is.
+    metrics: Option<(TcpListener, SocketAddr)>,
     router: Router,
     db: DatabaseConnection,
     migrations: JoinHandle<()>,
@@ -75,6 +80,10 @@ impl Application {
         let verifier = Verifier::start(&config.auth).await?;
         let listener = TcpListener::bind(config.listen_addr).await?;
         let address = listener.local_addr()?;
+        let metrics = match config.metrics_addr {
+            Some(metrics_addr) => Some(bind_metrics(metrics_addr).await?),
+            None => None,
+        };
         let schema = SchemaState::default();
         let migrations = tokio::spawn(crate::db::migrate_when_reachable(
             db.clone(),
@@ -93,6 +102,7 @@ impl Application {
             connection_limits,
             listener,
             address,
+            metrics,
             router: router(state.clone()),
             state,
             event_listener,
@@ -106,6 +116,11 @@ impl Application {
     /// The bound port: the one the OS chose when the configuration said 0.
     pub fn port(&self) -> u16 {
         self.address.port()
+    }
+
+    /// The metrics listener's port, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, address)| address.port())
     }
 
     /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
@@ -122,6 +137,15 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         tracing::info!(address = %self.address, "supportdesk is listening");
+        // Scraped until the very end: how the last requests drain is worth seeing.
+        let metrics = self.metrics.map(|(listener, address)| {
+            tracing::info!(%address, "metrics are served on /metrics");
+            tokio::spawn(crate::metrics::serve(
+                listener,
+                self.db.clone(),
+                Arc::clone(self.state.open()),
+            ))
+        });
         let shutdown = shutdown.shared();
         let server = serve(
             self.listener,
@@ -145,6 +169,11 @@ impl Application {
             event_listener.abort();
         }
         self.event_reader.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+            // Awaited, so that the port is closed once the server says it stopped.
+            let _ = metrics.await;
+        }
         if drained {
             match tokio::time::timeout(POOL_CLOSE_TIMEOUT, self.db.close()).await {
                 Ok(Ok(())) => tracing::info!("stopped"),
@@ -161,6 +190,18 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// The metrics listener, with the recorder installed before the first request.
+async fn bind_metrics(address: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(StartupError::MetricsListener)?;
+    let bound = listener
+        .local_addr()
+        .map_err(StartupError::MetricsListener)?;
+    crate::metrics::install();
+    Ok((listener, bound))
 }
 
 async fn shutdown_signal() {

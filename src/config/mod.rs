@@ -92,6 +92,10 @@ pub struct Settings {
     /// Address and port the HTTP server listens on.
     #[arg(long, env = "LISTEN_ADDR", default_value = DEFAULT_LISTEN_ADDR, global = true)]
     pub listen_addr: SocketAddr,
+    /// Address and port of the Prometheus metrics (`GET /metrics`); unset, they are not
+    /// served. Keep it off the public network.
+    #[arg(long, env = "METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<SocketAddr>,
     #[command(flatten)]
     pub auth: AuthSettings,
     #[command(flatten)]
@@ -442,6 +446,24 @@ fn fractional_seconds(setting: &'static str, value: f64) -> Result<Duration, Con
     within(setting, value, 0.001..=MAX_SECONDS as f64).map(Duration::from_secs_f64)
 }
 
+/// An address that is not the API's: the metrics must not end up on its port.
+fn apart_from(
+    setting: &'static str,
+    address: SocketAddr,
+    api: SocketAddr,
+) -> Result<SocketAddr, ConfigError> {
+    let same_port = address.port() != 0 && address.port() == api.port();
+    let overlapping =
+        address.ip() == api.ip() || address.ip().is_unspecified() || api.ip().is_unspecified();
+    if same_port && overlapping {
+        return Err(ConfigError::invalid(
+            setting,
+            format!("{address} is where LISTEN_ADDR ({api}) serves the API"),
+        ));
+    }
+    Ok(address)
+}
+
 /// Zero (no mutation is ever regained) or a rate the retry hint can be computed from.
 fn rate_per_second(value: f64) -> Result<f64, ConfigError> {
     if value == 0.0 {
@@ -459,6 +481,8 @@ fn rate_per_second(value: f64) -> Result<f64, ConfigError> {
 pub struct Config {
     pub database: DatabaseConfig,
     pub listen_addr: SocketAddr,
+    /// Where the metrics are served; `None`, nowhere.
+    pub metrics_addr: Option<SocketAddr>,
     pub auth: AuthConfig,
     pub http: HttpOptions,
     /// How long requests in flight may run on after a shutdown signal.
@@ -529,10 +553,15 @@ impl Config {
         let database = settings.database()?;
         let http = settings.http.try_into()?;
         let shutdown_grace = seconds("SHUTDOWN_GRACE_SECONDS", settings.shutdown_grace_seconds, 0)?;
+        let metrics_addr = settings
+            .metrics_addr
+            .map(|address| apart_from("METRICS_ADDR", address, settings.listen_addr))
+            .transpose()?;
         Ok(Self {
             auth: AuthConfig::from_settings(settings.auth, &database.url)?,
             database,
             listen_addr: settings.listen_addr,
+            metrics_addr,
             http,
             shutdown_grace,
         })
@@ -585,6 +614,7 @@ mod tests {
             database_statement_timeout_seconds: DEFAULT_DATABASE_STATEMENT_TIMEOUT.as_secs(),
             shutdown_grace_seconds: DEFAULT_SHUTDOWN_GRACE.as_secs(),
             listen_addr: "0.0.0.0:8080".parse().expect("socket address"),
+            metrics_addr: None,
             auth: AuthSettings {
                 jwt_secret: jwt_secret.map(str::to_owned),
                 ..auth_settings()
@@ -634,6 +664,23 @@ mod tests {
         let mut settings = valid_settings();
         settings.http.request_timeout_seconds = 86_401.0;
         assert!(refusal(settings).contains("REQUEST_TIMEOUT_SECONDS"));
+    }
+
+    #[test]
+    fn metrics_on_the_api_port_are_refused() {
+        let mut settings = valid_settings();
+        settings.metrics_addr = Some("127.0.0.1:8080".parse().expect("socket address"));
+        let error = Config::from_settings(settings).expect_err("refused");
+        assert!(error.to_string().starts_with("METRICS_ADDR:"), "{error}");
+    }
+
+    #[test]
+    fn metrics_on_a_port_of_their_own_are_accepted() {
+        let mut settings = valid_settings();
+        let address = "127.0.0.1:9090".parse().expect("socket address");
+        settings.metrics_addr = Some(address);
+        let config = Config::from_settings(settings).expect("accepted");
+        assert_eq!(config.metrics_addr, Some(address));
     }
 
     #[test]
@@ -1042,6 +1089,7 @@ mod tests {
         "DATABASE_STATEMENT_TIMEOUT_SECONDS",
         "SHUTDOWN_GRACE_SECONDS",
         "LISTEN_ADDR",
+        "METRICS_ADDR",
         "JWT_SECRET",
         "JWT_PUBLIC_KEY",
         "JWT_JWKS_URL",

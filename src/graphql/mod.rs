@@ -7,6 +7,7 @@ mod document_cache;
 mod events;
 mod guards;
 pub mod limits;
+pub mod metrics;
 mod mutation;
 pub mod nesting;
 mod panic_guard;
@@ -28,10 +29,12 @@ pub use panic_guard::PanicGuard;
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
 
+use self::metrics::OperationMetrics;
 use self::pipeline::RequestPipeline;
 use self::rate_limit::MutationRateLimiter;
 use self::request::Introspection;
 use crate::config::HttpOptions;
+use crate::metrics::Open;
 use crate::notify::EventNotifier;
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -43,10 +46,12 @@ pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRo
 
 /// The schema the server runs: every request passes the [`RequestPipeline`] first, and
 /// async-graphql's own ceilings stand behind it, so that a gap in the pipeline still
-/// meets a wall.
+/// meets a wall. [`OperationMetrics`] stands around the pipeline, and counts what it
+/// decided.
 pub fn schema(
     db: DatabaseConnection,
     notifier: Arc<EventNotifier>,
+    open: Arc<Open>,
     options: &HttpOptions,
 ) -> AppSchema {
     let limits = options.query_limits;
@@ -63,9 +68,11 @@ pub fn schema(
     );
     let to_usize = |limit: u64| usize::try_from(limit).unwrap_or(usize::MAX);
     let mut builder = schema_builder()
+        .extension(OperationMetrics::default())
         .extension(pipeline)
         .data(db)
         .data(notifier)
+        .data(open)
         // async-graphql counts a level more than the pipeline does (the operation's own
         // selection set), and fragments and inline fragments as levels of recursion.
         .limit_depth(to_usize(limits.max_depth).saturating_add(1))

@@ -103,6 +103,7 @@ impl Extension for PipelineExtension {
     ) -> ServerResult<Request> {
         let checks = &self.0;
         let operation = checks.prepare(&mut request).map_err(refusal)?;
+        super::metrics::note_selected(&mut request);
         if operation.kind == OperationType::Mutation {
             if data_of::<Transport>(&request) == Some(&Transport::HttpGet) {
                 return Err(refusal(Refusal::MutationOverGet));

@@ -24,6 +24,7 @@ use super::types::TicketStatus;
 use crate::domain::EventLimit;
 use crate::error::AppError;
 use crate::events::{self, StreamRequest, VisibleStream};
+use crate::metrics::{Held, Open};
 use crate::notify::{EventNotifier, LiveEvent, ReaderStart};
 
 /// How long a subscriber waits before reading again after the database failed it.
@@ -101,6 +102,9 @@ async fn follow(
         catching_up: true,
         seen_through: None,
         unsent: VecDeque::new(),
+        _counted: ctx
+            .data_opt::<Arc<Open>>()
+            .map(|open| open.subscriptions.hold()),
     };
     Ok(stream::unfold(follower, Follower::next))
 }
@@ -123,6 +127,8 @@ struct Follower {
     seen_through: Option<Uuid>,
     /// Read, not yet delivered: at most one page.
     unsent: VecDeque<TicketEvent>,
+    /// In the active subscriptions, for as long as the subscriber lives.
+    _counted: Option<Held>,
 }
 
 impl Follower {

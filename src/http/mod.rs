@@ -36,6 +36,7 @@ use crate::auth::Verifier;
 use crate::config::{CorsOrigin, HttpOptions};
 use crate::db::SchemaState;
 use crate::graphql::AppSchema;
+use crate::metrics::Open;
 use crate::notify::EventNotifier;
 use crate::refusal::Refusal;
 
@@ -49,6 +50,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct AppState {
     schema: AppSchema,
     sockets: Arc<socket::OpenSockets>,
+    /// What the metrics' gauges read.
+    open: Arc<Open>,
     /// Wakes this instance's subscribers.
     notifier: Arc<EventNotifier>,
     /// Raised on shutdown: open sockets are closed, so clients reconnect elsewhere.
@@ -67,9 +70,16 @@ impl AppState {
         http: HttpOptions,
     ) -> Self {
         let notifier = EventNotifier::new();
+        let open = Arc::new(Open::default());
         Self {
-            schema: crate::graphql::schema(db.clone(), Arc::clone(&notifier), &http),
+            schema: crate::graphql::schema(
+                db.clone(),
+                Arc::clone(&notifier),
+                Arc::clone(&open),
+                &http,
+            ),
             notifier,
+            open,
             sockets: Arc::default(),
             stopping: Arc::new(watch::Sender::new(false)),
             verifier: Arc::new(verifier),
@@ -84,6 +94,11 @@ impl AppState {
     /// What wakes this instance's subscribers: on PostgreSQL, fed by a listener.
     pub fn notifier(&self) -> &Arc<EventNotifier> {
         &self.notifier
+    }
+
+    /// What this server has open, for the metrics.
+    pub fn open(&self) -> &Arc<Open> {
+        &self.open
     }
 
     /// Closes every open WebSocket with 1001 (going away), as the server shuts down.

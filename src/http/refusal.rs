@@ -60,8 +60,10 @@ impl IntoResponse for Refusal {
 }
 
 /// The refusal as a response: its status, its headers, and a GraphQL error body in the
-/// media type the client accepts.
+/// media type the client accepts. Every refusal of the HTTP edge passes here, and is
+/// counted here; those of the pipeline are counted with their operation.
 pub fn refuse(media: ResponseMedia, refusal: &Refusal) -> Response {
+    crate::metrics::record_refusal(refusal.reason());
     let mut response = respond(media, refusal.status(), error_body(refusal).to_string());
     refusal.add_headers(response.headers_mut());
     response

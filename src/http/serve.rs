@@ -62,6 +62,7 @@ pub async fn serve(
         // Past the cap a new connection is closed at once: cheaper for everyone than
         // letting it wait in the backlog for a slot.
         let Ok(slot) = Arc::clone(&open).try_acquire_owned() else {
+            crate::metrics::record_refusal("connections");
             tracing::warn!(
                 limit = limits.max_connections,
                 "connection refused: too many open"

@@ -136,6 +136,7 @@ struct Session {
 }
 
 async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
+    let _counted = state.open.sockets.hold();
     let limits = state.http.socket_limits;
     let (mut socket_sink, socket_stream) = socket.split();
     // Everything the client receives goes through one channel, so that the socket's own
@@ -197,7 +198,10 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
     let mut stopping = state.stopping.subscribe();
     let ended = tokio::select! {
         () = graphql => session.lock().unwrap_or_else(PoisonError::into_inner).refused,
-        code = watch_session(&session, &initialized, limits) => Some(code),
+        code = watch_session(&session, &initialized, limits) => {
+            record_close(code.0);
+            Some(code)
+        }
         _ = stopping.wait_for(|stop| *stop) => Some((close::GOING_AWAY, "Server shutting down")),
     };
     if let Some((code, reason)) = ended {
@@ -238,6 +242,7 @@ async fn connection_init(
                 Ok(data)
             }
             Some(Err((code, reason))) => {
+                record_close(code);
                 session.refused = Some((code, reason));
                 Err(async_graphql::Error::new(reason))
             }
@@ -324,6 +329,7 @@ fn admit(
     let mut active = active.lock().unwrap_or_else(PoisonError::into_inner);
     match kind {
         "subscribe" | "start" if !active.contains(&id) && active.len() >= max_subscriptions => {
+            crate::metrics::record_refusal("too_many_subscriptions");
             let error = serde_json::json!({
                 "id": id,
                 "type": "error",
@@ -352,6 +358,7 @@ fn admit(
 fn unreadable(error: &axum::Error) -> Message {
     let text = error.to_string();
     if text.contains("Space limit exceeded") || text.contains("too long") {
+        record_close(close::MESSAGE_TOO_BIG);
         close_frame(close::MESSAGE_TOO_BIG, "Message too big")
     } else {
         close_frame(close::PROTOCOL_ERROR, "Unreadable message")
@@ -407,6 +414,18 @@ fn with_close_code(message: Message) -> Message {
         },
         message => message,
     }
+}
+
+/// Counts a socket closed for a reason of the client's, at the place that decides it.
+fn record_close(code: u16) {
+    let reason = match code {
+        close::FORBIDDEN => "invalid_token",
+        close::INIT_TIMEOUT => "init_timeout",
+        close::TOO_MANY_SOCKETS => "too_many_sockets",
+        close::MESSAGE_TOO_BIG => "body_size",
+        _ => return,
+    };
+    crate::metrics::record_refusal(reason);
 }
 
 fn close_frame(code: u16, reason: &str) -> Message {

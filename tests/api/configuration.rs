@@ -96,3 +96,32 @@ fn a_token_for_a_sqlite_file_needs_no_key_and_keeps_its_secret_private() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn a_metrics_addr_that_is_no_address_exits_with_code_2_naming_it() {
+    let output = run(
+        &["serve"],
+        &[
+            ("DATABASE_URL", POSTGRES_URL),
+            ("JWT_SECRET", SECRET),
+            ("METRICS_ADDR", "metrics.internal"),
+        ],
+    );
+
+    assert_refused_naming(&output, "METRICS_ADDR");
+}
+
+#[test]
+fn metrics_on_the_api_port_exit_with_code_2_naming_metrics_addr() {
+    let output = run(
+        &["serve"],
+        &[
+            ("DATABASE_URL", POSTGRES_URL),
+            ("JWT_SECRET", SECRET),
+            ("LISTEN_ADDR", "0.0.0.0:8080"),
+            ("METRICS_ADDR", "127.0.0.1:8080"),
+        ],
+    );
+
+    assert_refused_naming(&output, "METRICS_ADDR");
+}

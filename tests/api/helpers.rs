@@ -24,6 +24,8 @@ use supportdesk::startup::Application;
 
 pub struct TestApp {
     pub address: String,
+    /// `http://127.0.0.1:PORT` of the metrics listener, when the server has one.
+    pub metrics_address: Option<String>,
     pub jwt_secret: String,
     pub database_url: String,
     client: reqwest::Client,
@@ -165,20 +167,29 @@ async fn spawn_instance(
     jwt_secret: String,
     configure: impl FnOnce(&mut Config),
 ) -> TestApp {
-    let mut config = Config {
-        database: DatabaseConfig::new(database.url.clone()),
-        listen_addr: "127.0.0.1:0".parse().expect("socket address"),
-        auth: AuthConfig::hs256(jwt_secret.clone()),
-        http: HttpOptions::default(),
-        shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
-    };
+    let mut config = test_config(&database, &jwt_secret);
     configure(&mut config);
     let application = Application::build(config.clone())
         .await
         .expect("the server starts");
     let port = application.port();
+    let metrics_port = application.metrics_port();
     tokio::spawn(application.run_until(std::future::pending()));
-    TestApp::new(port, jwt_secret, config.database.url, database)
+    let mut app = TestApp::new(port, jwt_secret, config.database.url, database);
+    app.metrics_address = metrics_port.map(|port| format!("http://127.0.0.1:{port}"));
+    app
+}
+
+/// The configuration of a test server over `database`: port 0, the defaults otherwise.
+pub fn test_config(database: &TestDatabase, jwt_secret: &str) -> Config {
+    Config {
+        database: DatabaseConfig::new(database.url.clone()),
+        listen_addr: "127.0.0.1:0".parse().expect("socket address"),
+        metrics_addr: None,
+        auth: AuthConfig::hs256(jwt_secret.to_owned()),
+        http: HttpOptions::default(),
+        shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+    }
 }
 
 /// How long a server over a reachable database may take to migrate it and be ready.
@@ -195,6 +206,7 @@ impl TestApp {
     ) -> Self {
         Self {
             address: format!("http://127.0.0.1:{port}"),
+            metrics_address: None,
             jwt_secret,
             database_url,
             client: reqwest::Client::new(),
