@@ -15,6 +15,7 @@ mod query;
 pub mod rate_limit;
 pub mod request;
 mod scalars;
+mod spans;
 mod subscription;
 mod types;
 
@@ -31,6 +32,7 @@ pub use subscription::SubscriptionRoot;
 use self::pipeline::RequestPipeline;
 use self::rate_limit::MutationRateLimiter;
 use self::request::Introspection;
+use self::spans::OperationSpans;
 use crate::config::HttpOptions;
 use crate::notify::EventNotifier;
 
@@ -63,6 +65,7 @@ pub fn schema(
     );
     let to_usize = |limit: u64| usize::try_from(limit).unwrap_or(usize::MAX);
     let mut builder = schema_builder()
+        .extension(OperationSpans)
         .extension(pipeline)
         .data(db)
         .data(notifier)

@@ -29,6 +29,7 @@ mod statements;
 mod subscriptions;
 mod timeline;
 mod totals;
+mod traces;
 mod transport;
 mod update_status;
 mod view_ticket;
