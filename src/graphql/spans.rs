@@ -4,7 +4,7 @@
 //!
 //! Each names its operation and the operation's type, once they are known. None holds
 //! the document, whose literals can be what a client wrote (a message's text), nor the
-//! variables.
+//! variables. Operations over the WebSocket, which no HTTP request carries, get none.
 
 use std::sync::{Arc, OnceLock};
 
@@ -69,6 +69,11 @@ enum Stage {
 
 impl OperationSpansExtension {
     fn span(&self, stage: Stage) -> Span {
+        if Span::current().is_none() {
+            // Over the WebSocket no request span holds the operation: its stages would
+            // each be a trace of their own, so there are none.
+            return Span::none();
+        }
         // A span's name is in its static metadata: one macro call for each.
         let span = match stage {
             Stage::Parse => tracing::info_span!(

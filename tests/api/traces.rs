@@ -19,6 +19,7 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, User};
 use crate::server_process::{ServerProcess, spawn_server};
+use crate::socket::Socket;
 
 /// The trace a client says the request belongs to, and the client's span in it.
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -322,4 +323,38 @@ async fn otel_service_name_names_the_service_in_traces() {
 
     assert!(!names.is_empty());
     assert!(names.iter().all(|name| name == "desk-eu"), "{names:?}");
+}
+
+#[tokio::test]
+async fn operations_over_the_websocket_make_no_spans() {
+    let collector = Collector::default();
+    let (app, _server) = spawn_traced_server(&collector, &[]).await;
+    let alice = app.customer("alice");
+    let mut socket = Socket::signed_in(&app, Some(&alice.token)).await;
+    socket
+        .subscribe(
+            "1",
+            CREATE_TICKET,
+            json!({ "input": { "subject": "Over the socket", "message": "Hello" } }),
+        )
+        .await;
+    let payload = socket.next_payload("1").await;
+    assert!(payload["errors"].is_null(), "{payload}");
+
+    // Spans are exported in the order they end: once this request's span has arrived,
+    // any span of the operation over the socket has too.
+    create_ticket_in_the_clients_trace(&app, &alice).await;
+    collector.request_span().await;
+
+    let outside_the_request: Vec<Span> = collector
+        .spans()
+        .into_iter()
+        .filter(|span| hex(&span.trace_id) != TRACE_ID)
+        .filter(|span| span.kind != SpanKind::Server as i32)
+        .collect();
+    assert!(
+        outside_the_request.is_empty(),
+        "{:?}",
+        names(&outside_the_request)
+    );
 }
