@@ -196,16 +196,19 @@ impl HttpClient for RuntimeHttpClient {
     }
 }
 
+/// Whether spans are exported: what is recorded only for traces is skipped otherwise.
+pub fn traces_exported() -> bool {
+    TRACER.get().is_some()
+}
+
 /// Makes `span` continue the trace of the request's W3C `traceparent` header, if it
-/// has one and traces are exported.
+/// has one.
 pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) {
-    if TRACER.get().is_none() {
-        return;
-    }
     let remote =
         global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(headers)));
     if remote.span().span_context().is_remote() {
-        // Fails only without an OpenTelemetry layer, which TRACER says is installed.
+        // Fails only without an OpenTelemetry layer, which is there when traces are
+        // exported.
         let _ = span.set_parent(remote);
     }
 }

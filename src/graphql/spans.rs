@@ -1,6 +1,6 @@
-//! A span for each stage of each GraphQL operation, `graphql.parse`, `graphql.validate`
-//! and `graphql.execute`, under the span of the request that carried it: in traces, where
-//! the time of a request went.
+//! When traces are exported, a span for each stage of each GraphQL operation,
+//! `graphql.parse`, `graphql.validate` and `graphql.execute`, under the span of the
+//! request that carried it: where the time of a request went.
 //!
 //! Each names its operation and the operation's type, once they are known. None holds
 //! the document, whose literals can be what a client wrote (a message's text), nor the
@@ -69,9 +69,9 @@ enum Stage {
 
 impl OperationSpansExtension {
     fn span(&self, stage: Stage) -> Span {
-        if Span::current().is_none() {
-            // Over the WebSocket no request span holds the operation: its stages would
-            // each be a trace of their own, so there are none.
+        // Over the WebSocket no request span holds the operation: its stages would each
+        // be a trace of their own, so there are none.
+        if !crate::telemetry::traces_exported() || Span::current().is_none() {
             return Span::none();
         }
         // A span's name is in its static metadata: one macro call for each.
