@@ -1,6 +1,7 @@
-//! Logs to stderr, and traces over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//! Logs to stderr, and traces over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set.
 //!
-//! Without that variable no OpenTelemetry layer, propagator or statement hook is
+//! Without it no OpenTelemetry layer, propagator or statement hook is
 //! installed: the server then pays nothing for traces. With it, the SDK reads the
 //! standard `OTEL_*` variables itself (`OTEL_SERVICE_NAME`, `OTEL_BSP_SCHEDULE_DELAY`,
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS`,
@@ -68,14 +69,17 @@ pub struct Telemetry {
 }
 
 /// Installs the logs, on stderr, filtered by `RUST_LOG` (`info` for supportdesk by
-/// default), and the traces when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. The exporter
+/// default), and the traces when an OTLP endpoint is set. The exporter
 /// sends its requests on `runtime`, which must still run when [`Telemetry::shutdown`]
 /// flushes them.
 pub fn init(settings: &LogSettings, runtime: &Handle) -> Result<Telemetry, TelemetryError> {
-    let traces = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .is_some_and(|endpoint| !endpoint.is_empty())
-        .then(|| tracer_provider(runtime))
-        .transpose()?;
+    let endpoint_set = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|name| std::env::var_os(name).is_some_and(|endpoint| !endpoint.is_empty()));
+    let traces = endpoint_set.then(|| tracer_provider(runtime)).transpose()?;
     let mut layers = vec![log_layer(settings.log_format)];
     if let Some(provider) = &traces {
         let tracer = provider.tracer(SERVICE_NAME);

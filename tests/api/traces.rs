@@ -358,3 +358,21 @@ async fn operations_over_the_websocket_make_no_spans() {
         names(&outside_the_request)
     );
 }
+
+#[tokio::test]
+async fn otel_exporter_otlp_traces_endpoint_alone_turns_the_traces_on() {
+    let collector = Collector::default();
+    let traces_endpoint = format!("{}/v1/traces", collector.start().await);
+    let (app, _server) = spawn_server(&[
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            traces_endpoint.as_str(),
+        ),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ])
+    .await;
+
+    create_ticket_in_the_clients_trace(&app, &app.customer("alice")).await;
+
+    collector.request_span().await;
+}
