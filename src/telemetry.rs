@@ -1,11 +1,10 @@
 //! Logs to stderr, and traces over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set.
 //!
-//! Without it no OpenTelemetry layer, propagator or statement hook is
-//! installed: the server then pays nothing for traces. With it, the SDK reads the
-//! standard `OTEL_*` variables itself (`OTEL_SERVICE_NAME`, `OTEL_BSP_SCHEDULE_DELAY`,
-//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS`,
-//! `OTEL_TRACES_SAMPLER`, …).
+//! Without it no OpenTelemetry layer, propagator or statement hook is installed and no
+//! span is made for traces alone: the server pays nothing for them. With it, the SDK
+//! reads the standard `OTEL_*` variables itself (`OTEL_SERVICE_NAME`,
+//! `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_TRACES_SAMPLER`, …).
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -69,9 +68,8 @@ pub struct Telemetry {
 }
 
 /// Installs the logs, on stderr, filtered by `RUST_LOG` (`info` for supportdesk by
-/// default), and the traces when an OTLP endpoint is set. The exporter
-/// sends its requests on `runtime`, which must still run when [`Telemetry::shutdown`]
-/// flushes them.
+/// default), and the traces when an OTLP endpoint is set. The exporter sends its
+/// requests on `runtime`, which must still run when [`Telemetry::shutdown`] flushes them.
 pub fn init(settings: &LogSettings, runtime: &Handle) -> Result<Telemetry, TelemetryError> {
     let endpoint_set = [
         "OTEL_EXPORTER_OTLP_ENDPOINT",
