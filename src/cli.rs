@@ -7,6 +7,7 @@ use crate::auth::TokenMinter;
 use crate::config::{Config, Settings};
 use crate::domain::Viewer;
 use crate::startup::{Application, StartupError};
+use crate::telemetry::LogSettings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,6 +18,8 @@ use crate::startup::{Application, StartupError};
 pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,
+    #[command(flatten)]
+    pub log: LogSettings,
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -76,7 +76,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let db = crate::db::connect(&config.database)?;
+        let mut db = crate::db::connect(&config.database)?;
+        crate::telemetry::trace_statements(&mut db);
         let verifier = Verifier::start(&config.auth).await?;
         let listener = TcpListener::bind(config.listen_addr).await?;
         let address = listener.local_addr()?;

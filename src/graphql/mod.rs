@@ -16,6 +16,7 @@ mod query;
 pub mod rate_limit;
 pub mod request;
 mod scalars;
+mod spans;
 mod subscription;
 mod types;
 
@@ -33,6 +34,7 @@ use self::metrics::OperationMetrics;
 use self::pipeline::RequestPipeline;
 use self::rate_limit::MutationRateLimiter;
 use self::request::Introspection;
+use self::spans::OperationSpans;
 use crate::config::HttpOptions;
 use crate::metrics::Open;
 use crate::notify::EventNotifier;
@@ -69,6 +71,7 @@ pub fn schema(
     let to_usize = |limit: u64| usize::try_from(limit).unwrap_or(usize::MAX);
     let mut builder = schema_builder()
         .extension(OperationMetrics::default())
+        .extension(OperationSpans)
         .extension(pipeline)
         .data(db)
         .data(notifier)

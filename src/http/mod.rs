@@ -9,6 +9,7 @@ mod health;
 mod media;
 mod refusal;
 mod request_body;
+mod request_span;
 pub mod serve;
 mod socket;
 
@@ -26,10 +27,8 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{
-    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
 use crate::auth::Verifier;
@@ -109,24 +108,10 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.http.cors_origins);
-    // The log line holds method, path, status and latency: never headers (tokens),
-    // query strings or bodies (message text).
     let trace = TraceLayer::new_for_http()
-        .make_span_with(|request: &Request<_>| {
-            let request_id = request
-                .extensions()
-                .get::<RequestId>()
-                .and_then(|id| id.header_value().to_str().ok())
-                .unwrap_or_default();
-            tracing::info_span!(
-                "request",
-                id = %request_id,
-                method = %request.method(),
-                path = %request.uri().path(),
-            )
-        })
+        .make_span_with(request_span::request_span)
         .on_request(())
-        .on_response(DefaultOnResponse::new().level(Level::INFO))
+        .on_response(request_span::on_response)
         // A 503 is the readiness probe or the time budget speaking, not a fault of ours:
         // the errors that are (database, panics) are logged where they happen.
         .on_failure(DefaultOnFailure::new().level(Level::WARN));

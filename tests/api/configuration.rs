@@ -70,6 +70,20 @@ fn a_short_jwt_secret_exits_with_code_2_without_showing_it() {
 }
 
 #[test]
+fn an_unknown_log_format_exits_with_code_2_naming_log_format() {
+    let output = run(&["serve"], &[("LOG_FORMAT", "xml")]);
+
+    assert_refused_naming(&output, "LOG_FORMAT");
+}
+
+#[test]
+fn an_otlp_endpoint_that_is_not_a_url_exits_with_code_2_naming_it() {
+    let output = run(&["serve"], &[("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url")]);
+
+    assert_refused_naming(&output, "OTEL_EXPORTER_OTLP_ENDPOINT");
+}
+
+#[test]
 fn postgres_without_a_key_exits_with_code_2_without_showing_the_password() {
     let output = run(&["serve"], &[("DATABASE_URL", POSTGRES_URL)]);
 

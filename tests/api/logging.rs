@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::server_process::spawn_server;
 
@@ -57,4 +57,42 @@ async fn client_mistakes_log_no_errors() {
     let log = server.log();
     assert!(log.contains("finished processing request"), "{log}");
     assert!(!log.contains("ERROR"), "{log}");
+}
+
+#[tokio::test]
+async fn log_format_json_writes_each_line_as_a_json_object_with_level_message_and_target() {
+    let (app, server) = spawn_server(&[("LOG_FORMAT", "json")]).await;
+
+    app.graphql(&app.customer("alice"), "{ me { id } }", json!({}))
+        .await
+        .expect_ok();
+    settle().await;
+
+    let log = server.log();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines.len() >= 2, "{log}");
+    for line in lines {
+        let entry: Value = serde_json::from_str(line).unwrap_or_else(|error| {
+            panic!("not JSON ({error}): {line}");
+        });
+        for key in ["level", "message", "target"] {
+            assert!(entry[key].is_string(), "no {key}: {line}");
+        }
+    }
+    assert!(log.contains("supportdesk is listening"), "{log}");
+}
+
+#[tokio::test]
+async fn text_logs_written_to_a_pipe_hold_no_colour_codes() {
+    // An empty NO_COLOR counts as unset: only the pipe can turn the colours off here.
+    let (app, server) = spawn_server(&[("NO_COLOR", "")]).await;
+
+    app.graphql(&app.customer("alice"), "{ me { id } }", json!({}))
+        .await
+        .expect_ok();
+    settle().await;
+
+    let log = server.log();
+    assert!(log.contains("supportdesk is listening address="), "{log}");
+    assert!(!log.contains('\x1b'), "{log}");
 }

@@ -33,6 +33,7 @@ mod statements;
 mod subscriptions;
 mod timeline;
 mod totals;
+mod traces;
 mod transport;
 mod update_status;
 mod view_ticket;
