@@ -20,6 +20,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::net::TcpListener;
 
+use crate::config::ConnectionLimits;
+
 const GRAPHQL_REQUESTS: &str = "supportdesk_graphql_requests_total";
 const GRAPHQL_REQUEST_DURATION: &str = "supportdesk_graphql_request_duration_seconds";
 const REFUSALS: &str = "supportdesk_refusals_total";
@@ -149,12 +151,27 @@ struct Sources {
     open: Arc<Open>,
 }
 
-/// Serves `GET /metrics` on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, db: DatabaseConnection, open: Arc<Open>) {
+/// Prometheus and a person with curl at the most: a scraper that leaves connections open
+/// cannot take more than these.
+const MAX_SCRAPE_CONNECTIONS: usize = 8;
+
+/// Serves `GET /metrics` on `listener` until the task is dropped, behind the same
+/// ceilings as the API (a header read timeout, a cap on connections): the listener is
+/// meant for a trusted network, but a slow or stuck client there must not hold it either.
+pub async fn serve(
+    listener: TcpListener,
+    header_read_timeout: Duration,
+    db: DatabaseConnection,
+    open: Arc<Open>,
+) {
     let handle = install();
     let router = Router::new()
         .route("/metrics", get(scrape))
         .with_state(Sources { db, open });
+    let limits = ConnectionLimits {
+        max_connections: MAX_SCRAPE_CONNECTIONS,
+        header_read_timeout,
+    };
     let upkeep = async {
         let mut ticks = tokio::time::interval(UPKEEP_INTERVAL);
         loop {
@@ -163,11 +180,7 @@ pub async fn serve(listener: TcpListener, db: DatabaseConnection, open: Arc<Open
         }
     };
     tokio::select! {
-        served = axum::serve(listener, router).into_future() => {
-            if let Err(error) = served {
-                tracing::error!(%error, "the metrics listener stopped");
-            }
-        }
+        () = crate::http::serve::serve(listener, router, limits, std::future::pending()) => {}
         () = upkeep => {}
     }
 }

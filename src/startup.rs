@@ -143,6 +143,7 @@ impl Application {
             tracing::info!(%address, "metrics are served on /metrics");
             tokio::spawn(crate::metrics::serve(
                 listener,
+                self.connection_limits.header_read_timeout,
                 self.db.clone(),
                 Arc::clone(self.state.open()),
             ))

@@ -11,7 +11,11 @@ use crate::helpers::{TestApp, lock_ticket, spawn_app_with};
 const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
 
 async fn connect(app: &TestApp) -> TcpStream {
-    let address = app.address.trim_start_matches("http://");
+    connect_to(&app.address).await
+}
+
+async fn connect_to(address: &str) -> TcpStream {
+    let address = address.trim_start_matches("http://");
     TcpStream::connect(address).await.expect("connected")
 }
 
@@ -39,6 +43,24 @@ async fn a_client_that_sends_half_its_headers_is_disconnected() {
 
     stream
         .write_all(b"POST /graphql HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .expect("sent");
+
+    assert!(read_until_closed(&mut stream).await.is_some());
+}
+
+#[tokio::test]
+async fn a_client_that_sends_half_its_headers_to_the_metrics_listener_is_disconnected() {
+    let app = spawn_app_with(|config| {
+        header_timeout(Duration::from_millis(300))(config);
+        config.metrics_addr = Some("127.0.0.1:0".parse().expect("an address"));
+    })
+    .await;
+    let metrics = app.metrics_address.as_deref().expect("a metrics listener");
+    let mut stream = connect_to(metrics).await;
+
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n")
         .await
         .expect("sent");
 
