@@ -148,9 +148,15 @@ async fn notify(txn: &DatabaseTransaction, ticket: Uuid) -> Result<(), DbErr> {
 /// Takes the event-order lock, then reads the newest id in a statement of its own: under
 /// READ COMMITTED a statement sees what had committed when it started, so only a read
 /// that starts after the lock is granted sees what the previous holder committed.
+/// A statement of SeaORM's rather than unprepared SQL: the wait for the lock, where
+/// concurrent writers queue, then shows in traces as a statement span of its own.
 async fn locked_newest_id(txn: &DatabaseTransaction) -> Result<Option<Uuid>, DbErr> {
-    let lock = format!("SELECT pg_advisory_xact_lock({EVENT_ORDER_LOCK_KEY})");
-    txn.execute_unprepared(&lock).await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [EVENT_ORDER_LOCK_KEY.into()],
+    ))
+    .await?;
     latest_event_id(txn, &EventStream::everything()).await
 }
 

@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message;
 use serde_json::json;
 
-use crate::helpers::{TestApp, User};
+use crate::helpers::{TestApp, User, required_postgres_server_url};
 use crate::server_process::{ServerProcess, spawn_server};
 use crate::socket::Socket;
 
@@ -259,6 +259,29 @@ async fn each_database_statement_of_an_operation_has_a_client_span_with_its_sql(
             "{span:#?}"
         );
     }
+}
+
+#[tokio::test]
+#[ignore = "PostgreSQL only: TEST_DATABASE_URL=postgres://… cargo test --test api -- --include-ignored"]
+async fn on_postgresql_the_wait_for_the_event_order_lock_is_a_statement_span() {
+    required_postgres_server_url();
+    let collector = Collector::default();
+    let (app, _server) = spawn_traced_server(&collector, &[]).await;
+
+    create_ticket_in_the_clients_trace(&app, &app.customer("alice")).await;
+
+    let request = collector.request_span().await;
+    let statements: Vec<String> = collector
+        .descendants_of(&request)
+        .iter()
+        .filter_map(|span| string_attribute(&span.attributes, "db.query.text"))
+        .collect();
+    assert!(
+        statements
+            .iter()
+            .any(|sql| sql == "SELECT pg_advisory_xact_lock($1)"),
+        "{statements:#?}"
+    );
 }
 
 #[tokio::test]
