@@ -18,7 +18,9 @@
 #
 # Settings (environment): DURATION (8), ROUNDS (3), DATABASES ("sqlite"; "sqlite postgres"
 # for both), TICKETS (10000), SCRAPE_INTERVAL (5), PG_URL (postgres://postgres@127.0.0.1:5432),
-# CARGO_TARGET_DIR (./target). About 11 minutes a database with the defaults on 2 cores.
+# CARGO_TARGET_DIR (./target), MODES ("off metrics traces both"; `sampled` is traces with
+# one request in ten sampled, OTEL_TRACES_SAMPLER=parentbased_traceidratio), BEFORE (unset;
+# a server binary built from before metrics and traces, run as one more mode, `before`). About 11 minutes a database with the defaults on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +31,9 @@ TICKETS=${TICKETS:-10000}
 SCRAPE_INTERVAL=${SCRAPE_INTERVAL:-5}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-MODES=(off metrics traces both)
+read -r -a MODES <<<"${MODES:-off metrics traces both}"
+# A build from before metrics and traces existed, as one more mode: what they cost switched off.
+[ -z "${BEFORE:-}" ] || MODES=(before "${MODES[@]}")
 CONNECTIONS=32
 SERVER_ADDR=127.0.0.1:18080
 METRICS_LISTEN=127.0.0.1:18090
@@ -98,6 +102,8 @@ run_mode() {
     metrics) environment=(METRICS_ADDR=$METRICS_LISTEN) ;;
     traces) environment=(OTEL_EXPORTER_OTLP_ENDPOINT=http://$SINK_ADDR) ;;
     both) environment=(METRICS_ADDR=$METRICS_LISTEN OTEL_EXPORTER_OTLP_ENDPOINT=http://$SINK_ADDR) ;;
+    sampled) environment=(OTEL_EXPORTER_OTLP_ENDPOINT=http://$SINK_ADDR
+        OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1) ;;
     esac
     if [ "$DB" = sqlite ]; then
         rm -f bench/data/obs-run.db bench/data/obs-run.db-wal bench/data/obs-run.db-shm
@@ -115,7 +121,9 @@ run_mode() {
     sink_before=$(cpu_ticks "$sink")
     : >"$OUT/scrapes"
     local log=$OUT/server-$DB-$ROUND-$MODE.log
-    env "${environment[@]}" LISTEN_ADDR=$SERVER_ADDR "$SERVER" serve >"$log" 2>&1 &
+    local binary=$SERVER
+    [ "$MODE" != before ] || binary=$BEFORE
+    env "${environment[@]}" LISTEN_ADDR=$SERVER_ADDR "$binary" serve >"$log" 2>&1 &
     server=$!
     wait_for "$SERVER_ADDR"
     if [ "$MODE" = metrics ] || [ "$MODE" = both ]; then
@@ -148,7 +156,7 @@ run_mode() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$DB" "$ROUND" "$MODE" "$rss" "$served" \
         "$(jq .exports <<<"$counts")" "$(jq .bytes <<<"$counts")" "$(jq .spans <<<"$counts")" \
         "${dropped:-0}" "$(jq -c .names <<<"$counts")" "$(wc -l <"$OUT/scrapes")" \
-        "$(echo "scale=2; ($(cpu_ticks "$sink") - sink_before) / $TICKS_PER_SECOND" | bc)" >>"$RUNS"
+        "$(echo "scale=2; ($(cpu_ticks "$sink") - $sink_before) / $TICKS_PER_SECOND" | bc)" >>"$RUNS"
 }
 
 for DB in $DATABASES; do

@@ -14,7 +14,9 @@ import sys
 from collections import defaultdict
 from statistics import median
 
-MODES = ["off", "metrics", "traces", "both"]
+# `before`: a build from before metrics and traces existed (BEFORE=…); `sampled`: traces
+# of one request in ten. Each when it ran.
+MODES = ["before", "off", "metrics", "traces", "both", "sampled"]
 
 
 def rows(path):
@@ -37,12 +39,13 @@ def by_mode_table(results, database, column, title, digits):
             workloads.append(row["workload"])
         values[row["workload"], row["mode"]][row["round"]] = float(row[column])
     print(f"{title}\n")
-    print("| workload | " + " | ".join(MODES) + " |")
-    print("|---|" + "---:|" * len(MODES))
+    modes = [mode for mode in MODES if any(key[1] == mode for key in values)]
+    print("| workload | " + " | ".join(modes) + " |")
+    print("|---|" + "---:|" * len(modes))
     for workload in workloads:
         off = values[workload, "off"]
         cells = []
-        for mode in MODES:
+        for mode in modes:
             runs = values[workload, mode]
             if not runs:
                 cells.append("")
