@@ -15,12 +15,13 @@
 # RSS, a SIGTERM (which flushes the spans still queued), and the sink's counts. Prints a
 # Markdown summary (bench/observability_summary.py); everything measured is kept in
 # bench/results/observability-<date-time>/ (results.tsv, runs.tsv, server logs, a scrape).
+# About 11 minutes a database with the defaults on 2 cores.
 #
 # Settings (environment): DURATION (8), ROUNDS (3), DATABASES ("sqlite"; "sqlite postgres"
 # for both), TICKETS (10000), SCRAPE_INTERVAL (5), PG_URL (postgres://postgres@127.0.0.1:5432),
-# CARGO_TARGET_DIR (./target), MODES ("off metrics traces both"; `sampled` is traces with
-# one request in ten sampled, OTEL_TRACES_SAMPLER=parentbased_traceidratio), BEFORE (unset;
-# a server binary built from before metrics and traces, run as one more mode, `before`). About 11 minutes a database with the defaults on 2 cores.
+# CARGO_TARGET_DIR (./target); MODES ("off metrics traces both"; `sampled` is `traces` with
+# one request in ten sampled, OTEL_TRACES_SAMPLER=parentbased_traceidratio); BEFORE (unset;
+# a server binary built from before metrics and traces, run as one more mode, `before`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,7 +48,8 @@ TICKS_PER_SECOND=$(getconf CLK_TCK)
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 # Each mode sets its own: none may leak in from the caller.
-unset METRICS_ADDR OTEL_EXPORTER_OTLP_ENDPOINT OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+unset METRICS_ADDR OTEL_EXPORTER_OTLP_ENDPOINT OTEL_EXPORTER_OTLP_TRACES_ENDPOINT \
+    OTEL_TRACES_SAMPLER OTEL_TRACES_SAMPLER_ARG
 
 say "building the release server"
 cargo build --release --quiet -p supportdesk
