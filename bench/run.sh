@@ -28,21 +28,11 @@ OUT=bench/results/$(date +%Y%m%d-%H%M%S)
 RESULTS=$OUT/results.tsv
 META=$OUT/meta.tsv
 
-export JWT_SECRET=supportdesk-bench-secret-not-for-production
-# Logging at warn, as the baseline does not log; the rate limit of mutations out of the
-# way, so that W5 and W6 measure writes, not the limiter.
-export RUST_LOG=warn
-export MUTATION_RATE_LIMIT_BURST=1000000
-
 SERVER=$TARGET_DIR/release/supportdesk
 BASELINE=$TARGET_DIR/release/baseline
 
-say() { echo "== $*" >&2; }
-
-if ! command -v wrk >/dev/null; then
-    say "installing wrk"
-    apt-get install -y wrk >/dev/null
-fi
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 say "building the release binaries"
 cargo build --release --quiet -p supportdesk -p supportdesk-bench --bins
@@ -50,66 +40,21 @@ mkdir -p "$OUT" bench/data
 printf 'database\tscale\tworkload\ttarget\trps\tp50_ms\tp99_ms\trequests\terrors\n' >"$RESULTS"
 printf 'database\tscale\tkey\tvalue\n' >"$META"
 
-# Waits (at most 10 s) until something listens on host:port.
-wait_for() {
-    local host=${1%:*} port=${1#*:}
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on $1" >&2
-    return 1
-}
-
-token() { "$SERVER" token --sub "$1" --role "$2" --ttl 86400; }
-
-# POSTs a GraphQL document (JSON-encoded by jq) and prints the answer; fails on errors.
-graphql() { # token, query
-    local body answer
-    body=$(jq -cn --arg query "$2" '{query: $query}')
-    answer=$(curl -sS "http://$SERVER_ADDR/graphql" -H "Authorization: Bearer $1" \
-        -H 'Content-Type: application/json' -d "$body")
-    if [ "$(jq 'has("errors")' <<<"$answer")" != false ]; then
-        echo "GraphQL errors: $answer" >&2
-        return 1
-    fi
-    echo "$answer"
-}
-
-body_of() { jq -cn --arg query "$1" '{query: $query}'; }
-
 # One wrk run; appends a row to results.tsv. Extra environment (TOKEN, BODY, MIX_*) is
 # passed before the call.
 measure() { # workload, target (graphql|baseline), url, [connections], [seconds]
-    local connections=${4:-$CONNECTIONS} seconds=${5:-$DURATION} threads=2 line
-    [ "$connections" -ge 2 ] || threads=1
-    line=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --timeout 5s \
-        -s bench/wrk/workload.lua "$3" | grep '^RESULT')
+    local line
+    line=$(wrk_run "$3" "${4:-$CONNECTIONS}" "${5:-$DURATION}")
     say "$DB $SCALE $1 $2: $line"
     [ "$1" != warmup ] || return 0
-    printf '%s\t%s\t%s\t%s\t%s\n' "$DB" "$SCALE" "$1" "$2" \
-        "$(sed -E 's/^RESULT //; s/[a-z0-9_]+=//g; s/ /\t/g' <<<"$line")" >>"$RESULTS"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$DB" "$SCALE" "$1" "$2" "$(result_fields "$line")" >>"$RESULTS"
 }
 
 meta() { printf '%s\t%s\t%s\t%s\n' "$DB" "$SCALE" "$1" "$2" >>"$META"; }
 
-# Peak resident set (VmHWM) of a process, in MiB.
-peak_rss() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
-
-stop() { # pids
-    for pid in "$@"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-}
 server='' baseline=''
 trap 'stop $server $baseline' EXIT
 
-W1='{ me { id } }'
-PAGINATION='pagination { total page limit totalPages hasNextPage hasPreviousPage }'
-W2="{ tickets(limit: 20) { items { id subject status createdAt } $PAGINATION } }"
-W3="{ tickets(status: OPEN, limit: 20) { items { id subject status createdAt messages { body authorRole } } $PAGINATION } }"
-W5='mutation { createTicket(input: { subject: "Benchmark", message: "Opened by the benchmark." }) { id status createdAt } }'
 ADMIN_ALL='{ tickets(limit: 20) { items { id subject status createdAt } pagination { total } } }'
 ADMIN_OPEN='{ tickets(status: OPEN, limit: 20) { items { id subject status createdAt } pagination { total } } }'
 
