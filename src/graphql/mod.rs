@@ -49,7 +49,8 @@ pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRo
 /// The schema the server runs: every request passes the [`RequestPipeline`] first, and
 /// async-graphql's own ceilings stand behind it, so that a gap in the pipeline still
 /// meets a wall. [`OperationMetrics`] stands around the pipeline, and counts what it
-/// decided.
+/// decided; [`OperationSpans`] gives its stages spans. Both are there only when metrics
+/// or traces are on.
 pub fn schema(
     db: DatabaseConnection,
     notifier: Arc<EventNotifier>,
@@ -69,9 +70,16 @@ pub fn schema(
         options.request_timeout,
     );
     let to_usize = |limit: u64| usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut builder = schema_builder()
-        .extension(OperationMetrics::default())
-        .extension(OperationSpans)
+    let mut builder = schema_builder();
+    // Each costs a little on every operation (BENCHMARKS.md, observability cost): there
+    // only when what it records goes somewhere.
+    if crate::metrics::enabled() {
+        builder = builder.extension(OperationMetrics::default());
+    }
+    if crate::telemetry::traces_exported() {
+        builder = builder.extension(OperationSpans);
+    }
+    builder = builder
         .extension(pipeline)
         .data(db)
         .data(notifier)

@@ -60,13 +60,17 @@ pub fn init(settings: &LogSettings, runtime: &Handle) -> Result<Telemetry, Telem
         layers.push(
             tracing_opentelemetry::layer()
                 .with_tracer(tracer.clone())
-                // The spans are ours and the HTTP layer's; the events in them too, which
-                // are the log lines and so hold no token and no message text.
-                .with_filter(
-                    Targets::new()
-                        .with_target("supportdesk", Level::INFO)
-                        .with_target("tower_http", Level::INFO),
-                )
+                // What a span says of the code that made it (file, line, thread, target,
+                // busy and idle time) made up most of each span's attributes, and a
+                // third of the cost of tracing (BENCHMARKS.md, observability cost).
+                .with_location(false)
+                .with_threads(false)
+                .with_target(false)
+                .with_tracked_inactivity(false)
+                // Our spans and our log lines, which hold no token and no message text.
+                // Not tower-http's line per response: the request span already has its
+                // status and its duration.
+                .with_filter(Targets::new().with_target("supportdesk", Level::INFO))
                 .boxed(),
         );
         let _ = TRACER.set(tracer);

@@ -285,6 +285,29 @@ async fn on_postgresql_the_wait_for_the_event_order_lock_is_a_statement_span() {
 }
 
 #[tokio::test]
+async fn spans_carry_no_source_location_thread_or_access_log_line() {
+    let collector = Collector::default();
+    let (app, _server) = spawn_traced_server(&collector, &[]).await;
+
+    create_ticket_in_the_clients_trace(&app, &app.customer("alice")).await;
+
+    let request = collector.request_span().await;
+    let mut spans = collector.descendants_of(&request);
+    spans.push(request);
+    for span in &spans {
+        let keys: Vec<&str> = span.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        assert!(
+            keys.iter().all(|key| !key.starts_with("code.")
+                && !key.starts_with("thread.")
+                && !["target", "busy_ns", "idle_ns"].contains(key)),
+            "{}: {keys:?}",
+            span.name
+        );
+        assert!(span.events.is_empty(), "{}: {:#?}", span.name, span.events);
+    }
+}
+
+#[tokio::test]
 async fn no_exported_span_or_event_holds_the_clients_text_or_token() {
     let collector = Collector::default();
     let (app, _server) = spawn_traced_server(&collector, &[]).await;
