@@ -159,6 +159,27 @@ async fn create_ticket_in_the_clients_trace(app: &TestApp, user: &User) {
     assert!(body["errors"].is_null(), "{body}");
 }
 
+/// A ticket opened by alice in the client's trace, as a traced server exported it.
+struct TracedTicket {
+    collector: Collector,
+    /// The span of the request that opened it.
+    request: Span,
+    /// Kept so that the server runs until the test ends.
+    _server: ServerProcess,
+}
+
+async fn traced_ticket_creation() -> TracedTicket {
+    let collector = Collector::default();
+    let (app, server) = spawn_traced_server(&collector, &[]).await;
+    create_ticket_in_the_clients_trace(&app, &app.customer("alice")).await;
+    let request = collector.request_span().await;
+    TracedTicket {
+        collector,
+        request,
+        _server: server,
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
@@ -184,12 +205,8 @@ fn names(spans: &[Span]) -> Vec<&str> {
 
 #[tokio::test]
 async fn a_request_with_a_traceparent_continues_the_clients_trace_as_a_server_span() {
-    let collector = Collector::default();
-    let (app, _server) = spawn_traced_server(&collector, &[]).await;
-
-    create_ticket_in_the_clients_trace(&app, &app.customer("alice")).await;
-
-    let span = collector.request_span().await;
+    let traced = traced_ticket_creation().await;
+    let span = &traced.request;
     assert_eq!(hex(&span.parent_span_id), CLIENT_SPAN_ID);
     assert_eq!(span.kind, SpanKind::Server as i32);
     assert_eq!(
@@ -204,12 +221,11 @@ async fn a_request_with_a_traceparent_continues_the_clients_trace_as_a_server_sp
 
 #[tokio::test]
 async fn each_operation_is_parsed_validated_and_executed_in_spans_under_its_request() {
-    let collector = Collector::default();
-    let (app, _server) = spawn_traced_server(&collector, &[]).await;
-
-    create_ticket_in_the_clients_trace(&app, &app.customer("alice")).await;
-
-    let request = collector.request_span().await;
+    let TracedTicket {
+        collector,
+        request,
+        _server,
+    } = traced_ticket_creation().await;
     let children: Vec<Span> = collector
         .descendants_of(&request)
         .into_iter()
@@ -235,12 +251,11 @@ async fn each_operation_is_parsed_validated_and_executed_in_spans_under_its_requ
 
 #[tokio::test]
 async fn each_database_statement_of_an_operation_has_a_client_span_with_its_sql() {
-    let collector = Collector::default();
-    let (app, _server) = spawn_traced_server(&collector, &[]).await;
-
-    create_ticket_in_the_clients_trace(&app, &app.customer("alice")).await;
-
-    let request = collector.request_span().await;
+    let TracedTicket {
+        collector,
+        request,
+        _server,
+    } = traced_ticket_creation().await;
     let statements: Vec<Span> = collector
         .descendants_of(&request)
         .into_iter()
@@ -265,12 +280,11 @@ async fn each_database_statement_of_an_operation_has_a_client_span_with_its_sql(
 #[ignore = "PostgreSQL only: TEST_DATABASE_URL=postgres://… cargo test --test api -- --include-ignored"]
 async fn on_postgresql_the_wait_for_the_event_order_lock_is_a_statement_span() {
     required_postgres_server_url();
-    let collector = Collector::default();
-    let (app, _server) = spawn_traced_server(&collector, &[]).await;
-
-    create_ticket_in_the_clients_trace(&app, &app.customer("alice")).await;
-
-    let request = collector.request_span().await;
+    let TracedTicket {
+        collector,
+        request,
+        _server,
+    } = traced_ticket_creation().await;
     let statements: Vec<String> = collector
         .descendants_of(&request)
         .iter()
@@ -286,12 +300,11 @@ async fn on_postgresql_the_wait_for_the_event_order_lock_is_a_statement_span() {
 
 #[tokio::test]
 async fn spans_carry_no_source_location_thread_or_access_log_line() {
-    let collector = Collector::default();
-    let (app, _server) = spawn_traced_server(&collector, &[]).await;
-
-    create_ticket_in_the_clients_trace(&app, &app.customer("alice")).await;
-
-    let request = collector.request_span().await;
+    let TracedTicket {
+        collector,
+        request,
+        _server,
+    } = traced_ticket_creation().await;
     let mut spans = collector.descendants_of(&request);
     spans.push(request);
     for span in &spans {
