@@ -2,12 +2,11 @@
 //! selected and how it ended; and the refusals the pipeline decided.
 //!
 //! Registered before the [`RequestPipeline`](super::pipeline::RequestPipeline), around
-//! it: the pipeline notes which operation a request selects ([`note_selected`]), and the
+//! it: the pipeline tells which operation a request selects ([`OperationWatch`]), and the
 //! answer comes back through it with every error's code.
 
-use std::any::TypeId;
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_graphql::extensions::{
@@ -18,6 +17,7 @@ use async_graphql::{Request, Response, ServerResult, Value};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
+use super::selected::OperationWatch;
 use crate::metrics::record_operation;
 use crate::refusal::Refusal;
 
@@ -42,7 +42,7 @@ impl ExtensionFactory for OperationMetrics {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(OperationRecorder {
             labels: Arc::clone(&self.0),
-            selected: Arc::default(),
+            sent: Arc::default(),
         })
     }
 }
@@ -81,25 +81,45 @@ fn is_graphql_name(name: &str) -> bool {
 }
 
 /// The operation a request selected, as far as it got.
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Selected {
     name: Option<String>,
     subscription: bool,
 }
 
+/// What a request said of its operation, and where the pipeline tells which it selects.
+struct Sent {
+    /// The `operationName` it was sent with: all a request refused before its document
+    /// was parsed has.
+    name: Option<String>,
+    watch: OperationWatch,
+}
+
+impl Sent {
+    fn selected(&self) -> Selected {
+        match self.watch.selected() {
+            Some(operation) => Selected {
+                name: operation.name.clone(),
+                subscription: operation.kind == OperationType::Subscription,
+            },
+            None => Selected {
+                name: self.name.clone(),
+                subscription: false,
+            },
+        }
+    }
+}
+
 /// One request's recorder.
 struct OperationRecorder {
     labels: Arc<OperationLabels>,
-    selected: Arc<Mutex<Selected>>,
+    /// Set when the request is prepared: over the WebSocket that is after `subscribe`,
+    /// when its stream is first polled.
+    sent: Arc<OnceLock<Sent>>,
 }
 
-impl OperationRecorder {
-    fn selected(&self) -> Selected {
-        self.selected
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
+fn selected(sent: &OnceLock<Sent>) -> Selected {
+    sent.get().map(Sent::selected).unwrap_or_default()
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -110,15 +130,10 @@ impl Extension for OperationRecorder {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        // The name it was sent with, until the pipeline tells which operation it selects:
-        // all a request refused before its document was parsed has.
-        *self.selected.lock().unwrap_or_else(PoisonError::into_inner) = Selected {
+        let _ = self.sent.set(Sent {
             name: request.operation_name.clone(),
-            subscription: false,
-        };
-        request
-            .data
-            .insert(SelectedSlot(Arc::clone(&self.selected)));
+            watch: OperationWatch::on(&mut request),
+        });
         next.run(ctx, request).await
     }
 
@@ -128,7 +143,7 @@ impl Extension for OperationRecorder {
         let response = next.run(ctx).await;
         record(
             &self.labels,
-            &self.selected(),
+            &selected(&self.sent),
             &response,
             Some(started.elapsed()),
         );
@@ -145,7 +160,7 @@ impl Extension for OperationRecorder {
     ) -> BoxStream<'s, Response> {
         let mut first = FirstAnswer {
             labels: Arc::clone(&self.labels),
-            selected: Arc::clone(&self.selected),
+            sent: Arc::clone(&self.sent),
             started: Instant::now(),
             answered: false,
         };
@@ -158,55 +173,21 @@ impl Extension for OperationRecorder {
     }
 }
 
-/// Where the pipeline notes the operation a request selects, in the request's data.
-struct SelectedSlot(Arc<Mutex<Selected>>);
-
-/// Notes the name and kind of the one operation left in the request's document: called
-/// by the pipeline once it has prepared the document, before the refusals that come
-/// after (the rate limit), so that those are counted under the operation's name too.
-pub(super) fn note_selected(request: &mut Request) {
-    let Some(SelectedSlot(slot)) = request
-        .data
-        .get(&TypeId::of::<SelectedSlot>())
-        .and_then(|data| data.downcast_ref::<SelectedSlot>())
-    else {
-        return;
-    };
-    let slot = Arc::clone(slot);
-    // The pipeline has set the parsed document: this reads it, it does not parse.
-    let Ok(document) = request.parsed_query() else {
-        return;
-    };
-    if let Some((name, operation)) = document.operations.iter().next() {
-        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Selected {
-            name: name.map(ToString::to_string),
-            subscription: operation.node.ty == OperationType::Subscription,
-        };
-    }
-}
-
 /// An operation over the WebSocket until its first answer.
 struct FirstAnswer {
     labels: Arc<OperationLabels>,
-    selected: Arc<Mutex<Selected>>,
+    sent: Arc<OnceLock<Sent>>,
     started: Instant,
     answered: bool,
 }
 
 impl FirstAnswer {
-    fn selected(&self) -> Selected {
-        self.selected
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
     fn answer(&mut self, response: &Response) {
         if self.answered {
             return;
         }
         self.answered = true;
-        let selected = self.selected();
+        let selected = selected(&self.sent);
         let duration = (!selected.subscription).then(|| self.started.elapsed());
         record(&self.labels, &selected, response, duration);
     }
@@ -220,7 +201,7 @@ impl Drop for FirstAnswer {
         if self.answered || !crate::metrics::enabled() {
             return;
         }
-        let selected = self.selected();
+        let selected = selected(&self.sent);
         if selected.subscription {
             let label = self.labels.label(selected.name.as_deref());
             record_operation(label, OK.to_owned(), None);

@@ -16,6 +16,7 @@ mod query;
 pub mod rate_limit;
 pub mod request;
 mod scalars;
+mod selected;
 mod spans;
 mod subscription;
 mod types;

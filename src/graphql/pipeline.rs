@@ -25,6 +25,7 @@ use super::document_cache::DocumentCache;
 use super::execution_started;
 use super::rate_limit::MutationRateLimiter;
 use super::request::{Introspection, Operation, apply, prepare_document};
+use super::selected::OperationWatch;
 use crate::budget::{Deadline, MessageBudget, run_until};
 use crate::config::QueryLimits;
 use crate::domain::Viewer;
@@ -103,7 +104,7 @@ impl Extension for PipelineExtension {
     ) -> ServerResult<Request> {
         let checks = &self.0;
         let operation = checks.prepare(&mut request).map_err(refusal)?;
-        super::metrics::note_selected(&mut request);
+        OperationWatch::report(&mut request, operation.kind);
         if operation.kind == OperationType::Mutation {
             if data_of::<Transport>(&request) == Some(&Transport::HttpGet) {
                 return Err(refusal(Refusal::MutationOverGet));

@@ -15,6 +15,8 @@ use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResu
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
+use super::selected::{OperationWatch, SelectedOperation};
+
 /// Add with `SchemaBuilder::extension`, before the
 /// [`RequestPipeline`](super::pipeline::RequestPipeline): the pipeline parses the
 /// document while preparing the request, so the parse span is the span around it.
@@ -29,34 +31,14 @@ impl ExtensionFactory for OperationSpans {
 /// One per operation: async-graphql creates the extensions for each request it runs.
 #[derive(Default)]
 struct OperationSpansExtension {
-    operation: OnceLock<OperationLabel>,
+    operation: OnceLock<SelectedOperation>,
 }
 
-/// What a span may say of an operation.
-struct OperationLabel {
-    name: Option<String>,
-    kind: String,
-}
-
-impl OperationLabel {
-    /// The request's operation, once its document is parsed and cut down to it.
-    fn of(request: &mut Request) -> Option<Self> {
-        let document = request.parsed_query().ok()?;
-        let mut operations = document.operations.iter();
-        match (operations.next(), operations.next()) {
-            (Some((name, operation)), None) => Some(Self {
-                name: name.map(ToString::to_string),
-                kind: operation.node.ty.to_string(),
-            }),
-            _ => None,
-        }
-    }
-
-    fn record_on(&self, span: &Span) {
-        span.record("graphql.operation.type", self.kind.as_str());
-        if let Some(name) = &self.name {
-            span.record("graphql.operation.name", name.as_str());
-        }
+/// What a span says of its operation.
+fn record_operation_on(span: &Span, operation: &SelectedOperation) {
+    span.record("graphql.operation.type", operation.kind.to_string());
+    if let Some(name) = &operation.name {
+        span.record("graphql.operation.name", name.as_str());
     }
 }
 
@@ -93,7 +75,7 @@ impl OperationSpansExtension {
             ),
         };
         if let Some(operation) = self.operation.get() {
-            operation.record_on(&span);
+            record_operation_on(&span, operation);
         }
         span
     }
@@ -104,14 +86,15 @@ impl Extension for OperationSpansExtension {
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
-        request: Request,
+        mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         let span = self.span(Stage::Parse);
-        let mut request = next.run(ctx, request).instrument(span.clone()).await?;
-        if let Some(operation) = OperationLabel::of(&mut request) {
-            operation.record_on(&span);
-            let _ = self.operation.set(operation);
+        let watch = OperationWatch::on(&mut request);
+        let request = next.run(ctx, request).instrument(span.clone()).await?;
+        if let Some(operation) = watch.selected() {
+            record_operation_on(&span, operation);
+            let _ = self.operation.set(operation.clone());
         }
         Ok(request)
     }
