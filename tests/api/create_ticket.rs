@@ -20,13 +20,7 @@ async fn create(app: &TestApp, user: &User, subject: &str, message: &str) -> Rep
 }
 
 fn assert_bad_input(reply: &Reply, field: &str) {
-    assert_eq!(
-        reply.error_code().as_deref(),
-        Some("BAD_USER_INPUT"),
-        "{:#}",
-        reply.body
-    );
-    assert_eq!(reply.error_field().as_deref(), Some(field));
+    reply.expect_bad_input(field);
     assert_eq!(reply.data("createTicket"), &Value::Null);
 }
 

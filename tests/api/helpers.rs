@@ -77,6 +77,17 @@ impl Reply {
             .and_then(|error| error["extensions"]["field"].as_str().map(str::to_owned))
     }
 
+    /// Panics with the reply unless its first error is `BAD_USER_INPUT` naming `field`.
+    pub fn expect_bad_input(&self, field: &str) {
+        assert_eq!(
+            self.error_code().as_deref(),
+            Some("BAD_USER_INPUT"),
+            "{:#}",
+            self.body
+        );
+        assert_eq!(self.error_field().as_deref(), Some(field));
+    }
+
     /// Panics with the reply when it carries errors.
     pub fn expect_ok(self) -> Self {
         assert!(

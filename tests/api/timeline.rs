@@ -70,16 +70,6 @@ async fn ticket_of(app: &TestApp, owner: &User) -> String {
         .to_owned()
 }
 
-fn assert_bad_input(reply: &Reply, field: &str) {
-    assert_eq!(
-        reply.error_code().as_deref(),
-        Some("BAD_USER_INPUT"),
-        "{:#}",
-        reply.body
-    );
-    assert_eq!(reply.error_field().as_deref(), Some(field));
-}
-
 #[tokio::test]
 async fn opening_a_ticket_records_its_creation_with_the_first_message() {
     let app = spawn_app().await;
@@ -229,7 +219,7 @@ async fn an_after_that_names_no_event_of_the_ticket_is_bad_user_input() {
         event_of_other.as_str(),
     ] {
         let reply = timeline_reply(&app, &alice, &id, Some(after), 10).await;
-        assert_bad_input(&reply, "after");
+        reply.expect_bad_input("after");
     }
 }
 
@@ -248,7 +238,7 @@ async fn a_customer_cannot_page_after_an_internal_note_they_may_not_see() {
 
     let reply = timeline_reply(&app, &alice, &id, Some(&note), 10).await;
 
-    assert_bad_input(&reply, "after");
+    reply.expect_bad_input("after");
     assert_eq!(
         reply.error_message(),
         timeline_reply(&app, &alice, &id, Some(&Uuid::now_v7().to_string()), 10)
@@ -265,7 +255,7 @@ async fn a_limit_outside_one_to_one_hundred_is_bad_user_input() {
 
     for limit in [0, 101] {
         let reply = timeline_reply(&app, &alice, &id, None, limit).await;
-        assert_bad_input(&reply, "limit");
+        reply.expect_bad_input("limit");
     }
 }
 
@@ -350,25 +340,24 @@ fn old_ticket(owner: &str, at: DateTime<Utc>, status: TicketStatus) -> OldTicket
     OldTicket { ticket, messages }
 }
 
-#[tokio::test]
-async fn the_migration_backfills_a_creation_and_a_message_added_per_later_message() {
+/// A server over a database that held `ticket` and `messages` before the timeline
+/// existed: the timeline's migration runs as the server starts.
+async fn app_over_data_from_before_the_timeline(
+    ticket: &ticket::Model,
+    messages: &[ticket_message::Model],
+) -> TestApp {
     let database = TestDatabase::create().await;
     let db = supportdesk::db::connect(&DatabaseConfig::new(database.url.clone())).expect("a pool");
     Migrator::up(&db, Some(3))
         .await
         .expect("the first three migrations");
-    let at = Utc
-        .with_ymd_and_hms(2025, 3, 1, 12, 0, 0)
-        .single()
-        .expect("an instant");
-    let old = old_ticket("alice", at, TicketStatus::Resolved);
-    old.ticket
+    ticket
         .clone()
         .into_active_model()
         .insert(&db)
         .await
         .expect("the ticket");
-    for message in &old.messages {
+    for message in messages {
         message
             .clone()
             .into_active_model()
@@ -376,12 +365,23 @@ async fn the_migration_backfills_a_creation_and_a_message_added_per_later_messag
             .await
             .expect("a message");
     }
-
     let app = spawn_app_over(database, |_| {}).await;
     assert!(
         app.becomes_ready_within(std::time::Duration::from_secs(10))
             .await
     );
+    app
+}
+
+#[tokio::test]
+async fn the_migration_backfills_a_creation_and_a_message_added_per_later_message() {
+    let at = Utc
+        .with_ymd_and_hms(2025, 3, 1, 12, 0, 0)
+        .single()
+        .expect("an instant");
+    let old = old_ticket("alice", at, TicketStatus::Resolved);
+
+    let app = app_over_data_from_before_the_timeline(&old.ticket, &old.messages).await;
     let id = old.ticket.id.to_string();
 
     let events = timeline(&app, &app.admin("root"), &id).await;
@@ -405,29 +405,8 @@ async fn the_migration_backfills_a_creation_and_a_message_added_per_later_messag
 
 #[tokio::test]
 async fn backfilled_events_come_before_new_ones() {
-    let database = TestDatabase::create().await;
-    let db = supportdesk::db::connect(&DatabaseConfig::new(database.url.clone())).expect("a pool");
-    Migrator::up(&db, Some(3))
-        .await
-        .expect("the first three migrations");
     let old = old_ticket("alice", Utc::now() - Duration::days(1), TicketStatus::Open);
-    old.ticket
-        .clone()
-        .into_active_model()
-        .insert(&db)
-        .await
-        .expect("the ticket");
-    old.messages[0]
-        .clone()
-        .into_active_model()
-        .insert(&db)
-        .await
-        .expect("a message");
-    let app = spawn_app_over(database, |_| {}).await;
-    assert!(
-        app.becomes_ready_within(std::time::Duration::from_secs(10))
-            .await
-    );
+    let app = app_over_data_from_before_the_timeline(&old.ticket, &old.messages[..1]).await;
     let id = old.ticket.id.to_string();
     let alice = app.customer("alice");
 
