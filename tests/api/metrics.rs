@@ -263,15 +263,10 @@ async fn the_database_pool_is_gauged_by_state() {
     assert!((1.0..=most).contains(&open), "{in_use:?} {idle:?}");
 }
 
-#[tokio::test]
-async fn operation_names_past_the_bound_share_one_label() {
-    let app = spawn_app_with_metrics().await;
+/// Sends `count` operations named `{prefix}_{index}`, ten to a batch.
+async fn send_named_operations(app: &TestApp, prefix: &str, count: usize) {
     let alice = app.customer("alice");
-    let prefix = unique_name();
-    let past_the_bound = 10;
-    let other_before = operations(&scrape_of(&app).await, "other", "OK");
-
-    let names: Vec<String> = (0..MAX_OPERATION_NAMES + past_the_bound)
+    let names: Vec<String> = (0..count)
         .map(|index| format!("{prefix}_{index}"))
         .collect();
     for batch in names.chunks(10) {
@@ -282,6 +277,16 @@ async fn operation_names_past_the_bound_share_one_label() {
         let reply = app.post_batch(Some(&alice), &operations).await;
         assert_eq!(reply.status, 200, "{:#}", reply.body);
     }
+}
+
+#[tokio::test]
+async fn operation_names_past_the_bound_share_one_label() {
+    let app = spawn_app_with_metrics().await;
+    let prefix = unique_name();
+    let past_the_bound = 10;
+    let other_before = operations(&scrape_of(&app).await, "other", "OK");
+
+    send_named_operations(&app, &prefix, MAX_OPERATION_NAMES + past_the_bound).await;
 
     let scrape = scrape_of(&app).await;
     let labelled = scrape
@@ -291,6 +296,37 @@ async fn operation_names_past_the_bound_share_one_label() {
     assert_eq!(labelled, MAX_OPERATION_NAMES);
     let other = operations(&scrape, "other", "OK") - other_before;
     assert_eq!(other, past_the_bound as f64);
+}
+
+#[tokio::test]
+async fn names_of_documents_that_never_parse_are_bounded_too() {
+    let app = spawn_app_with_metrics().await;
+    let prefix = unique_name();
+    send_named_operations(&app, &prefix, MAX_OPERATION_NAMES).await;
+    let before = operations(&scrape_of(&app).await, "other", "GRAPHQL_PARSE_FAILED");
+    let alice = app.customer("alice");
+    let huge = "x".repeat(10_000);
+    let names = [format!("{prefix}_late"), "not a name".to_owned(), huge];
+
+    for name in &names {
+        let reply = app
+            .post_batch(
+                Some(&alice),
+                &[json!({ "query": "query {", "operationName": name })],
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+    }
+
+    let scrape = scrape_of(&app).await;
+    let other = operations(&scrape, "other", "GRAPHQL_PARSE_FAILED") - before;
+    assert_eq!(other, names.len() as f64);
+    assert!(
+        scrape
+            .named(REQUESTS)
+            .all(|sample| sample.labels["operation"].len() <= 100),
+        "no label holds a long name"
+    );
 }
 
 #[tokio::test]

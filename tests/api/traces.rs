@@ -320,6 +320,16 @@ async fn spans_carry_no_source_location_thread_or_access_log_line() {
     }
 }
 
+/// Whether the exports, as they travelled, hold `text` anywhere: in a name, an
+/// attribute or an event of any span.
+fn exports_hold(collector: &Collector, text: &str) -> bool {
+    collector
+        .exports()
+        .concat()
+        .windows(text.len())
+        .any(|window| window == text.as_bytes())
+}
+
 #[tokio::test]
 async fn no_exported_span_or_event_holds_the_clients_text_or_token() {
     let collector = Collector::default();
@@ -330,17 +340,48 @@ async fn no_exported_span_or_event_holds_the_clients_text_or_token() {
     let request = collector.request_span().await;
     assert!(!collector.descendants_of(&request).is_empty());
 
-    // The exports as they travelled: names, attributes and events of every span.
-    let exported: Vec<u8> = collector.exports().concat();
-    let holds = |text: &str| {
-        exported
-            .windows(text.len())
-            .any(|window| window == text.as_bytes())
-    };
-    assert!(holds("CreateTicket"), "the check reads the exports' text");
-    assert!(!holds(SUBJECT));
-    assert!(!holds(MESSAGE));
-    assert!(!holds(&alice.token));
+    assert!(
+        exports_hold(&collector, "CreateTicket"),
+        "the check reads the exports' text"
+    );
+    assert!(!exports_hold(&collector, SUBJECT));
+    assert!(!exports_hold(&collector, MESSAGE));
+    assert!(!exports_hold(&collector, &alice.token));
+}
+
+#[tokio::test]
+async fn text_written_into_the_document_itself_reaches_no_span_in_a_batch() {
+    let collector = Collector::default();
+    let (app, _server) = spawn_traced_server(&collector, &[]).await;
+    let inline = format!(
+        "mutation Inline {{ createTicket(input: {{ subject: \"{SUBJECT}\", message: \"{MESSAGE}\" }}) {{ id }} }}"
+    );
+    let unselected = format!("query Me {{ me {{ id }} }} {inline}");
+    let malformed = format!("query Broken {{ me {{ id }} \"{MESSAGE}\"");
+
+    let response = app
+        .request(reqwest::Method::POST, "/graphql")
+        .bearer_auth(&app.customer("alice").token)
+        .header("traceparent", format!("00-{TRACE_ID}-{CLIENT_SPAN_ID}-01"))
+        .json(&json!([
+            { "query": inline },
+            { "query": unselected, "operationName": "Me" },
+            { "query": malformed },
+        ]))
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+
+    let request = collector.request_span().await;
+    let executed = collector
+        .descendants_of(&request)
+        .iter()
+        .filter(|span| span.name == "graphql.execute")
+        .count();
+    assert_eq!(executed, 2, "the two valid operations ran");
+    assert!(!exports_hold(&collector, SUBJECT));
+    assert!(!exports_hold(&collector, MESSAGE));
 }
 
 #[tokio::test]
