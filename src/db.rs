@@ -196,8 +196,41 @@ pub async fn connect_and_migrate(config: &DatabaseConfig) -> Result<DatabaseConn
 /// transaction on PostgreSQL only, and reads what is pending outside of it, so two
 /// servers starting together would both apply the same one.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    while apply_next_migration(db).await? {}
-    Ok(())
+    let mut busy_retries = 0;
+    loop {
+        match apply_next_migration(db).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(error) if busy_retries < SQLITE_BUSY_RETRIES && is_sqlite_busy(db, &error) => {
+                busy_retries += 1;
+                tokio::time::sleep(MIGRATION_RETRY_FIRST).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// How often a migration step is tried again after SQLite answered "database is locked"
+/// at once. Two processes opening a fresh SQLite file together race to switch it to WAL,
+/// and the loser can get that answer without SQLite waiting out the busy timeout
+/// (seen in about one start in twenty); once the file is in WAL, it does wait.
+const SQLITE_BUSY_RETRIES: u32 = 3;
+
+fn is_sqlite_busy(db: &DatabaseConnection, error: &DbErr) -> bool {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return false;
+    }
+    let (DbErr::Conn(RuntimeErr::SqlxError(sqlx_error))
+    | DbErr::Exec(RuntimeErr::SqlxError(sqlx_error))
+    | DbErr::Query(RuntimeErr::SqlxError(sqlx_error))) = error
+    else {
+        return false;
+    };
+    matches!(
+        sqlx_error.as_database_error().and_then(|database| database.code()),
+        // SQLITE_BUSY
+        Some(code) if code == "5"
+    )
 }
 
 /// Applies the first pending migration, if there is one, and tells whether there was.
