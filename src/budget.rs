@@ -5,53 +5,95 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use tokio::sync::{Mutex, MutexGuard};
 use tokio::time::Instant;
 
 use crate::error::AppError;
 
-/// How many more messages a request may read. A history's length is unknown until it is
-/// read, so every read asks for at most one more than what is left, and one that gets
-/// more refuses the field: memory stays bounded whatever the data holds. Clones share
-/// what is spent, so that the operations of one HTTP batch share one budget.
+/// How many more messages an operation may read. A history's length is unknown until it
+/// is read, so a read asks for at most one more than what is left, and one that gets more
+/// refuses the field. The reads of one operation take turns: each reserves what is left
+/// before it reads, so that items of a list resolved in parallel cannot all read "what is
+/// left" at once. The rows read never pass the budget plus one, and once a read has been
+/// refused the next ones are refused without reading. Clones share what is spent, so
+/// that the operations of one HTTP batch share one budget.
 #[derive(Clone, Debug)]
 pub struct MessageBudget(Arc<Spending>);
 
 #[derive(Debug)]
 struct Spending {
     limit: u64,
-    spent: AtomicU64,
+    /// Messages read so far; past `limit` once a read has been refused.
+    spent: Mutex<u64>,
 }
 
 impl MessageBudget {
     pub fn new(limit: u64) -> Self {
         Self(Arc::new(Spending {
             limit,
-            spent: AtomicU64::new(0),
+            spent: Mutex::new(0),
         }))
     }
 
-    /// The most rows the next read should fetch: what is left, and one to tell that a
-    /// history goes past it.
-    pub fn rows_to_read(&self) -> u64 {
-        self.0
+    /// Waits for the operation's other reads, then reserves all that is left: the caller
+    /// reads at most [`Reservation::rows`] and counts them with [`Reservation::spend`].
+    pub async fn reserve(&self) -> Result<Reservation<'_>, AppError> {
+        let spent = self.0.spent.lock().await;
+        if *spent > self.0.limit {
+            return Err(self.exceeded());
+        }
+        Ok(Reservation {
+            budget: self,
+            spent,
+        })
+    }
+
+    /// The messages read so far.
+    pub async fn spent(&self) -> u64 {
+        *self.0.spent.lock().await
+    }
+
+    /// Forgets what was spent: a subscription's next event runs under a budget of its own.
+    pub async fn start_over(&self) {
+        *self.0.spent.lock().await = 0;
+    }
+
+    fn exceeded(&self) -> AppError {
+        AppError::QueryTooComplex(format!(
+            "The operation would read more than {} messages; ask for fewer tickets",
+            self.0.limit
+        ))
+    }
+}
+
+/// The right to read what is left of a [`MessageBudget`], held while the read runs.
+pub struct Reservation<'a> {
+    budget: &'a MessageBudget,
+    spent: MutexGuard<'a, u64>,
+}
+
+impl Reservation<'_> {
+    /// The most rows the read should fetch: what is left, and one to tell that a history
+    /// goes past it.
+    pub fn rows(&self) -> u64 {
+        self.budget
+            .0
             .limit
-            .saturating_sub(self.0.spent.load(Ordering::SeqCst))
+            .saturating_sub(*self.spent)
             .saturating_add(1)
             // SQL's LIMIT is a signed 64-bit integer.
             .min(i64::MAX.unsigned_abs())
     }
 
     /// Counts `read` messages against the budget; past it, the read is refused.
-    pub fn spend(&self, read: usize) -> Result<(), AppError> {
+    pub fn spend(mut self, read: usize) -> Result<(), AppError> {
         let read = u64::try_from(read).unwrap_or(u64::MAX);
-        let before = self.0.spent.fetch_add(read, Ordering::SeqCst);
-        if before.saturating_add(read) > self.0.limit {
-            return Err(AppError::QueryTooComplex(format!(
-                "The operation would read more than {} messages; ask for fewer tickets",
-                self.0.limit
-            )));
+        crate::metrics::record_messages_read(read);
+        *self.spent = self.spent.saturating_add(read);
+        if *self.spent > self.budget.0.limit {
+            return Err(self.budget.exceeded());
         }
         Ok(())
     }
@@ -98,28 +140,62 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn reads_within_the_budget_are_counted() {
+    #[tokio::test]
+    async fn reads_within_the_budget_are_counted() {
         let budget = MessageBudget::new(10);
-        assert_eq!(budget.rows_to_read(), 11);
-        budget.spend(4).expect("within");
-        assert_eq!(budget.rows_to_read(), 7);
-        budget.spend(6).expect("exactly the budget");
+        let first = budget.reserve().await.expect("within");
+        assert_eq!(first.rows(), 11);
+        first.spend(4).expect("within");
+        let second = budget.reserve().await.expect("within");
+        assert_eq!(second.rows(), 7);
+        second.spend(6).expect("exactly the budget");
     }
 
-    #[test]
-    fn an_unbounded_budget_still_reads_within_what_sql_can_limit() {
-        assert_eq!(
-            MessageBudget::new(u64::MAX).rows_to_read(),
-            i64::MAX.unsigned_abs()
-        );
+    #[tokio::test]
+    async fn an_unbounded_budget_still_reads_within_what_sql_can_limit() {
+        let budget = MessageBudget::new(u64::MAX);
+        let reservation = budget.reserve().await.expect("within");
+        assert_eq!(reservation.rows(), i64::MAX.unsigned_abs());
     }
 
-    #[test]
-    fn a_read_past_the_budget_is_refused() {
+    #[tokio::test]
+    async fn a_read_past_the_budget_is_refused() {
         let budget = MessageBudget::new(10);
-        budget.spend(8).expect("within");
-        assert!(matches!(budget.spend(3), Err(AppError::QueryTooComplex(_))));
+        budget.reserve().await.expect("within").spend(8).expect("within");
+        let past = budget.reserve().await.expect("not yet past");
+        assert!(matches!(past.spend(3), Err(AppError::QueryTooComplex(_))));
+    }
+
+    #[tokio::test]
+    async fn once_a_read_is_refused_the_next_is_refused_before_reading() {
+        let budget = MessageBudget::new(10);
+        let _ = budget.reserve().await.expect("within").spend(11);
+        assert!(matches!(
+            budget.reserve().await,
+            Err(AppError::QueryTooComplex(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_read_waits_for_the_one_reserving_before_it() {
+        let budget = MessageBudget::new(10);
+        let first = budget.reserve().await.expect("within");
+        let waiting = tokio::spawn({
+            let budget = budget.clone();
+            async move { budget.reserve().await.map(|second| second.rows()) }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        first.spend(7).expect("within");
+        assert_eq!(waiting.await.expect("joined").expect("within"), 4);
+    }
+
+    #[tokio::test]
+    async fn starting_over_forgets_what_was_spent() {
+        let budget = MessageBudget::new(10);
+        let _ = budget.reserve().await.expect("within").spend(11);
+        budget.start_over().await;
+        assert_eq!(budget.reserve().await.expect("renewed").rows(), 11);
     }
 
     #[tokio::test]

@@ -182,9 +182,10 @@ pub async fn messages_of(
     ids.sort_unstable();
     ids.dedup();
     let include_internal = policy::sees_internal_notes(viewer);
+    let reservation = budget.reserve().await?;
     let messages =
-        store::messages_by_ids(db, &ids, include_internal, budget.rows_to_read()).await?;
-    budget.spend(messages.len())?;
+        store::messages_by_ids(db, &ids, include_internal, reservation.rows()).await?;
+    reservation.spend(messages.len())?;
     Ok(messages
         .into_iter()
         .map(|message| (message.id, message))

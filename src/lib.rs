@@ -24,6 +24,7 @@ pub mod http;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
+pub mod reading_pace;
 pub mod refusal;
 pub mod seed;
 pub mod startup;

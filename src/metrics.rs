@@ -29,6 +29,7 @@ const DB_POOL_CONNECTIONS: &str = "supportdesk_db_pool_connections";
 const WEBSOCKETS_OPEN: &str = "supportdesk_websockets_open";
 const SUBSCRIPTIONS_ACTIVE: &str = "supportdesk_subscriptions_active";
 const BUILD_INFO: &str = "supportdesk_build_info";
+const MESSAGES_READ: &str = "supportdesk_messages_read_total";
 
 /// Seconds: from an answer out of the document cache to past the default time budget
 /// (`REQUEST_TIMEOUT_SECONDS`, 10 s).
@@ -87,6 +88,10 @@ fn describe() {
         DB_POOL_CONNECTIONS,
         "Database pool connections, by state (in_use, idle)"
     );
+    describe_counter!(
+        MESSAGES_READ,
+        "Messages read for GraphQL operations and subscription deliveries, as their message budgets count them"
+    );
     describe_gauge!(WEBSOCKETS_OPEN, "WebSockets open");
     describe_gauge!(SUBSCRIPTIONS_ACTIVE, "Subscriptions running");
     describe_gauge!(BUILD_INFO, "The running version, in its label");
@@ -109,6 +114,14 @@ pub fn record_refusal(reason: &'static str) {
         return;
     }
     counter!(REFUSALS, "reason" => reason).increment(1);
+}
+
+/// Messages read for an operation, counted against its budget.
+pub fn record_messages_read(read: u64) {
+    if !enabled() {
+        return;
+    }
+    counter!(MESSAGES_READ).increment(read);
 }
 
 /// How many of something this server has open right now, read at each scrape.

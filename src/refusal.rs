@@ -39,6 +39,10 @@ pub enum Refusal {
     /// More requests in flight than the server takes at once.
     #[error("The server is busy; retry shortly")]
     Overloaded,
+    /// As many WebSockets open as the instance takes (`WS_MAX_SOCKETS`): the rest of the
+    /// connections stay for HTTP.
+    #[error("Too many open sockets; retry shortly")]
+    TooManySockets,
     /// The server started before its database was migrated, or could be reached.
     #[error("The database schema is not ready yet; retry shortly")]
     SchemaNotReady,
@@ -60,7 +64,9 @@ impl Refusal {
             | Self::Malformed(_) => "BAD_REQUEST",
             Self::BatchTooLarge { .. } => "QUERY_TOO_COMPLEX",
             Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::Overloaded | Self::SchemaNotReady => "SERVICE_UNAVAILABLE",
+            Self::Overloaded | Self::TooManySockets | Self::SchemaNotReady => {
+                "SERVICE_UNAVAILABLE"
+            }
             Self::Timeout => "TIMEOUT",
         }
     }
@@ -80,6 +86,7 @@ impl Refusal {
             Self::BatchTooLarge { .. } => "limit",
             Self::RateLimited { .. } => "rate_limit",
             Self::Overloaded => "overloaded",
+            Self::TooManySockets => "sockets",
             Self::SchemaNotReady => "schema_not_ready",
             Self::Timeout => "timeout",
         }

@@ -110,12 +110,11 @@ pub async fn get(
     let found = match with_messages {
         Some(budget) => {
             let include_internal = policy::sees_internal_notes(viewer);
+            let reservation = budget.reserve().await?;
             let found =
-                store::find_ticket_with_messages(db, id, include_internal, budget.rows_to_read())
+                store::find_ticket_with_messages(db, id, include_internal, reservation.rows())
                     .await?;
-            if let Some((_, messages)) = &found {
-                budget.spend(messages.len())?;
-            }
+            reservation.spend(found.as_ref().map_or(0, |(_, messages)| messages.len()))?;
             found.map(|(ticket, messages)| TicketWithHistory {
                 ticket,
                 messages: Some(messages),
@@ -155,9 +154,10 @@ async fn read_histories(
     budget: &MessageBudget,
 ) -> Result<Vec<ticket_message::Model>, AppError> {
     let include_internal = policy::sees_internal_notes(viewer);
+    let reservation = budget.reserve().await?;
     let messages =
-        store::messages_of_tickets(db, tickets, include_internal, budget.rows_to_read()).await?;
-    budget.spend(messages.len())?;
+        store::messages_of_tickets(db, tickets, include_internal, reservation.rows()).await?;
+    reservation.spend(messages.len())?;
     Ok(messages)
 }
 

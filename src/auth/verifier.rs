@@ -89,8 +89,9 @@ impl Verifier {
             .map(|(viewer, _)| viewer)
     }
 
-    /// The viewer and when the token expires (its `exp`, in seconds since the epoch), for
-    /// a connection that must end when its token does.
+    /// The viewer and when the token stops being accepted (its `exp` and the leeway, in
+    /// seconds since the epoch, as HTTP refuses it), for a connection that must end when
+    /// its token does.
     pub async fn verify_with_expiry(
         &self,
         token: &str,
@@ -123,7 +124,7 @@ impl Verifier {
         let expires_at = claims
             .get("exp")
             .and_then(Value::as_f64)
-            .map(|seconds| seconds.max(0.0) as u64);
+            .map(|seconds| (seconds.max(0.0) as u64).saturating_add(validation.leeway));
         Ok((self.viewer(claims)?, expires_at))
     }
 

@@ -90,6 +90,13 @@ pub struct SocketLimits {
     pub max_subscriptions: usize,
     /// Sockets one user may have open on this instance.
     pub max_sockets_per_user: usize,
+    /// Sockets of every user together on this instance, so that HTTP always finds a
+    /// connection: fewer than `MAX_CONNECTIONS`.
+    pub max_sockets: usize,
+    /// Sockets signed in without a token, together, on this instance.
+    pub max_anonymous_sockets: usize,
+    /// Operations one user may run at once over all their sockets on this instance.
+    pub max_subscriptions_per_user: usize,
     /// The largest message a client may send.
     pub max_message_bytes: usize,
     /// How often the server pings a socket, so that idle proxies do not cut it.
@@ -101,7 +108,16 @@ impl SocketLimits {
         init_timeout: Duration::from_secs(10),
         max_subscriptions: 20,
         max_sockets_per_user: 50,
+        max_sockets: Self::default_max_sockets(1024),
+        max_anonymous_sockets: 64,
+        max_subscriptions_per_user: 100,
         max_message_bytes: 64 * 1024,
         keepalive_interval: Duration::from_secs(15),
     };
+
+    /// Three quarters of the connections: the rest stays for HTTP requests and health
+    /// checks, whatever sockets are open.
+    pub const fn default_max_sockets(max_connections: usize) -> usize {
+        max_connections / 4 * 3 + max_connections % 4 * 3 / 4
+    }
 }

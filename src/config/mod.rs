@@ -190,6 +190,17 @@ pub struct HttpSettings {
     /// WebSockets one user may have open on one instance.
     #[arg(long, env = "WS_MAX_SOCKETS_PER_USER", default_value_t = SocketLimits::DEFAULT.max_sockets_per_user, global = true)]
     pub ws_max_sockets_per_user: usize,
+    /// WebSockets of every user together on one instance; by default three quarters of
+    /// MAX_CONNECTIONS, and always fewer than it.
+    #[arg(long, env = "WS_MAX_SOCKETS", global = true)]
+    pub ws_max_sockets: Option<usize>,
+    /// WebSockets initialised without a token, together, on one instance.
+    #[arg(long, env = "WS_MAX_ANONYMOUS_SOCKETS", default_value_t = SocketLimits::DEFAULT.max_anonymous_sockets, global = true)]
+    pub ws_max_anonymous_sockets: usize,
+    /// Operations (subscriptions) one user may run at once over all their WebSockets on
+    /// one instance.
+    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS_PER_USER", default_value_t = SocketLimits::DEFAULT.max_subscriptions_per_user, global = true)]
+    pub ws_max_subscriptions_per_user: usize,
     /// Largest message a client may send over a WebSocket, in bytes.
     #[arg(long, env = "WS_MAX_MESSAGE_BYTES", default_value_t = SocketLimits::DEFAULT.max_message_bytes, global = true)]
     pub ws_max_message_bytes: usize,
@@ -245,6 +256,11 @@ impl TryFrom<HttpSettings> for HttpOptions {
     type Error = ConfigError;
 
     fn try_from(settings: HttpSettings) -> Result<Self, ConfigError> {
+        let max_connections = within(
+            "MAX_CONNECTIONS",
+            settings.max_connections,
+            1..=MAX_CONNECTIONS,
+        )?;
         Ok(Self {
             max_body_bytes: within(
                 "MAX_BODY_BYTES",
@@ -301,11 +317,7 @@ impl TryFrom<HttpSettings> for HttpOptions {
                 per_second: rate_per_second(settings.mutation_rate_limit_per_second)?,
             },
             connection_limits: ConnectionLimits {
-                max_connections: within(
-                    "MAX_CONNECTIONS",
-                    settings.max_connections,
-                    1..=MAX_CONNECTIONS,
-                )?,
+                max_connections,
                 header_read_timeout: fractional_seconds(
                     "HEADER_READ_TIMEOUT_SECONDS",
                     settings.header_read_timeout_seconds,
@@ -329,6 +341,20 @@ impl TryFrom<HttpSettings> for HttpOptions {
                 max_sockets_per_user: within(
                     "WS_MAX_SOCKETS_PER_USER",
                     settings.ws_max_sockets_per_user,
+                    1..=MAX_CONNECTIONS,
+                )?,
+                max_sockets: match settings.ws_max_sockets {
+                    Some(sockets) => within("WS_MAX_SOCKETS", sockets, 0..=max_connections - 1)?,
+                    None => SocketLimits::default_max_sockets(max_connections),
+                },
+                max_anonymous_sockets: within(
+                    "WS_MAX_ANONYMOUS_SOCKETS",
+                    settings.ws_max_anonymous_sockets,
+                    0..=MAX_CONNECTIONS,
+                )?,
+                max_subscriptions_per_user: within(
+                    "WS_MAX_SUBSCRIPTIONS_PER_USER",
+                    settings.ws_max_subscriptions_per_user,
                     1..=MAX_CONNECTIONS,
                 )?,
                 max_message_bytes: within(

@@ -8,6 +8,7 @@
 //! operation to its time budget.
 
 use std::any::{Any, TypeId};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use async_graphql::extensions::{
     NextSubscribe,
 };
 use async_graphql::parser::types::OperationType;
-use async_graphql::{ErrorExtensions, Request, Response, ServerError, ServerResult};
+use async_graphql::{Data, ErrorExtensions, Request, Response, ServerError, ServerResult};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use tokio::time::Instant;
@@ -29,6 +30,7 @@ use super::selected::OperationWatch;
 use crate::budget::{Deadline, MessageBudget, run_until};
 use crate::config::QueryLimits;
 use crate::domain::Viewer;
+use crate::reading_pace::ReadingPace;
 use crate::error::{AppError, executor_error_code};
 use crate::refusal::Refusal;
 
@@ -49,6 +51,7 @@ struct Checks {
     documents: DocumentCache,
     introspection: Introspection,
     rate_limiter: MutationRateLimiter,
+    reading_pace: Arc<ReadingPace>,
     /// The budget of an operation whose transport set no [`Deadline`].
     timeout: Duration,
 }
@@ -65,6 +68,7 @@ impl RequestPipeline {
             limits,
             introspection,
             rate_limiter,
+            reading_pace: Arc::new(ReadingPace::new(limits.max_messages)),
             timeout,
         }))
     }
@@ -119,17 +123,16 @@ impl Extension for PipelineExtension {
                 }));
             }
         }
-        // A subscription resolves its selection once per event, for as long as it runs:
-        // one budget for all its events would run out, so the bound is the cost model's.
-        // Otherwise the transport's budget, shared by the operations of a batch, or one
-        // of the operation's own.
-        let budget = match operation.kind {
-            OperationType::Subscription => MessageBudget::new(u64::MAX),
-            _ => data_of::<MessageBudget>(&request)
-                .cloned()
-                .unwrap_or_else(|| MessageBudget::new(checks.limits.max_messages)),
-        };
+        // The transport's budget, shared by the operations of a batch, or one of the
+        // operation's own. A subscription resolves its selection once per event, each
+        // under a budget of its own (`execute`); this one covers its start.
+        let budget = data_of::<MessageBudget>(&request)
+            .cloned()
+            .unwrap_or_else(|| MessageBudget::new(checks.limits.max_messages));
         request.data.insert(budget);
+        if operation.kind == OperationType::Subscription {
+            request.data.insert(EventDeliveries);
+        }
         next.run(ctx, request).await
     }
 
@@ -148,21 +151,45 @@ impl Extension for PipelineExtension {
         next.run(ctx, stream).map(with_codes).boxed()
     }
 
+    /// A query or mutation once; a subscription once per event it delivers, each under
+    /// the time and message budgets of an operation of its own, at its user's reading pace.
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        let deadline = ctx
-            .data_opt::<Deadline>()
-            .map_or_else(|| Instant::now() + self.0.timeout, |deadline| deadline.0);
-        match run_until(deadline, next.run(ctx, operation_name)).await {
-            Some(response) => response,
-            None => {
-                tracing::warn!("an operation stopped at its time budget");
-                Response::from_errors(vec![refusal(Refusal::Timeout)])
-            }
+        let checks = &self.0;
+        let viewer = ctx.data_opt::<Viewer>();
+        let (Some(EventDeliveries), Some(viewer)) = (ctx.data_opt::<EventDeliveries>(), viewer)
+        else {
+            let deadline = ctx
+                .data_opt::<Deadline>()
+                .map_or_else(|| Instant::now() + checks.timeout, |deadline| deadline.0);
+            return within_time(deadline, next.run(ctx, operation_name)).await;
+        };
+        let reservation = checks.reading_pace.reserve(&viewer.id).await;
+        let budget = MessageBudget::new(checks.limits.max_messages);
+        let mut delivery = Data::default();
+        delivery.insert(budget.clone());
+        let deadline = Instant::now() + checks.timeout;
+        let response =
+            within_time(deadline, next.run_with_data(ctx, operation_name, delivery)).await;
+        reservation.settle(budget.spent().await);
+        response
+    }
+}
+
+/// Marks a subscription: `execute` runs once per event it delivers.
+struct EventDeliveries;
+
+/// The operation's answer, or TIMEOUT past `deadline`.
+async fn within_time(deadline: Instant, operation: impl Future<Output = Response>) -> Response {
+    match run_until(deadline, operation).await {
+        Some(response) => response,
+        None => {
+            tracing::warn!("an operation stopped at its time budget");
+            Response::from_errors(vec![refusal(Refusal::Timeout)])
         }
     }
 }

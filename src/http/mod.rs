@@ -79,7 +79,7 @@ impl AppState {
             ),
             notifier,
             open,
-            sockets: Arc::default(),
+            sockets: Arc::new(socket::OpenSockets::new(&http.socket_limits)),
             stopping: Arc::new(watch::Sender::new(false)),
             verifier: Arc::new(verifier),
             db,

@@ -21,7 +21,7 @@ impl Refusal {
                 StatusCode::BAD_REQUEST
             }
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Overloaded | Self::SchemaNotReady | Self::Timeout => {
+            Self::Overloaded | Self::TooManySockets | Self::SchemaNotReady | Self::Timeout => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
         }
@@ -44,7 +44,7 @@ impl Refusal {
             } => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
             }
-            Self::Overloaded | Self::SchemaNotReady => {
+            Self::Overloaded | Self::TooManySockets | Self::SchemaNotReady => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}

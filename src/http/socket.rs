@@ -5,7 +5,7 @@
 //! close codes, and the ceilings of a socket.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,7 +17,8 @@ use axum::http::HeaderMap;
 use axum::http::header::ORIGIN;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt, future, sink};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::time::Instant;
 
 use super::AppState;
 use super::media::ResponseMedia;
@@ -38,6 +39,8 @@ mod close {
     /// The server is going away: reconnect, to another instance.
     pub const GOING_AWAY: u16 = 1001;
     pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A binary frame: GraphQL over WebSocket is text.
+    pub const UNSUPPORTED_DATA: u16 = 1003;
     /// A message over the size limit.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
 }
@@ -46,48 +49,73 @@ mod close {
 /// with 1002, which this module turns into the code the reason stands for.
 const FORBIDDEN_REASON: &str = "Forbidden";
 const TOO_MANY_SOCKETS_REASON: &str = "Too many connections";
+const TOO_MANY_ANONYMOUS_REASON: &str = "Too many anonymous connections";
+const ANONYMOUS_TIME_UP_REASON: &str = "Anonymous socket time limit";
 
-/// The sockets each user has open on this instance.
-#[derive(Default)]
-pub struct OpenSockets(Mutex<HashMap<String, usize>>);
+/// What the sockets of this instance hold, each counted until it is given back: the
+/// sockets of all users together, each user's sockets, the anonymous sockets together,
+/// and each user's operations over all their sockets.
+pub struct OpenSockets {
+    all: Arc<Semaphore>,
+    per_user: Arc<Counts>,
+    anonymous: Arc<Counts>,
+    operations_per_user: Arc<Counts>,
+}
 
 impl OpenSockets {
-    /// Counts one more socket for `user`, unless they have `limit` already.
-    fn open(self: &Arc<Self>, user: &str, limit: usize) -> Option<SocketSlot> {
-        let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = open.entry(user.to_owned()).or_default();
+    pub fn new(limits: &SocketLimits) -> Self {
+        Self {
+            all: Arc::new(Semaphore::new(limits.max_sockets)),
+            per_user: Arc::default(),
+            anonymous: Arc::default(),
+            operations_per_user: Arc::default(),
+        }
+    }
+}
+
+/// How many each key holds.
+#[derive(Default)]
+struct Counts(Mutex<HashMap<String, usize>>);
+
+impl Counts {
+    /// Counts one more for `key`, unless it holds `limit` already.
+    fn take(self: &Arc<Self>, key: &str, limit: usize) -> Option<Counted> {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(key.to_owned()).or_default();
         if *count >= limit {
+            if *count == 0 {
+                counts.remove(key);
+            }
             return None;
         }
         *count += 1;
-        Some(SocketSlot {
-            sockets: Arc::clone(self),
-            user: user.to_owned(),
+        Some(Counted {
+            counts: Arc::clone(self),
+            key: key.to_owned(),
         })
     }
 }
 
-/// One user's socket, counted until it closes.
-struct SocketSlot {
-    sockets: Arc<OpenSockets>,
-    user: String,
+/// One of a key's [`Counts`], given back on drop.
+struct Counted {
+    counts: Arc<Counts>,
+    key: String,
 }
 
-impl Drop for SocketSlot {
+impl Drop for Counted {
     fn drop(&mut self) {
-        let mut open = self
-            .sockets
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = open.get_mut(&self.user) {
+        let mut counts = self.counts.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.key) {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                open.remove(&self.user);
+                counts.remove(&self.key);
             }
         }
     }
 }
+
+/// The one key of the anonymous sockets' count: they share one pool.
+const ANONYMOUS: &str = "";
 
 /// `GET /graphql` with `Upgrade: websocket`.
 pub async fn upgrade(
@@ -100,14 +128,19 @@ pub async fn upgrade(
     if !origin_allowed(&state, headers) {
         return refuse(ResponseMedia::Json, &Refusal::OriginNotAllowed);
     }
+    let Ok(place) = Arc::clone(&state.sockets.all).try_acquire_owned() else {
+        return refuse(ResponseMedia::Json, &Refusal::TooManySockets);
+    };
     let limits = state.http.socket_limits;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
         .on_upgrade(move |socket| async move {
-            // The connection's place among the open ones, kept until the socket closes.
+            // The connection's place among the open ones, and the socket's among the
+            // sockets, kept until the socket closes.
             let _slot = slot;
+            let _place = place;
             serve(state, socket, protocol).await;
         })
 }
@@ -130,13 +163,18 @@ struct Session {
     /// Why `connection_init` was refused: the legacy protocol answers with a message, not
     /// a close, so the socket is closed with this once GraphQL is done with it.
     refused: Option<(u16, &'static str)>,
-    /// When the token expires, in seconds since the epoch.
+    /// Who signed in; `None` before `connection_init` and for an anonymous socket.
+    user: Option<String>,
+    /// When the token stops being accepted (its `exp` and the leeway), in seconds since
+    /// the epoch.
     expires_at: Option<u64>,
-    slot: Option<SocketSlot>,
+    /// Its place among the user's sockets, or among the anonymous ones.
+    place: Option<Counted>,
 }
 
 async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
     let _counted = state.open.sockets.hold();
+    let opened = Instant::now();
     let limits = state.http.socket_limits;
     let (mut socket_sink, socket_stream) = socket.split();
     // Everything the client receives goes through one channel, so that the socket's own
@@ -164,26 +202,28 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
 
     let session = Arc::new(Mutex::new(Session::default()));
     let initialized = Arc::new(Notify::new());
-    let active = Arc::new(Mutex::new(HashSet::<String>::new()));
+    let admission = Arc::new(Admission {
+        active: Mutex::default(),
+        session: Arc::clone(&session),
+        sockets: Arc::clone(&state.sockets),
+        limits,
+        outgoing: outgoing.clone(),
+    });
     let graphql_sink = sink::unfold(
-        (outgoing.clone(), Arc::clone(&active)),
-        |(outgoing, active), message: Message| async move {
-            note_finished_operation(&message, &active);
+        (outgoing.clone(), Arc::clone(&admission)),
+        |(outgoing, admission), message: Message| async move {
+            admission.note_finished_operation(&message);
             let message = with_close_code(message);
             outgoing
                 .send(message)
                 .await
                 .map_err(|_| axum::Error::new("closed"))?;
-            Ok::<_, axum::Error>((outgoing, active))
+            Ok::<_, axum::Error>((outgoing, admission))
         },
     );
     let incoming = socket_stream.filter_map({
-        let outgoing = outgoing.clone();
-        let active = Arc::clone(&active);
-        move |message| {
-            let admitted = admit(message, &active, limits.max_subscriptions, &outgoing);
-            future::ready(admitted)
-        }
+        let admission = Arc::clone(&admission);
+        move |message| future::ready(admission.admit(message))
     });
     let init = {
         let state = state.clone();
@@ -198,8 +238,8 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
     let mut stopping = state.stopping.subscribe();
     let ended = tokio::select! {
         () = graphql => session.lock().unwrap_or_else(PoisonError::into_inner).refused,
-        code = watch_session(&session, &initialized, limits) => {
-            record_close(code.0);
+        code = watch_session(&session, &initialized, opened, limits) => {
+            record_close(code);
             Some(code)
         }
         _ = stopping.wait_for(|stop| *stop) => Some((close::GOING_AWAY, "Server shutting down")),
@@ -213,7 +253,8 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
 
 /// Verifies the token in the `connection_init` payload exactly as the HTTP header is
 /// verified: `{"Authorization": "Bearer <jwt>"}`, the key in any case. Without one the
-/// socket opens anonymously and every field answers UNAUTHENTICATED.
+/// socket opens anonymously, if the anonymous sockets have room, and every field answers
+/// UNAUTHENTICATED.
 async fn connection_init(
     state: AppState,
     session: Arc<Mutex<Session>>,
@@ -228,29 +269,54 @@ async fn connection_init(
             .map(|(_, value)| value)
     });
     let signed_in = match authorization {
-        Some(authorization) => Some(sign_in(&state, authorization).await),
-        None => None,
+        Some(authorization) => sign_in(&state, authorization).await.map(Some),
+        None => open_anonymously(&state).map(|place| {
+            let mut session = session.lock().unwrap_or_else(PoisonError::into_inner);
+            session.place = Some(place);
+            None
+        }),
     };
     let answer = {
         let mut session = session.lock().unwrap_or_else(PoisonError::into_inner);
         match signed_in {
-            None => Ok(data),
-            Some(Ok((viewer, expires_at, slot))) => {
+            Ok(None) => Ok(data),
+            Ok(Some(SignedIn {
+                viewer,
+                expires_at,
+                place,
+            })) => {
+                session.user = Some(viewer.id.clone());
                 session.expires_at = expires_at;
-                session.slot = Some(slot);
+                session.place = Some(place);
                 data.insert::<Viewer>(viewer);
                 Ok(data)
             }
-            Some(Err((code, reason))) => {
-                record_close(code);
+            Err((code, reason)) => {
+                record_close((code, reason));
                 session.refused = Some((code, reason));
                 Err(async_graphql::Error::new(reason))
             }
         }
     };
-    // Only now: the watch reads the expiry this has just written.
+    // Only now: the watch reads what this has just written.
     initialized.notify_one();
     answer
+}
+
+/// A socket's place among the anonymous ones, when there is one left.
+fn open_anonymously(state: &AppState) -> Result<Counted, (u16, &'static str)> {
+    let limit = state.http.socket_limits.max_anonymous_sockets;
+    state
+        .sockets
+        .anonymous
+        .take(ANONYMOUS, limit)
+        .ok_or((close::TOO_MANY_SOCKETS, TOO_MANY_ANONYMOUS_REASON))
+}
+
+struct SignedIn {
+    viewer: Viewer,
+    expires_at: Option<u64>,
+    place: Counted,
 }
 
 /// The viewer of an `Authorization` value, when its token is valid and the user may open
@@ -258,7 +324,7 @@ async fn connection_init(
 async fn sign_in(
     state: &AppState,
     authorization: &serde_json::Value,
-) -> Result<(Viewer, Option<u64>, SocketSlot), (u16, &'static str)> {
+) -> Result<SignedIn, (u16, &'static str)> {
     let forbidden = (close::FORBIDDEN, FORBIDDEN_REASON);
     let token = authorization
         .as_str()
@@ -269,32 +335,47 @@ async fn sign_in(
         .verify_with_expiry(token)
         .await
         .map_err(|_| forbidden)?;
-    let slot = state
+    let place = state
         .sockets
-        .open(&viewer.id, state.http.socket_limits.max_sockets_per_user)
+        .per_user
+        .take(&viewer.id, state.http.socket_limits.max_sockets_per_user)
         .ok_or((close::TOO_MANY_SOCKETS, TOO_MANY_SOCKETS_REASON))?;
-    Ok((viewer, expires_at, slot))
+    Ok(SignedIn {
+        viewer,
+        expires_at,
+        place,
+    })
 }
 
 /// Resolves with the close code when the socket must end: no `connection_init` in time,
-/// or its token has expired.
+/// an anonymous socket's time is up, or its token has expired.
 async fn watch_session(
     session: &Mutex<Session>,
     initialized: &Notify,
+    opened: Instant,
     limits: SocketLimits,
 ) -> (u16, &'static str) {
-    let init = tokio::time::timeout(limits.init_timeout, initialized.notified());
-    if init.await.is_err() {
+    let init_timeout = opened + limits.init_timeout;
+    if tokio::time::timeout_at(init_timeout, initialized.notified())
+        .await
+        .is_err()
+    {
         return (close::INIT_TIMEOUT, "Connection initialisation timeout");
     }
+    let (signed_in, expires_at) = {
+        let session = session.lock().unwrap_or_else(PoisonError::into_inner);
+        (session.user.is_some(), session.expires_at)
+    };
+    if !signed_in {
+        // Without a token a socket can do nothing but hold its place: it gets no longer
+        // than it would have had to sign in.
+        tokio::time::sleep_until(init_timeout).await;
+        return (close::INIT_TIMEOUT, ANONYMOUS_TIME_UP_REASON);
+    }
+    let Some(expires_at) = expires_at else {
+        return future::pending().await;
+    };
     loop {
-        let expires_at = session
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .expires_at;
-        let Some(expires_at) = expires_at else {
-            return future::pending().await;
-        };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |now| now.as_secs());
@@ -305,51 +386,125 @@ async fn watch_session(
     }
 }
 
-/// Lets a client message through, unless it starts one operation more than a socket may
-/// run at once: that one is answered with an error and dropped.
-fn admit(
-    message: Result<Message, axum::Error>,
-    active: &Mutex<HashSet<String>>,
-    max_subscriptions: usize,
-    outgoing: &mpsc::Sender<Message>,
-) -> Option<Result<Message, axum::Error>> {
-    let text = match &message {
-        Ok(Message::Text(text)) => text,
-        Ok(_) => return Some(message),
-        Err(error) => {
-            let _ = outgoing.try_send(unreadable(error));
+/// What lets a client's messages through: every frame, whatever its kind, passes here
+/// before async-graphql reads it.
+struct Admission {
+    /// The operations running on this socket, each with its place among its user's.
+    active: Mutex<HashMap<String, Option<Counted>>>,
+    session: Arc<Mutex<Session>>,
+    sockets: Arc<OpenSockets>,
+    limits: SocketLimits,
+    outgoing: mpsc::Sender<Message>,
+}
+
+impl Admission {
+    /// Lets a client message through, unless it starts one operation more than the socket
+    /// or its user may run at once (that one is answered with an error and dropped), or it
+    /// is a binary frame, which no GraphQL client sends (the socket is closed with 1003).
+    fn admit(
+        &self,
+        message: Result<Message, axum::Error>,
+    ) -> Option<Result<Message, axum::Error>> {
+        let text = match &message {
+            Ok(Message::Text(text)) => text,
+            Ok(Message::Binary(_)) => {
+                crate::metrics::record_refusal("binary_frame");
+                let _ = self
+                    .outgoing
+                    .try_send(close_frame(close::UNSUPPORTED_DATA, "Binary frames are not accepted"));
+                return Some(Err(axum::Error::new("a binary frame")));
+            }
+            Ok(_) => return Some(message),
+            Err(error) => {
+                let _ = self.outgoing.try_send(unreadable(error));
+                return Some(message);
+            }
+        };
+        let Some(envelope) = Envelope::of(text) else {
             return Some(message);
+        };
+        let id = envelope.id.unwrap_or_default().into_owned();
+        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+        match envelope.kind.as_ref() {
+            // A second operation with a running one's id is async-graphql's to refuse.
+            "subscribe" | "start" if active.contains_key(&id) => Some(message),
+            "subscribe" | "start" => match self.place_for_operation(active.len()) {
+                Ok(place) => {
+                    active.insert(id, place);
+                    Some(message)
+                }
+                Err(refusal) => {
+                    crate::metrics::record_refusal("too_many_subscriptions");
+                    let error = serde_json::json!({
+                        "id": id,
+                        "type": "error",
+                        "payload": [{
+                            "message": refusal,
+                            "extensions": { "code": "TOO_MANY_SUBSCRIPTIONS" },
+                        }],
+                    });
+                    let _ = self
+                        .outgoing
+                        .try_send(Message::Text(error.to_string().into()));
+                    None
+                }
+            },
+            "complete" | "stop" => {
+                active.remove(&id);
+                Some(message)
+            }
+            _ => Some(message),
         }
-    };
-    let Some(envelope) = Envelope::of(text) else {
-        return Some(message);
-    };
-    let kind = envelope.kind.as_ref();
-    let id = envelope.id.unwrap_or_default().into_owned();
-    let mut active = active.lock().unwrap_or_else(PoisonError::into_inner);
-    match kind {
-        "subscribe" | "start" if !active.contains(&id) && active.len() >= max_subscriptions => {
-            crate::metrics::record_refusal("too_many_subscriptions");
-            let error = serde_json::json!({
-                "id": id,
-                "type": "error",
-                "payload": [{
-                    "message": format!("At most {max_subscriptions} operations at once on one socket"),
-                    "extensions": { "code": "TOO_MANY_SUBSCRIPTIONS" },
-                }],
-            });
-            let _ = outgoing.try_send(Message::Text(error.to_string().into()));
-            None
+    }
+
+    /// A place for one more operation, on the socket (which runs `running`) and among its
+    /// user's; or why there is none.
+    fn place_for_operation(&self, running: usize) -> Result<Option<Counted>, String> {
+        let limits = &self.limits;
+        if running >= limits.max_subscriptions {
+            return Err(format!(
+                "At most {} operations at once on one socket",
+                limits.max_subscriptions
+            ));
         }
-        "subscribe" | "start" => {
-            active.insert(id);
-            Some(message)
+        let user = self
+            .session
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .user
+            .clone();
+        let Some(user) = user else {
+            // An anonymous operation is refused as UNAUTHENTICATED, holding nothing.
+            return Ok(None);
+        };
+        self.sockets
+            .operations_per_user
+            .take(&user, limits.max_subscriptions_per_user)
+            .map(Some)
+            .ok_or_else(|| {
+                format!(
+                    "At most {} operations at once per user",
+                    limits.max_subscriptions_per_user
+                )
+            })
+    }
+
+    /// An operation the server completed, or failed, no longer counts.
+    fn note_finished_operation(&self, message: &Message) {
+        let Message::Text(text) = message else {
+            return;
+        };
+        let Some(envelope) = Envelope::of(text) else {
+            return;
+        };
+        if matches!(envelope.kind.as_ref(), "complete" | "error")
+            && let Some(id) = envelope.id
+        {
+            self.active
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(id.as_ref());
         }
-        "complete" | "stop" => {
-            active.remove(&id);
-            Some(message)
-        }
-        _ => Some(message),
     }
 }
 
@@ -358,7 +513,7 @@ fn admit(
 fn unreadable(error: &axum::Error) -> Message {
     let text = error.to_string();
     if text.contains("Space limit exceeded") || text.contains("too long") {
-        record_close(close::MESSAGE_TOO_BIG);
+        record_close((close::MESSAGE_TOO_BIG, ""));
         close_frame(close::MESSAGE_TOO_BIG, "Message too big")
     } else {
         close_frame(close::PROTOCOL_ERROR, "Unreadable message")
@@ -383,32 +538,14 @@ impl<'a> Envelope<'a> {
     }
 }
 
-/// An operation the server completed, or failed, no longer counts against the socket.
-fn note_finished_operation(message: &Message, active: &Mutex<HashSet<String>>) {
-    let Message::Text(text) = message else {
-        return;
-    };
-    let Some(envelope) = Envelope::of(text) else {
-        return;
-    };
-    if matches!(envelope.kind.as_ref(), "complete" | "error")
-        && let Some(id) = envelope.id
-    {
-        active
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id.as_ref());
-    }
-}
-
 /// async-graphql closes a failed `connection_init` with 1002; the reason says which code
 /// the client must see.
 fn with_close_code(message: Message) -> Message {
     match message {
         Message::Close(Some(frame)) if frame.code == 1002 => match frame.reason.as_str() {
             FORBIDDEN_REASON => close_frame(close::FORBIDDEN, FORBIDDEN_REASON),
-            TOO_MANY_SOCKETS_REASON => {
-                close_frame(close::TOO_MANY_SOCKETS, TOO_MANY_SOCKETS_REASON)
+            reason @ (TOO_MANY_SOCKETS_REASON | TOO_MANY_ANONYMOUS_REASON) => {
+                close_frame(close::TOO_MANY_SOCKETS, reason)
             }
             _ => Message::Close(Some(frame)),
         },
@@ -417,12 +554,14 @@ fn with_close_code(message: Message) -> Message {
 }
 
 /// Counts a socket closed for a reason of the client's, at the place that decides it.
-fn record_close(code: u16) {
-    let reason = match code {
-        close::FORBIDDEN => "invalid_token",
-        close::INIT_TIMEOUT => "init_timeout",
-        close::TOO_MANY_SOCKETS => "too_many_sockets",
-        close::MESSAGE_TOO_BIG => "body_size",
+fn record_close((code, reason): (u16, &str)) {
+    let reason = match (code, reason) {
+        (close::FORBIDDEN, _) => "invalid_token",
+        (close::INIT_TIMEOUT, ANONYMOUS_TIME_UP_REASON) => "anonymous_time_limit",
+        (close::INIT_TIMEOUT, _) => "init_timeout",
+        (close::TOO_MANY_SOCKETS, TOO_MANY_ANONYMOUS_REASON) => "anonymous_sockets",
+        (close::TOO_MANY_SOCKETS, _) => "too_many_sockets",
+        (close::MESSAGE_TOO_BIG, _) => "body_size",
         _ => return,
     };
     crate::metrics::record_refusal(reason);

@@ -219,18 +219,35 @@ async fn an_invalid_token_closes_a_legacy_socket_with_4403() {
     assert_eq!(socket.close_code().await, Some(4403));
 }
 
+/// The leeway on `exp` the tests' servers grant, as production does by default.
+const LEEWAY_SECONDS: u64 = 60;
+
 #[tokio::test]
-async fn the_socket_closes_with_4403_when_its_token_expires() {
+async fn the_socket_closes_with_4403_when_its_token_expires_past_the_leeway() {
     // Longer than the wait for an answer: the close comes at the token's expiry, not
     // once the time to initialise is over.
     let app = spawn_app_with(|config| {
         config.http.socket_limits.init_timeout = ANSWER_WITHIN * 3;
     })
     .await;
-    let token = app.sign(&json!({ "sub": "alice", "role": "customer", "exp": unix_now() + 2 }));
+    let exp = unix_now() + 2 - LEEWAY_SECONDS;
+    let token = app.sign(&json!({ "sub": "alice", "role": "customer", "exp": exp }));
     let mut socket = Socket::signed_in(&app, Some(&token)).await;
 
     assert_eq!(socket.close_code().await, Some(4403));
+}
+
+#[tokio::test]
+async fn a_token_expired_within_the_leeway_keeps_its_socket_as_http_accepts_it() {
+    let app = spawn_app().await;
+    let token = app.sign(&json!({ "sub": "alice", "role": "customer", "exp": unix_now() - 30 }));
+    assert!(app.me(&token).await.errors().is_empty());
+    let mut socket = Socket::signed_in(&app, Some(&token)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    socket.subscribe("1", "{ me { id } }", json!({})).await;
+
+    assert_eq!(socket.next_payload("1").await["data"]["me"]["id"], "alice");
 }
 
 #[tokio::test]
