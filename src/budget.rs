@@ -161,7 +161,12 @@ mod tests {
     #[tokio::test]
     async fn a_read_past_the_budget_is_refused() {
         let budget = MessageBudget::new(10);
-        budget.reserve().await.expect("within").spend(8).expect("within");
+        budget
+            .reserve()
+            .await
+            .expect("within")
+            .spend(8)
+            .expect("within");
         let past = budget.reserve().await.expect("not yet past");
         assert!(matches!(past.spend(3), Err(AppError::QueryTooComplex(_))));
     }

@@ -388,3 +388,19 @@ mod tests {
         }
     }
 }
+
+/// The most connections the pool opens.
+pub fn pool_capacity(db: &DatabaseConnection) -> usize {
+    let capacity = match db.get_database_backend() {
+        DbBackend::Sqlite => db
+            .get_sqlite_connection_pool()
+            .options()
+            .get_max_connections(),
+        DbBackend::Postgres => db
+            .get_postgres_connection_pool()
+            .options()
+            .get_max_connections(),
+        _ => 1,
+    };
+    usize::try_from(capacity).unwrap_or(usize::MAX)
+}

@@ -183,8 +183,7 @@ pub async fn messages_of(
     ids.dedup();
     let include_internal = policy::sees_internal_notes(viewer);
     let reservation = budget.reserve().await?;
-    let messages =
-        store::messages_by_ids(db, &ids, include_internal, reservation.rows()).await?;
+    let messages = store::messages_by_ids(db, &ids, include_internal, reservation.rows()).await?;
     reservation.spend(messages.len())?;
     Ok(messages
         .into_iter()

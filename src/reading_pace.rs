@@ -6,9 +6,9 @@
 //! `after` an old event delivers the whole timeline since. So each user has a bucket of
 //! message rows: a delivery reserves a whole budget (and one row more) from it before it
 //! runs and gives back what it did not read. The bucket holds two deliveries' worth and
-//! refills at one budget per second, so a user's subscriptions read at most that, however
-//! many they hold and whatever they replay; a delivery that finds the bucket empty waits,
-//! which slows only that user's own subscriptions.
+//! refills at `WS_SUBSCRIPTION_MESSAGES_PER_SECOND`, so a user's subscriptions read at
+//! most that on average, however many they hold and whatever they replay; a delivery
+//! that finds the bucket empty waits, which slows only that user's own subscriptions.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -38,15 +38,16 @@ struct Bucket {
 }
 
 impl ReadingPace {
-    /// A pace for deliveries that each read at most `max_messages` messages.
-    pub fn new(max_messages: u64) -> Self {
+    /// A pace of `per_second` messages for deliveries that each read at most
+    /// `max_messages`.
+    pub fn new(max_messages: u64, per_second: u64) -> Self {
         // Precision past 2^53 rows does not matter: no database holds them.
         #[allow(clippy::cast_precision_loss)]
-        let per_delivery = max_messages.saturating_add(1) as f64;
+        let (per_delivery, per_second) = (max_messages.saturating_add(1) as f64, per_second as f64);
         Self {
             per_delivery,
             capacity: 2.0 * per_delivery,
-            per_second: per_delivery,
+            per_second,
             users: Mutex::new(HashMap::new()),
         }
     }
@@ -147,7 +148,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn two_deliveries_run_at_once_and_a_third_waits_for_one_to_give_back() {
-        let pace = Arc::new(ReadingPace::new(99));
+        let pace = Arc::new(ReadingPace::new(99, 100));
         let first = pace.reserve("alice").await;
         let _second = pace.reserve("alice").await;
         let third = tokio::spawn({
@@ -167,7 +168,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn rows_read_are_regained_at_one_budget_a_second() {
-        let pace = Arc::new(ReadingPace::new(99));
+        let pace = Arc::new(ReadingPace::new(99, 100));
         pace.reserve("alice").await.settle(100);
         pace.reserve("alice").await.settle(100);
         let started = Instant::now();
@@ -179,7 +180,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn one_users_reading_does_not_slow_another() {
-        let pace = Arc::new(ReadingPace::new(99));
+        let pace = Arc::new(ReadingPace::new(99, 100));
         pace.reserve("alice").await.settle(100);
         pace.reserve("alice").await.settle(100);
         let started = Instant::now();
@@ -191,7 +192,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_delivery_dropped_unsettled_counts_as_read_in_full() {
-        let pace = Arc::new(ReadingPace::new(99));
+        let pace = Arc::new(ReadingPace::new(99, 100));
         drop(pace.reserve("alice").await);
         drop(pace.reserve("alice").await);
         let started = Instant::now();

@@ -64,9 +64,7 @@ impl Refusal {
             | Self::Malformed(_) => "BAD_REQUEST",
             Self::BatchTooLarge { .. } => "QUERY_TOO_COMPLEX",
             Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::Overloaded | Self::TooManySockets | Self::SchemaNotReady => {
-                "SERVICE_UNAVAILABLE"
-            }
+            Self::Overloaded | Self::TooManySockets | Self::SchemaNotReady => "SERVICE_UNAVAILABLE",
             Self::Timeout => "TIMEOUT",
         }
     }

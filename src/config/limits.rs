@@ -97,6 +97,8 @@ pub struct SocketLimits {
     pub max_anonymous_sockets: usize,
     /// Operations one user may run at once over all their sockets on this instance.
     pub max_subscriptions_per_user: usize,
+    /// Messages one user's subscriptions together may read per second, on average.
+    pub subscription_messages_per_second: u64,
     /// The largest message a client may send.
     pub max_message_bytes: usize,
     /// How often the server pings a socket, so that idle proxies do not cut it.
@@ -111,6 +113,7 @@ impl SocketLimits {
         max_sockets: Self::default_max_sockets(1024),
         max_anonymous_sockets: 64,
         max_subscriptions_per_user: 100,
+        subscription_messages_per_second: 5_000,
         max_message_bytes: 64 * 1024,
         keepalive_interval: Duration::from_secs(15),
     };

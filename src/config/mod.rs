@@ -201,6 +201,9 @@ pub struct HttpSettings {
     /// one instance.
     #[arg(long, env = "WS_MAX_SUBSCRIPTIONS_PER_USER", default_value_t = SocketLimits::DEFAULT.max_subscriptions_per_user, global = true)]
     pub ws_max_subscriptions_per_user: usize,
+    /// Messages one user's subscriptions together may read per second, on average.
+    #[arg(long, env = "WS_SUBSCRIPTION_MESSAGES_PER_SECOND", default_value_t = SocketLimits::DEFAULT.subscription_messages_per_second, global = true)]
+    pub ws_subscription_messages_per_second: u64,
     /// Largest message a client may send over a WebSocket, in bytes.
     #[arg(long, env = "WS_MAX_MESSAGE_BYTES", default_value_t = SocketLimits::DEFAULT.max_message_bytes, global = true)]
     pub ws_max_message_bytes: usize,
@@ -356,6 +359,11 @@ impl TryFrom<HttpSettings> for HttpOptions {
                     "WS_MAX_SUBSCRIPTIONS_PER_USER",
                     settings.ws_max_subscriptions_per_user,
                     1..=MAX_CONNECTIONS,
+                )?,
+                subscription_messages_per_second: within(
+                    "WS_SUBSCRIPTION_MESSAGES_PER_SECOND",
+                    settings.ws_subscription_messages_per_second,
+                    1..=MAX_MESSAGES,
                 )?,
                 max_message_bytes: within(
                     "WS_MAX_MESSAGE_BYTES",

@@ -29,6 +29,7 @@ use sea_orm::DatabaseConnection;
 pub use mutation::MutationRoot;
 pub use panic_guard::PanicGuard;
 pub use query::QueryRoot;
+use subscription::StreamReads;
 pub use subscription::SubscriptionRoot;
 
 use self::metrics::OperationMetrics;
@@ -68,6 +69,7 @@ pub fn schema(
         limits,
         introspection,
         MutationRateLimiter::new(options.mutation_rate_limit),
+        options.socket_limits.subscription_messages_per_second,
         options.request_timeout,
     );
     let to_usize = |limit: u64| usize::try_from(limit).unwrap_or(usize::MAX);
@@ -82,6 +84,7 @@ pub fn schema(
     }
     builder = builder
         .extension(pipeline)
+        .data(Arc::new(StreamReads::for_pool(&db)))
         .data(db)
         .data(notifier)
         .data(open)

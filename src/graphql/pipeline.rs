@@ -30,8 +30,8 @@ use super::selected::OperationWatch;
 use crate::budget::{Deadline, MessageBudget, run_until};
 use crate::config::QueryLimits;
 use crate::domain::Viewer;
-use crate::reading_pace::ReadingPace;
 use crate::error::{AppError, executor_error_code};
+use crate::reading_pace::ReadingPace;
 use crate::refusal::Refusal;
 
 /// How a request arrived, as its transport tells the pipeline in the request's data.
@@ -61,6 +61,7 @@ impl RequestPipeline {
         limits: QueryLimits,
         introspection: Introspection,
         rate_limiter: MutationRateLimiter,
+        subscription_messages_per_second: u64,
         timeout: Duration,
     ) -> Self {
         Self(Arc::new(Checks {
@@ -68,7 +69,10 @@ impl RequestPipeline {
             limits,
             introspection,
             rate_limiter,
-            reading_pace: Arc::new(ReadingPace::new(limits.max_messages)),
+            reading_pace: Arc::new(ReadingPace::new(
+                limits.max_messages,
+                subscription_messages_per_second,
+            )),
             timeout,
         }))
     }

@@ -14,7 +14,7 @@ use async_graphql::{Context, ID, Result, ResultExt, Subscription};
 use futures_util::Stream;
 use futures_util::stream;
 use sea_orm::DatabaseConnection;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
 use uuid::Uuid;
 
 use super::context::Session;
@@ -29,6 +29,26 @@ use crate::notify::{EventNotifier, LiveEvent, ReaderStart};
 
 /// How long a subscriber waits before reading again after the database failed it.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+/// The pool connections subscribers may use at once to start and to catch up: fewer than
+/// the pool holds, so that a burst of subscriptions queues behind itself while other
+/// requests still find a connection.
+pub struct StreamReads(Arc<Semaphore>);
+
+impl StreamReads {
+    /// Half the pool, and at least one.
+    pub fn for_pool(db: &DatabaseConnection) -> Self {
+        let connections = (crate::db::pool_capacity(db) / 2).max(1);
+        Self(Arc::new(Semaphore::new(connections)))
+    }
+
+    async fn turn(&self) -> Result<OwnedSemaphorePermit, AppError> {
+        Arc::clone(&self.0)
+            .acquire_owned()
+            .await
+            .map_err(|_| AppError::Internal("the stream reads were closed"))
+    }
+}
 
 pub struct SubscriptionRoot;
 
@@ -81,7 +101,13 @@ async fn follow(
         .ok_or(AppError::Internal(
             "the schema was built without a notifier",
         ))?;
+    let reads = ctx
+        .data_opt::<Arc<StreamReads>>()
+        .ok_or(AppError::Internal(
+            "the schema was built without stream reads",
+        ))?;
     let after = events::parse_after(after)?;
+    let turn = reads.turn().await?;
     let stream = events::open_stream(session.db, session.viewer, request).await?;
     // Taken first: an event committed while the start is read is handed on after it.
     let live = notifier.live_events();
@@ -93,8 +119,10 @@ async fn follow(
         }
         None => events::latest_event_id(session.db, &stream).await?,
     };
+    drop(turn);
     let follower = Follower {
         db: session.db.clone(),
+        reads: Arc::clone(reads),
         stream,
         cursor,
         live,
@@ -112,6 +140,8 @@ async fn follow(
 /// One subscriber's place in its stream.
 struct Follower {
     db: DatabaseConnection,
+    /// Its turn to read the table, among every subscriber's.
+    reads: Arc<StreamReads>,
     stream: VisibleStream,
     /// The last event delivered (or the one to start after).
     cursor: Option<Uuid>,
@@ -162,12 +192,14 @@ impl Follower {
     async fn catch_up(&mut self) {
         // Read first: every event up to it has committed (ids are in commit order), so an
         // empty page after it means all of the stream up to it has been delivered.
+        let turn = self.reads.turn().await;
         let read = match events::latest_of_all(&self.db).await {
             Ok(latest) => events::read(&self.db, &self.stream, self.cursor, EventLimit::LARGEST)
                 .await
                 .map(|page| (latest, page)),
             Err(error) => Err(error),
         };
+        drop(turn);
         match read {
             Ok((latest, page)) if page.is_empty() => {
                 self.seen_through = latest;

@@ -401,17 +401,15 @@ impl Admission {
     /// Lets a client message through, unless it starts one operation more than the socket
     /// or its user may run at once (that one is answered with an error and dropped), or it
     /// is a binary frame, which no GraphQL client sends (the socket is closed with 1003).
-    fn admit(
-        &self,
-        message: Result<Message, axum::Error>,
-    ) -> Option<Result<Message, axum::Error>> {
+    fn admit(&self, message: Result<Message, axum::Error>) -> Option<Result<Message, axum::Error>> {
         let text = match &message {
             Ok(Message::Text(text)) => text,
             Ok(Message::Binary(_)) => {
                 crate::metrics::record_refusal("binary_frame");
-                let _ = self
-                    .outgoing
-                    .try_send(close_frame(close::UNSUPPORTED_DATA, "Binary frames are not accepted"));
+                let _ = self.outgoing.try_send(close_frame(
+                    close::UNSUPPORTED_DATA,
+                    "Binary frames are not accepted",
+                ));
                 return Some(Err(axum::Error::new("a binary frame")));
             }
             Ok(_) => return Some(message),

@@ -16,6 +16,7 @@ mod hostile;
 mod http;
 mod identity_provider;
 mod list_tickets;
+mod live_ceilings;
 mod logging;
 mod metrics;
 mod migrations;

@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with, unix_now};
@@ -83,6 +85,32 @@ impl Socket {
         self.0.send(Message::text(text)).await.expect("sent");
     }
 
+    /// Sends `message` unless the socket is closed already.
+    pub async fn try_send(&mut self, message: Value) -> bool {
+        self.0
+            .send(Message::text(message.to_string()))
+            .await
+            .is_ok()
+    }
+
+    /// A message in a binary frame, as async-graphql-axum would also read it.
+    pub async fn send_binary(&mut self, message: Value) {
+        self.0
+            .send(Message::binary(message.to_string().into_bytes()))
+            .await
+            .expect("sent");
+    }
+
+    /// A text message in two frames: the first unfinished, then its continuation.
+    pub async fn send_fragmented(&mut self, message: Value) {
+        let text = message.to_string().into_bytes();
+        let (head, tail) = text.split_at(text.len() / 2);
+        let first = Frame::message(head.to_vec(), OpCode::Data(Data::Text), false);
+        let rest = Frame::message(tail.to_vec(), OpCode::Data(Data::Continue), true);
+        self.0.send(Message::Frame(first)).await.expect("sent");
+        self.0.send(Message::Frame(rest)).await.expect("sent");
+    }
+
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         self.send(json!({
             "id": id,
@@ -131,13 +159,13 @@ impl Socket {
     }
 }
 
-fn code_of(payload: &Value) -> Option<&str> {
+pub fn code_of(payload: &Value) -> Option<&str> {
     payload["errors"][0]["extensions"]["code"].as_str()
 }
 
 /// The code of the first error the server answered an operation with: in an `error`
 /// message, or (as async-graphql answers a refused query) in a `next` without data.
-async fn refusal_code(socket: &mut Socket) -> String {
+pub async fn refusal_code(socket: &mut Socket) -> String {
     let message = match socket.receive().await {
         Received::Json(message) => message,
         other => panic!("expected an answer, got {other:?}"),
