@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, User, spawn_app, spawn_app_with};
+use crate::prometheus::scrape;
+use crate::server_process::{ServerProcess, free_port, spawn_server};
 use crate::socket::{Received, Socket, code_of, refusal_code};
 
 const PROTOCOLS: [&str; 2] = ["graphql-transport-ws", "graphql-ws"];
@@ -284,20 +286,27 @@ async fn ticket_with_messages(app: &TestApp, messages: usize) -> (String, Vec<St
             .await
             .expect_ok();
     }
-    let events = app
-        .graphql(
-            &alice,
-            "query($id: ID!) { ticket(id: $id) { events(limit: 100) { id } } }",
-            json!({ "id": id }),
-        )
-        .await
-        .expect_ok();
-    let events = events.data("ticket")["events"]
-        .as_array()
-        .expect("the timeline")
-        .iter()
-        .map(|event| event["id"].as_str().expect("an id").to_owned())
-        .collect();
+    let mut events: Vec<String> = Vec::new();
+    loop {
+        let page = app
+            .graphql(
+                &alice,
+                "query($id: ID!, $after: ID) { ticket(id: $id) { events(after: $after, limit: 100) { id } } }",
+                json!({ "id": id, "after": events.last() }),
+            )
+            .await
+            .expect_ok();
+        let page = page.data("ticket")["events"]
+            .as_array()
+            .expect("the timeline")
+            .iter()
+            .map(|event| event["id"].as_str().expect("an id").to_owned())
+            .collect::<Vec<_>>();
+        if page.is_empty() {
+            break;
+        }
+        events.extend(page);
+    }
     (id, events)
 }
 
@@ -396,4 +405,100 @@ async fn a_replay_from_the_first_event_reads_at_the_users_pace() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// How many messages of `kind` the socket receives until it is quiet for `quiet`.
+async fn answers(socket: &mut Socket, kind: &str, quiet: Duration) -> usize {
+    let mut count = 0;
+    while let Ok(message) = tokio::time::timeout(quiet, socket.receive()).await {
+        match message {
+            Received::Json(message) if message["type"] == kind => count += 1,
+            other => panic!("expected {kind}, got {other:?}"),
+        }
+    }
+    count
+}
+
+/// The messages the server has read for operations, as its metrics count them.
+async fn messages_read(metrics: &str) -> f64 {
+    scrape(metrics)
+        .await
+        .value("supportdesk_messages_read_total", &[])
+        .unwrap_or(0.0)
+}
+
+/// The real binary, with a metrics listener of its own (the process's recorder counts
+/// only its reads), with `settings`; and the metrics' address.
+async fn server_counting_reads(settings: &[(&str, &str)]) -> (TestApp, ServerProcess, String) {
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let mut all = vec![
+        ("METRICS_ADDR", metrics.as_str()),
+        ("MUTATION_RATE_LIMIT_BURST", "1000"),
+    ];
+    all.extend_from_slice(settings);
+    let (app, server) = spawn_server(&all).await;
+    (app, server, format!("http://{metrics}"))
+}
+
+#[tokio::test]
+async fn list_items_loading_in_parallel_read_no_more_than_the_budget_and_one_row() {
+    let (app, _server, metrics) = server_counting_reads(&[("GRAPHQL_MAX_MESSAGES", "50")]).await;
+    // 30 events, each of whose ticket would read the whole history of 30 messages.
+    let (ticket, _) = ticket_with_messages(&app, 30).await;
+    let before = messages_read(&metrics).await;
+
+    let reply = app
+        .graphql(
+            &app.customer("alice"),
+            "query($id: ID!) { ticket(id: $id) { events(limit: 100) { ticket { messages { id } } } } }",
+            json!({ "id": ticket }),
+        )
+        .await;
+
+    assert_eq!(reply.error_code().as_deref(), Some("QUERY_TOO_COMPLEX"));
+    let read = messages_read(&metrics).await - before;
+    assert!(read <= 51.0, "{read} messages read");
+}
+
+#[tokio::test]
+async fn one_mutation_makes_a_users_hundred_subscriptions_read_one_history_each() {
+    // Point 3's scenario with the defaults: one user's sockets, 20 subscriptions each, on
+    // a ticket of 301 messages. Only the reading pace is raised, so the test is quick.
+    let (app, _server, metrics) =
+        server_counting_reads(&[("WS_SUBSCRIPTION_MESSAGES_PER_SECOND", "1000000")]).await;
+    let (ticket, events) = ticket_with_messages(&app, 301).await;
+    let alice = app.customer("alice");
+    let newest = events.last().expect("an event");
+    let mut sockets = Vec::new();
+    for _ in 0..6 {
+        let mut socket = Socket::signed_in(&app, Some(&alice.token)).await;
+        for id in 0..20 {
+            socket
+                .subscribe(
+                    &id.to_string(),
+                    HISTORY_EVENTS,
+                    json!({ "id": ticket, "after": newest }),
+                )
+                .await;
+        }
+        sockets.push(socket);
+    }
+    let mut refused = 0;
+    for socket in &mut sockets {
+        refused += answers(socket, "error", Duration::from_millis(300)).await;
+    }
+    let before = messages_read(&metrics).await;
+
+    app.add_message(&app.admin("sam"), &ticket, "On it", false)
+        .await
+        .expect_ok();
+    let mut delivered = 0;
+    for socket in &mut sockets {
+        delivered += answers(socket, "next", Duration::from_secs(1)).await;
+    }
+
+    let read = messages_read(&metrics).await - before;
+    assert_eq!((delivered, refused), (100, 20));
+    // 100 subscriptions × 302 messages; the bound the README states is 100 × 5,001.
+    assert_eq!(read, 100.0 * 302.0);
 }
