@@ -240,3 +240,36 @@ fn a_secret_file_another_user_owns_exits_with_code_2_naming_it() {
         printed(&output)
     );
 }
+
+fn mint_token_living(ttl: &str) -> Output {
+    run(
+        &[
+            "token", "--sub", "alice", "--role", "customer", "--ttl", ttl,
+        ],
+        &[("DATABASE_URL", POSTGRES_URL), ("JWT_SECRET", SECRET)],
+    )
+}
+
+#[test]
+fn a_token_that_would_never_expire_exits_with_code_2_naming_ttl() {
+    let output = mint_token_living("18446744073709551615");
+
+    assert_refused_naming(&output, "--ttl");
+    assert!(output.stdout.is_empty(), "no token: {}", printed(&output));
+}
+
+#[test]
+fn a_token_may_live_one_year_and_not_a_second_longer() {
+    let year = mint_token_living("31536000");
+    let longer = mint_token_living("31536001");
+
+    assert!(year.status.success(), "{}", printed(&year));
+    assert_refused_naming(&longer, "--ttl");
+}
+
+#[test]
+fn a_token_that_expires_at_once_exits_with_code_2_naming_ttl() {
+    let output = mint_token_living("0");
+
+    assert_refused_naming(&output, "--ttl");
+}
