@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use entity::prelude::Role;
 
-use crate::auth::TokenMinter;
+use crate::auth::{MAX_TOKEN_TTL_SECONDS, TokenMinter};
 use crate::config::{Config, Settings};
 use crate::domain::Viewer;
 use crate::startup::{Application, StartupError};
@@ -46,8 +46,12 @@ pub struct TokenArgs {
     pub sub: String,
     #[arg(long, value_enum)]
     pub role: RoleArg,
-    /// Seconds until the token expires.
-    #[arg(long, default_value_t = 3600)]
+    /// Seconds until the token expires: 1 to 31536000 (a year).
+    #[arg(
+        long,
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_TOKEN_TTL_SECONDS)
+    )]
     pub ttl: u64,
 }
 

@@ -3,6 +3,8 @@
 use async_graphql::ErrorExtensions;
 use sea_orm::DbErr;
 
+use crate::telemetry::Escaped;
+
 /// What went wrong while serving a request.
 ///
 /// Client mistakes carry a message meant for the client. Internal failures carry their
@@ -113,10 +115,16 @@ pub fn executor_error_code(message: &str, during_execution: bool) -> &'static st
 impl ErrorExtensions for AppError {
     fn extend(&self) -> async_graphql::Error {
         match self {
-            Self::Database(cause) => tracing::error!(error = %cause, "database error"),
+            // The database's message may quote a value a client sent; the panic's too,
+            // and the field's path holds the client's aliases.
+            Self::Database(cause) => tracing::error!(error = %Escaped(cause), "database error"),
             Self::Internal(cause) => tracing::error!(error = cause, "internal error"),
             Self::Panic { field, message } => {
-                tracing::error!(field, panic = message, "a resolver panicked");
+                tracing::error!(
+                    field = %Escaped(field),
+                    panic = %Escaped(message),
+                    "a resolver panicked"
+                );
             }
             _ => {}
         }

@@ -10,6 +10,10 @@ use super::roles::RoleMapping;
 use super::settings::AuthConfig;
 use crate::domain::Viewer;
 
+/// The longest a minted token may live: a year. A token for trying the API that never
+/// expires would outlive every reason it was minted for.
+pub const MAX_TOKEN_TTL_SECONDS: u64 = 365 * 24 * 60 * 60;
+
 /// Signs HS256 tokens that this server's configuration accepts.
 pub struct TokenMinter {
     key: EncodingKey,

@@ -14,7 +14,7 @@ mod verifier;
 
 pub use jwks::JwksConfig;
 pub use keys::{KeyError, KeyType, PublicKey};
-pub use mint::TokenMinter;
+pub use mint::{MAX_TOKEN_TTL_SECONDS, TokenMinter};
 pub use roles::{ANY_USER, CustomerRole, RoleMapping, RoleMappingError};
 pub use secret_file::SecretFileError;
 pub use settings::{

@@ -5,10 +5,15 @@
 //! The file is written whole under a temporary name and then hard-linked into place:
 //! linking never replaces a file, so of two processes starting at once one wins and both
 //! read its secret, and nobody ever reads a half-written one.
+//!
+//! Whoever can put a file there chooses the secret, and so can sign tokens for any user.
+//! As ssh's `StrictModes` does, the secret is used only from a directory that belongs to
+//! the user the server runs as (or to root) and that no one else may write, and only from
+//! a file of that user, opened without following a symbolic link.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -21,6 +26,12 @@ const GENERATED_SECRET_BYTES: usize = 32;
 
 /// Owner read and write only.
 const PRIVATE_MODE: u32 = 0o600;
+
+/// Group and other write permission.
+const WRITABLE_BY_OTHERS: u32 = 0o022;
+
+/// The user id of root, who may own the directory.
+const ROOT: u32 = 0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretFileError {
@@ -38,6 +49,36 @@ pub enum SecretFileError {
     Exposed { path: PathBuf, mode: u32 },
     #[error("{} holds fewer than {MIN_SECRET_BYTES} bytes of secret", .path.display())]
     TooShort { path: PathBuf },
+    #[error("{} is a symbolic link: the secret file must be a regular file itself", .path.display())]
+    SymbolicLink { path: PathBuf },
+    #[error("{} is not a regular file", .path.display())]
+    NotAFile { path: PathBuf },
+    #[error(
+        "{} is owned by uid {owner}, not by uid {user} the server runs as: whoever owns it \
+         chooses the secret; remove it, or `chown` it",
+        .path.display()
+    )]
+    NotOwned {
+        path: PathBuf,
+        owner: u32,
+        user: u32,
+    },
+    #[error(
+        "the directory {} of the secret file is owned by uid {owner}, neither by uid {user} \
+         the server runs as nor by root",
+        .directory.display()
+    )]
+    DirectoryNotOwned {
+        directory: PathBuf,
+        owner: u32,
+        user: u32,
+    },
+    #[error(
+        "the directory {} of the secret file may be written by other users (mode {mode:o}): \
+         run `chmod go-w` on it, or keep the database in a directory of its own",
+        .directory.display()
+    )]
+    DirectoryWritable { directory: PathBuf, mode: u32 },
     #[error("no randomness for a secret: {0}")]
     Random(getrandom::Error),
 }
@@ -51,6 +92,7 @@ pub fn path_beside(database_file: &Path) -> PathBuf {
 
 /// The secret in the file at `path`, generated there first when there is none.
 pub fn load_or_create(path: &Path) -> Result<Secret, SecretFileError> {
+    check_directory(path)?;
     if let Some(secret) = read(path)? {
         return Ok(secret);
     }
@@ -61,19 +103,78 @@ pub fn load_or_create(path: &Path) -> Result<Secret, SecretFileError> {
     })
 }
 
-/// The secret in the file, `None` when there is no file. A file others may read is
-/// refused: whoever reads it can sign tokens for any user.
+/// The user the server runs as: the one its files are created for.
+fn server_user() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// The directory of `path` must be the server user's or root's, and writable by them
+/// alone: anyone else who may write there may put a secret of their own in it, or a link.
+fn check_directory(path: &Path) -> Result<(), SecretFileError> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let metadata = std::fs::metadata(directory).map_err(|source| SecretFileError::Read {
+        path: directory.to_owned(),
+        source,
+    })?;
+    let user = server_user();
+    if metadata.uid() != user && metadata.uid() != ROOT {
+        return Err(SecretFileError::DirectoryNotOwned {
+            directory: directory.to_owned(),
+            owner: metadata.uid(),
+            user,
+        });
+    }
+    let mode = metadata.permissions().mode();
+    if mode & WRITABLE_BY_OTHERS != 0 {
+        return Err(SecretFileError::DirectoryWritable {
+            directory: directory.to_owned(),
+            mode: mode & 0o7777,
+        });
+    }
+    Ok(())
+}
+
+/// The secret in the file, `None` when there is no file. A file others may read, or that
+/// another user owns, is refused: whoever reads it can sign tokens for any user, and
+/// whoever owns it chose the secret.
 fn read(path: &Path) -> Result<Option<Secret>, SecretFileError> {
     let read_error = |source| SecretFileError::Read {
         path: path.to_owned(),
         source,
     };
-    let mut file = match File::open(path) {
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path);
+    let mut file = match opened {
         Ok(file) => file,
         Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+        // What `O_NOFOLLOW` answers when the last component is a symbolic link.
+        Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(SecretFileError::SymbolicLink {
+                path: path.to_owned(),
+            });
+        }
         Err(error) => return Err(read_error(error)),
     };
-    let mode = file.metadata().map_err(read_error)?.permissions().mode();
+    let metadata = file.metadata().map_err(read_error)?;
+    if !metadata.is_file() {
+        return Err(SecretFileError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    let user = server_user();
+    if metadata.uid() != user {
+        return Err(SecretFileError::NotOwned {
+            path: path.to_owned(),
+            owner: metadata.uid(),
+            user,
+        });
+    }
+    let mode = metadata.permissions().mode();
     if mode & 0o077 != 0 {
         return Err(SecretFileError::Exposed {
             path: path.to_owned(),
@@ -122,10 +223,13 @@ fn create(path: &Path) -> Result<(), SecretFileError> {
     }
 }
 
+/// `O_CREAT | O_EXCL | O_NOFOLLOW`: a new file, never one that is there already, nor
+/// where a link points.
 fn write_new(path: &Path, secret: &str) -> std::io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .mode(PRIVATE_MODE)
         .open(path)?;
     file.write_all(secret.as_bytes())?;

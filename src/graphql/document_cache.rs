@@ -2,6 +2,10 @@
 //! SHA-256 of their text: a client that sends the same operation again is served without
 //! parsing or measuring it again, and one that sends only the hash (APQ) without
 //! sending the text.
+//!
+//! Only requests of signed-in users add to the cache; anonymous ones read it. Otherwise
+//! anyone could push every customer's persisted queries out of it with a burst of
+//! registrations of their own.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -74,11 +78,14 @@ impl DocumentCache {
     }
 
     /// The prepared document for this text and operation name, from the cache or from
-    /// `prepare` (whose refusals are not kept: they cost no more to find again).
+    /// `prepare` (whose refusals are not kept: they cost no more to find again). A new
+    /// document, and the persisted query it came with, are kept only `if signed_in`: an
+    /// anonymous request's runs, but is not kept.
     pub fn prepared(
         &self,
         text: &QueryText,
         request: &Request,
+        signed_in: bool,
         prepare: impl FnOnce() -> Result<PreparedDocument, AppError>,
     ) -> Result<Arc<PreparedDocument>, AppError> {
         let key = (text.hash, request.operation_name.clone());
@@ -86,7 +93,7 @@ impl DocumentCache {
             return Ok(Arc::clone(prepared));
         }
         let prepared = Arc::new(prepare()?);
-        if request.query.len() <= MAX_CACHED_TEXT_BYTES {
+        if signed_in && request.query.len() <= MAX_CACHED_TEXT_BYTES {
             lock(&self.prepared).put(key, Arc::clone(&prepared));
             if text.persist {
                 lock(&self.persisted).put(text.hash, Arc::from(request.query.as_str()));
@@ -195,7 +202,7 @@ mod tests {
         let mut first = request;
         let text = cache.resolve_text(&mut first).expect("its hash");
         cache
-            .prepared(&text, &first, || prepare(&first))
+            .prepared(&text, &first, true, || prepare(&first))
             .expect("prepared");
 
         let mut later = with_hash("", &hash);
@@ -220,7 +227,7 @@ mod tests {
         let mut preparations = 0;
         for _ in 0..3 {
             cache
-                .prepared(&text, &request, || {
+                .prepared(&text, &request, true, || {
                     preparations += 1;
                     prepare(&request)
                 })
@@ -236,7 +243,7 @@ mod tests {
         let text = cache.resolve_text(&mut request).expect("text");
         let mut preparations = 0;
         for _ in 0..2 {
-            let prepared = cache.prepared(&text, &request, || {
+            let prepared = cache.prepared(&text, &request, true, || {
                 preparations += 1;
                 prepare(&request)
             });

@@ -4,34 +4,43 @@
 //! Registered before the [`RequestPipeline`](super::pipeline::RequestPipeline), around
 //! it: the pipeline tells which operation a request selects ([`OperationWatch`]), and the
 //! answer comes back through it with every error's code.
+//!
+//! Operation names are the client's to choose, and the labels they take last as long as
+//! the process: only an operation of a signed-in user that passed validation may take
+//! one. Anyone else's is counted as [`OTHER`], so that anonymous clients cannot use up
+//! the labels before the real operations are seen.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextSubscribe,
+    NextValidation,
 };
 use async_graphql::parser::types::OperationType;
-use async_graphql::{Request, Response, ServerResult, Value};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Value};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
+use super::pipeline::viewer_of;
 use super::selected::OperationWatch;
 use crate::metrics::record_operation;
 use crate::refusal::Refusal;
 
-/// Operation names are the client's to choose: the first this many distinct ones get a
-/// series of their own, every later one shares [`OTHER`]. A few hundred covers the
-/// operations of the clients a deployment serves, and bounds what a client inventing
-/// names can add to the scrape.
+/// Operation names are the client's to choose: the first this many distinct ones (of
+/// signed-in users' valid operations) get a series of their own, every later one shares
+/// [`OTHER`]. A few hundred covers the operations of the clients a deployment serves, and
+/// bounds what a client inventing names can add to the scrape.
 pub const MAX_OPERATION_NAMES: usize = 200;
 /// A longer name is no name a client writes by hand.
 const MAX_OPERATION_NAME_BYTES: usize = 100;
 /// The operation label of an operation without a name.
 const ANONYMOUS: &str = "anonymous";
-/// The operation label past [`MAX_OPERATION_NAMES`], and of a name no operation can
-/// have.
+/// The operation label past [`MAX_OPERATION_NAMES`], of a name no operation can have,
+/// and of a named operation that may not take a label: an anonymous request's, or one
+/// that did not pass validation.
 const OTHER: &str = "other";
 
 /// Add with `SchemaBuilder::extension`, before the pipeline.
@@ -43,6 +52,7 @@ impl ExtensionFactory for OperationMetrics {
         Arc::new(OperationRecorder {
             labels: Arc::clone(&self.0),
             sent: Arc::default(),
+            validated: Arc::default(),
         })
     }
 }
@@ -52,11 +62,12 @@ impl ExtensionFactory for OperationMetrics {
 struct OperationLabels(Mutex<HashSet<String>>);
 
 impl OperationLabels {
-    fn label(&self, name: Option<&str>) -> String {
+    /// The label of an operation named `name`; one of its own only `if trusted`.
+    fn label(&self, name: Option<&str>, trusted: bool) -> String {
         let Some(name) = name else {
             return ANONYMOUS.to_owned();
         };
-        if !is_graphql_name(name) {
+        if !trusted || !is_graphql_name(name) {
             return OTHER.to_owned();
         }
         let mut named = self.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -85,6 +96,14 @@ fn is_graphql_name(name: &str) -> bool {
 struct Selected {
     name: Option<String>,
     subscription: bool,
+    /// A signed-in user's operation that passed validation: its name may take a label.
+    trusted: bool,
+}
+
+impl Selected {
+    fn label(&self, labels: &OperationLabels) -> String {
+        labels.label(self.name.as_deref(), self.trusted)
+    }
 }
 
 /// What a request said of its operation, and where the pipeline tells which it selects.
@@ -93,18 +112,22 @@ struct Sent {
     /// was parsed has.
     name: Option<String>,
     watch: OperationWatch,
+    /// It came with a viewer (a valid token).
+    signed_in: bool,
 }
 
 impl Sent {
-    fn selected(&self) -> Selected {
+    fn selected(&self, validated: bool) -> Selected {
         match self.watch.selected() {
             Some(operation) => Selected {
                 name: operation.name.clone(),
                 subscription: operation.kind == OperationType::Subscription,
+                trusted: self.signed_in && validated,
             },
             None => Selected {
                 name: self.name.clone(),
                 subscription: false,
+                trusted: false,
             },
         }
     }
@@ -116,10 +139,14 @@ struct OperationRecorder {
     /// Set when the request is prepared: over the WebSocket that is after `subscribe`,
     /// when its stream is first polled.
     sent: Arc<OnceLock<Sent>>,
+    /// Raised when the operation passes async-graphql's validation.
+    validated: Arc<AtomicBool>,
 }
 
-fn selected(sent: &OnceLock<Sent>) -> Selected {
-    sent.get().map(Sent::selected).unwrap_or_default()
+fn selected(sent: &OnceLock<Sent>, validated: &AtomicBool) -> Selected {
+    sent.get()
+        .map(|sent| sent.selected(validated.load(Ordering::Acquire)))
+        .unwrap_or_default()
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -133,8 +160,21 @@ impl Extension for OperationRecorder {
         let _ = self.sent.set(Sent {
             name: request.operation_name.clone(),
             watch: OperationWatch::on(&mut request),
+            signed_in: viewer_of(&request, ctx).is_some(),
         });
         next.run(ctx, request).await
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await;
+        if result.is_ok() {
+            self.validated.store(true, Ordering::Release);
+        }
+        result
     }
 
     /// A query or mutation over HTTP.
@@ -143,7 +183,7 @@ impl Extension for OperationRecorder {
         let response = next.run(ctx).await;
         record(
             &self.labels,
-            &selected(&self.sent),
+            &selected(&self.sent, &self.validated),
             &response,
             Some(started.elapsed()),
         );
@@ -161,6 +201,7 @@ impl Extension for OperationRecorder {
         let mut first = FirstAnswer {
             labels: Arc::clone(&self.labels),
             sent: Arc::clone(&self.sent),
+            validated: Arc::clone(&self.validated),
             started: Instant::now(),
             answered: false,
         };
@@ -177,6 +218,7 @@ impl Extension for OperationRecorder {
 struct FirstAnswer {
     labels: Arc<OperationLabels>,
     sent: Arc<OnceLock<Sent>>,
+    validated: Arc<AtomicBool>,
     started: Instant,
     answered: bool,
 }
@@ -187,7 +229,7 @@ impl FirstAnswer {
             return;
         }
         self.answered = true;
-        let selected = selected(&self.sent);
+        let selected = selected(&self.sent, &self.validated);
         let duration = (!selected.subscription).then(|| self.started.elapsed());
         record(&self.labels, &selected, response, duration);
     }
@@ -201,10 +243,9 @@ impl Drop for FirstAnswer {
         if self.answered || !crate::metrics::enabled() {
             return;
         }
-        let selected = selected(&self.sent);
+        let selected = selected(&self.sent, &self.validated);
         if selected.subscription {
-            let label = self.labels.label(selected.name.as_deref());
-            record_operation(label, OK.to_owned(), None);
+            record_operation(selected.label(&self.labels), OK.to_owned(), None);
         }
     }
 }
@@ -223,8 +264,7 @@ fn record(
     if let Some(reason) = refusal_reason(response) {
         crate::metrics::record_refusal(reason);
     }
-    let label = labels.label(selected.name.as_deref());
-    record_operation(label, outcome(response), duration);
+    record_operation(selected.label(labels), outcome(response), duration);
 }
 
 /// `OK`, or the first error's code (every error leaves the pipeline with one).
@@ -265,25 +305,36 @@ mod tests {
         let labels = OperationLabels::default();
         for index in 0..MAX_OPERATION_NAMES {
             assert_eq!(
-                labels.label(Some(&format!("Op{index}"))),
+                labels.label(Some(&format!("Op{index}")), true),
                 format!("Op{index}")
             );
         }
-        assert_eq!(labels.label(Some("OneTooMany")), OTHER);
-        assert_eq!(labels.label(Some("Op0")), "Op0");
+        assert_eq!(labels.label(Some("OneTooMany"), true), OTHER);
+        assert_eq!(labels.label(Some("Op0"), true), "Op0");
     }
 
     #[test]
     fn an_operation_without_a_name_is_anonymous() {
-        assert_eq!(OperationLabels::default().label(None), ANONYMOUS);
+        assert_eq!(OperationLabels::default().label(None, true), ANONYMOUS);
+        assert_eq!(OperationLabels::default().label(None, false), ANONYMOUS);
+    }
+
+    #[test]
+    fn untrusted_operations_leave_every_label_to_trusted_ones() {
+        let labels = OperationLabels::default();
+        for index in 0..=MAX_OPERATION_NAMES {
+            assert_eq!(labels.label(Some(&format!("Junk{index}")), false), OTHER);
+        }
+
+        assert_eq!(labels.label(Some("Real"), true), "Real");
     }
 
     #[test]
     fn a_name_no_operation_can_have_takes_no_label_of_its_own() {
         let labels = OperationLabels::default();
         for name in ["", "1st", "a-b", "é", "a b", "a\"} 1\n", &"A".repeat(101)] {
-            assert_eq!(labels.label(Some(name)), OTHER, "{name:?}");
+            assert_eq!(labels.label(Some(name), true), OTHER, "{name:?}");
         }
-        assert_eq!(labels.label(Some(&"A".repeat(100))), "A".repeat(100));
+        assert_eq!(labels.label(Some(&"A".repeat(100)), true), "A".repeat(100));
     }
 }

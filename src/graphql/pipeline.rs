@@ -88,9 +88,10 @@ struct PipelineExtension(Arc<Checks>);
 
 impl Checks {
     /// The request's document, prepared now or taken from the cache, in the request.
-    fn prepare(&self, request: &mut Request) -> Result<Operation, AppError> {
+    /// Only a signed-in viewer's request adds to the cache (see [`DocumentCache::prepared`]).
+    fn prepare(&self, request: &mut Request, signed_in: bool) -> Result<Operation, AppError> {
         let text = self.documents.resolve_text(request)?;
-        let prepared = self.documents.prepared(&text, request, || {
+        let prepared = self.documents.prepared(&text, request, signed_in, || {
             prepare_document(
                 &request.query,
                 request.operation_name.as_deref(),
@@ -111,15 +112,14 @@ impl Extension for PipelineExtension {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         let checks = &self.0;
-        let operation = checks.prepare(&mut request).map_err(refusal)?;
+        let signed_in = viewer_of(&request, ctx).is_some();
+        let operation = checks.prepare(&mut request, signed_in).map_err(refusal)?;
         OperationWatch::report(&mut request, operation.kind);
         if operation.kind == OperationType::Mutation {
             if data_of::<Transport>(&request) == Some(&Transport::HttpGet) {
                 return Err(refusal(Refusal::MutationOverGet));
             }
-            // The socket keeps its viewer in the connection's data, HTTP in the request's.
-            let viewer = data_of::<Viewer>(&request).or_else(|| ctx.data_opt::<Viewer>());
-            if let Some(viewer) = viewer
+            if let Some(viewer) = viewer_of(&request, ctx)
                 && let Err(wait) = checks.rate_limiter.take(&viewer.id, operation.root_fields)
             {
                 return Err(refusal(Refusal::RateLimited {
@@ -218,6 +218,15 @@ fn with_codes(mut response: Response) -> Response {
         }
     }
     response
+}
+
+/// The request's signed-in viewer, if any: the socket keeps it in the connection's data,
+/// HTTP in the request's.
+pub(super) fn viewer_of<'r>(
+    request: &'r Request,
+    ctx: &'r ExtensionContext<'_>,
+) -> Option<&'r Viewer> {
+    data_of::<Viewer>(request).or_else(|| ctx.data_opt::<Viewer>())
 }
 
 /// What the transport put in the request's data.

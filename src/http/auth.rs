@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use super::AppState;
 use crate::domain::Viewer;
 use crate::refusal::Refusal;
+use crate::telemetry::Escaped;
 
 /// The signed-in user, or `None` when the request has no `Authorization` header.
 pub struct MaybeViewer(pub Option<Viewer>);
@@ -26,7 +27,8 @@ impl FromRequestParts<AppState> for MaybeViewer {
         match state.verifier.verify(token).await {
             Ok(viewer) => Ok(Self(Some(viewer))),
             Err(reason) => {
-                tracing::debug!(%reason, "refused a bearer token");
+                // The reason may quote what the token's claims hold.
+                tracing::debug!(reason = %Escaped(&reason), "refused a bearer token");
                 Err(Refusal::InvalidToken)
             }
         }

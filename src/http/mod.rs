@@ -9,6 +9,7 @@ mod health;
 mod media;
 mod refusal;
 mod request_body;
+mod request_id;
 mod request_span;
 pub mod serve;
 mod socket;
@@ -26,6 +27,7 @@ use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
+use tower::util::MapRequestLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
@@ -41,8 +43,7 @@ use crate::refusal::Refusal;
 
 use self::media::ResponseMedia;
 use self::refusal::refuse;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+use self::request_id::{REQUEST_ID, drop_unusable_request_id};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -141,6 +142,9 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // A client's id is used only when it is short and plain; else the layer above
+        // makes a new one.
+        .layer(MapRequestLayer::new(drop_unusable_request_id))
 }
 
 /// Until the migrations have run, every GraphQL request would fail on a table that is

@@ -2,7 +2,8 @@
 //! exported, the OpenTelemetry server span (`POST /graphql`).
 //!
 //! It holds the request id, method and path (and for traces the route and status):
-//! never headers (tokens), query strings or bodies (message text).
+//! never headers (tokens), query strings or bodies (message text). The id is plain
+//! already (see `request_id`); the method and path are escaped when they are not.
 
 use std::time::Duration;
 
@@ -15,6 +16,8 @@ use tracing::field::Empty;
 use tracing::{Level, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+use crate::telemetry::Escaped;
+
 pub fn request_span<B>(request: &Request<B>) -> Span {
     let request_id = request
         .extensions()
@@ -24,8 +27,8 @@ pub fn request_span<B>(request: &Request<B>) -> Span {
     let span = tracing::info_span!(
         "request",
         id = %request_id,
-        http.request.method = %request.method(),
-        url.path = %request.uri().path(),
+        http.request.method = %Escaped(request.method()),
+        url.path = %Escaped(request.uri().path()),
         otel.name = Empty,
         otel.kind = Empty,
     );

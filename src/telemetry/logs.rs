@@ -2,6 +2,7 @@
 //! line for a collector.
 
 use std::ffi::OsString;
+use std::fmt;
 use std::io::IsTerminal;
 
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -39,6 +40,31 @@ pub(super) fn log_layer(format: LogFormat) -> Box<dyn Layer<Registry> + Send + S
     }
 }
 
+/// A log field's value that a client chose (a path, a reason quoting a token's claims):
+/// written as it is when it is plain text — visible ASCII without quote or backslash —
+/// and otherwise quoted and escaped as `Debug` writes a string. In a text log line a
+/// space, a quote or a line break in such a value could end the field and forge others
+/// (`x" level=ERROR fake="1`), or a whole line.
+///
+/// `Debug` (`?value`) escapes as well, but quotes every value, plain ones included: in
+/// the JSON log and on trace attributes those quotes would be part of the value.
+pub struct Escaped<T>(pub T);
+
+impl<T: fmt::Display> fmt::Display for Escaped<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.to_string();
+        let plain = !text.is_empty()
+            && text
+                .bytes()
+                .all(|byte| byte.is_ascii_graphic() && byte != b'"' && byte != b'\\');
+        if plain {
+            f.write_str(&text)
+        } else {
+            write!(f, "{text:?}")
+        }
+    }
+}
+
 /// Colours only for a person at a terminal who has not asked for none with a non-empty
 /// `NO_COLOR` (<https://no-color.org>): escape codes are noise in a file or a collector.
 fn colours_wanted(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
@@ -47,7 +73,28 @@ fn colours_wanted(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool 
 
 #[cfg(test)]
 mod tests {
-    use super::colours_wanted;
+    use super::{Escaped, colours_wanted};
+
+    #[test]
+    fn plain_text_is_logged_as_it_is() {
+        assert_eq!(Escaped("/graphql").to_string(), "/graphql");
+    }
+
+    #[test]
+    fn text_that_could_forge_a_field_is_quoted_and_escaped() {
+        assert_eq!(
+            Escaped("x\" level=ERROR fake=\"1").to_string(),
+            r#""x\" level=ERROR fake=\"1""#
+        );
+    }
+
+    #[test]
+    fn text_with_more_than_visible_ascii_is_quoted_and_escaped() {
+        for text in ["a\nb", "a\u{85}b", "a\u{2028}b", "a\\b", ""] {
+            let escaped = Escaped(text).to_string();
+            assert_eq!(escaped, format!("{text:?}"));
+        }
+    }
 
     #[test]
     fn a_terminal_gets_colours() {

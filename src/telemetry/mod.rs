@@ -21,7 +21,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-pub use self::logs::LogFormat;
+pub use self::logs::{Escaped, LogFormat};
 use self::traces::{SERVICE_NAME, TRACER, tracer_provider};
 pub use self::traces::{continue_trace, trace_statements, traces_exported};
 

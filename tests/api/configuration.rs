@@ -1,7 +1,8 @@
 //! Settings the real binary refuses at start: exit code 2, a message naming the setting,
 //! no panic, and no secret in what it prints.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const PASSWORD: &str = "hunter2secretpw";
@@ -138,4 +139,137 @@ fn metrics_on_the_api_port_exit_with_code_2_naming_metrics_addr() {
     );
 
     assert_refused_naming(&output, "METRICS_ADDR");
+}
+
+/// An SQLite database file in a directory of its own, its URL, and where its generated
+/// secret goes.
+fn sqlite_database() -> (tempfile::TempDir, String, PathBuf) {
+    let directory = tempfile::tempdir().expect("a directory");
+    let database = directory.path().join("app.db");
+    let url = format!("sqlite://{}?mode=rwc", database.display());
+    let secret_file = directory.path().join("app.db.jwt-secret");
+    (directory, url, secret_file)
+}
+
+/// A secret file as a first start writes it: long enough, the owner's alone.
+fn write_secret_file(path: &Path) {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .expect("a new file");
+    std::io::Write::write_all(
+        &mut file,
+        b"a-planted-secret-of-at-least-thirty-two-bytes\n",
+    )
+    .expect("written");
+}
+
+fn mint_token(database_url: &str) -> Output {
+    run(
+        &["token", "--sub", "alice", "--role", "customer"],
+        &[("DATABASE_URL", database_url)],
+    )
+}
+
+#[test]
+fn a_secret_file_that_is_a_symbolic_link_exits_with_code_2_naming_it() {
+    let (_directory, url, secret_file) = sqlite_database();
+    let elsewhere = tempfile::tempdir().expect("a directory");
+    let planted = elsewhere.path().join("planted");
+    write_secret_file(&planted);
+    std::os::unix::fs::symlink(&planted, &secret_file).expect("a link");
+
+    let output = mint_token(&url);
+
+    assert_refused_naming(&output, &secret_file.display().to_string());
+    assert!(
+        printed(&output).contains("symbolic link"),
+        "{}",
+        printed(&output)
+    );
+}
+
+#[test]
+fn a_secret_file_in_a_directory_others_may_write_exits_with_code_2_naming_it() {
+    let (directory, url, secret_file) = sqlite_database();
+    write_secret_file(&secret_file);
+    std::fs::set_permissions(directory.path(), std::fs::Permissions::from_mode(0o777))
+        .expect("chmod");
+
+    let output = mint_token(&url);
+
+    assert_refused_naming(&output, &directory.path().display().to_string());
+    assert!(
+        printed(&output).contains("written by other users"),
+        "{}",
+        printed(&output)
+    );
+}
+
+#[test]
+fn no_secret_is_generated_in_a_directory_others_may_write() {
+    let (directory, url, secret_file) = sqlite_database();
+    std::fs::set_permissions(directory.path(), std::fs::Permissions::from_mode(0o770))
+        .expect("chmod");
+
+    let output = mint_token(&url);
+
+    assert_refused_naming(&output, &directory.path().display().to_string());
+    assert!(!secret_file.exists());
+}
+
+#[test]
+fn a_secret_file_another_user_owns_exits_with_code_2_naming_it() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: only root can give a file to another user");
+        return;
+    }
+    let (_directory, url, secret_file) = sqlite_database();
+    write_secret_file(&secret_file);
+    let nobody = 65534;
+    std::os::unix::fs::chown(&secret_file, Some(nobody), Some(nobody)).expect("chown");
+
+    let output = mint_token(&url);
+
+    assert_refused_naming(&output, &secret_file.display().to_string());
+    assert!(
+        printed(&output).contains("owned by uid 65534"),
+        "{}",
+        printed(&output)
+    );
+}
+
+fn mint_token_living(ttl: &str) -> Output {
+    run(
+        &[
+            "token", "--sub", "alice", "--role", "customer", "--ttl", ttl,
+        ],
+        &[("DATABASE_URL", POSTGRES_URL), ("JWT_SECRET", SECRET)],
+    )
+}
+
+#[test]
+fn a_token_that_would_never_expire_exits_with_code_2_naming_ttl() {
+    let output = mint_token_living("18446744073709551615");
+
+    assert_refused_naming(&output, "--ttl");
+    assert!(output.stdout.is_empty(), "no token: {}", printed(&output));
+}
+
+#[test]
+fn a_token_may_live_one_year_and_not_a_second_longer() {
+    let year = mint_token_living("31536000");
+    let longer = mint_token_living("31536001");
+
+    assert!(year.status.success(), "{}", printed(&year));
+    assert_refused_naming(&longer, "--ttl");
+}
+
+#[test]
+fn a_token_that_expires_at_once_exits_with_code_2_naming_ttl() {
+    let output = mint_token_living("0");
+
+    assert_refused_naming(&output, "--ttl");
 }

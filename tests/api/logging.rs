@@ -35,6 +35,29 @@ async fn the_info_log_names_each_request_by_id_and_holds_no_token_or_message_tex
 }
 
 #[tokio::test]
+async fn a_request_id_that_would_forge_log_fields_never_reaches_the_log() {
+    let (app, server) = spawn_server(&[]).await;
+    let forged = "x\" level=ERROR fake=\"1";
+
+    let reply = app
+        .post_raw(
+            &[
+                ("content-type", "application/json"),
+                ("x-request-id", forged),
+            ],
+            json!({ "query": "{ __typename }" }).to_string(),
+        )
+        .await
+        .expect_ok();
+    settle().await;
+
+    let request_id = reply.headers["x-request-id"].to_str().expect("ascii");
+    let log = server.log();
+    assert!(log.contains(request_id), "{log}");
+    assert!(!log.contains("fake"), "{log}");
+}
+
+#[tokio::test]
 async fn client_mistakes_log_no_errors() {
     let (app, server) = spawn_server(&[]).await;
     let alice = app.customer("alice");

@@ -136,13 +136,81 @@ async fn a_failed_operation_is_counted_by_its_first_error_code() {
     let name = unique_name();
 
     let reply = app
-        .post_graphql(None, &format!("query {name} {{ me {{ id }} }}"), json!({}))
+        .graphql(
+            &app.customer("alice"),
+            &format!("query {name} {{ ticket(id: \"nope\") {{ id }} }}"),
+            json!({}),
+        )
         .await;
 
-    assert_eq!(reply.error_code().as_deref(), Some("UNAUTHENTICATED"));
+    assert_eq!(reply.error_code().as_deref(), Some("NOT_FOUND"));
     let scrape = scrape_of(&app).await;
-    assert_eq!(operations(&scrape, &name, "UNAUTHENTICATED"), 1.0);
+    assert_eq!(operations(&scrape, &name, "NOT_FOUND"), 1.0);
     assert_eq!(operations(&scrape, &name, "OK"), 0.0);
+}
+
+/// Sends `count` operations named `{prefix}_{index}` without a token, ten to a batch.
+async fn send_anonymous_operations(app: &TestApp, prefix: &str, count: usize) {
+    let names: Vec<String> = (0..count)
+        .map(|index| format!("{prefix}_{index}"))
+        .collect();
+    for batch in names.chunks(10) {
+        let operations: Vec<Value> = batch
+            .iter()
+            .map(|name| json!({ "query": format!("query {name} {{ __typename }}") }))
+            .collect();
+        let reply = app.post_batch(None, &operations).await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+    }
+}
+
+#[tokio::test]
+async fn anonymous_operations_leave_the_labels_to_signed_in_users() {
+    let app = spawn_app_with_metrics().await;
+    let junk = unique_name();
+    send_anonymous_operations(&app, &junk, MAX_OPERATION_NAMES + 10).await;
+    let real = unique_name();
+
+    app.graphql(
+        &app.customer("alice"),
+        &format!("query {real} {{ me {{ id }} }}"),
+        json!({}),
+    )
+    .await
+    .expect_ok();
+
+    let scrape = scrape_of(&app).await;
+    assert_eq!(operations(&scrape, &real, "OK"), 1.0);
+    assert!(
+        scrape
+            .named(REQUESTS)
+            .all(|sample| !sample.labels["operation"].starts_with(&junk))
+    );
+}
+
+#[tokio::test]
+async fn an_operation_that_fails_validation_takes_no_label() {
+    let app = spawn_app_with_metrics().await;
+    let name = unique_name();
+
+    let reply = app
+        .graphql(
+            &app.customer("alice"),
+            &format!("query {name} {{ noSuchField }}"),
+            json!({}),
+        )
+        .await;
+
+    assert_eq!(
+        reply.error_code().as_deref(),
+        Some("GRAPHQL_VALIDATION_FAILED")
+    );
+    let scrape = scrape_of(&app).await;
+    assert!(
+        scrape
+            .named(REQUESTS)
+            .all(|sample| sample.labels["operation"] != name)
+    );
 }
 
 #[tokio::test]
@@ -418,5 +486,6 @@ async fn each_refusal_is_counted_once_by_its_reason() {
     assert_eq!(refusals("limit"), Some(1.0));
     assert_eq!(refusals("rate_limit"), Some(1.0));
     assert_eq!(operations(&scrape, "anonymous", "QUERY_TOO_COMPLEX"), 1.0);
-    assert_eq!(operations(&scrape, "Again", "RATE_LIMITED"), 1.0);
+    // Refused before validation: its name takes no label.
+    assert_eq!(operations(&scrape, "other", "RATE_LIMITED"), 1.0);
 }

@@ -1,10 +1,12 @@
 //! Apollo's automatic persisted queries: a client sends the SHA-256 of a query, and its
 //! text only when the server asks for it.
 
+use std::num::NonZeroUsize;
+
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Reply, TestApp, spawn_app};
+use crate::helpers::{Reply, TestApp, spawn_app, spawn_app_with};
 
 const QUERY: &str = "{ me { id } }";
 
@@ -113,4 +115,47 @@ async fn a_persisted_mutation_is_still_refused_over_get() {
 
     assert_eq!(reply.status, 405);
     assert_eq!(app.ticket_total().await, 1);
+}
+
+/// Sends `query` with its hash and no token.
+async fn post_anonymously(app: &TestApp, query: &str) -> Reply {
+    let body = json!({ "query": query, "extensions": persisted(&hash_of(query)) });
+    app.post_raw(&[("content-type", "application/json")], body.to_string())
+        .await
+}
+
+#[tokio::test]
+async fn an_anonymous_clients_persisted_query_runs_but_is_not_kept() {
+    let app = spawn_app().await;
+    let query = "query Anonymous { __typename }";
+    post_anonymously(&app, query).await.expect_ok();
+
+    let reply = post(&app, json!({ "extensions": persisted(&hash_of(query)) })).await;
+
+    assert_eq!(
+        reply.error_code().as_deref(),
+        Some("PERSISTED_QUERY_NOT_FOUND")
+    );
+}
+
+#[tokio::test]
+async fn anonymous_registrations_do_not_push_a_customers_persisted_query_out() {
+    let entries = 4;
+    let app = spawn_app_with(|config| {
+        config.http.query_limits.document_cache_entries =
+            NonZeroUsize::new(entries).expect("not zero");
+    })
+    .await;
+    let extensions = persist(&app, QUERY).await;
+
+    for index in 0..entries * 5 {
+        post_anonymously(&app, &format!("query Junk{index} {{ __typename }}"))
+            .await
+            .expect_ok();
+    }
+
+    let reply = post(&app, json!({ "extensions": extensions }))
+        .await
+        .expect_ok();
+    assert_eq!(reply.data("me")["id"], "alice");
 }
