@@ -297,6 +297,22 @@ pub async fn migrate_when_reachable(db: DatabaseConnection, schema: SchemaState)
     }
 }
 
+/// The most connections the pool opens.
+pub fn pool_capacity(db: &DatabaseConnection) -> usize {
+    let capacity = match db.get_database_backend() {
+        DbBackend::Sqlite => db
+            .get_sqlite_connection_pool()
+            .options()
+            .get_max_connections(),
+        DbBackend::Postgres => db
+            .get_postgres_connection_pool()
+            .options()
+            .get_max_connections(),
+        _ => 1,
+    };
+    usize::try_from(capacity).unwrap_or(usize::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::any;
@@ -387,20 +403,4 @@ mod tests {
             let _ = redacted_url(&url);
         }
     }
-}
-
-/// The most connections the pool opens.
-pub fn pool_capacity(db: &DatabaseConnection) -> usize {
-    let capacity = match db.get_database_backend() {
-        DbBackend::Sqlite => db
-            .get_sqlite_connection_pool()
-            .options()
-            .get_max_connections(),
-        DbBackend::Postgres => db
-            .get_postgres_connection_pool()
-            .options()
-            .get_max_connections(),
-        _ => 1,
-    };
-    usize::try_from(capacity).unwrap_or(usize::MAX)
 }
