@@ -158,7 +158,7 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!third.is_finished());
 
-        first.settle(3);
+        first.settle(0);
 
         tokio::time::timeout(Duration::from_millis(1), third)
             .await
