@@ -314,13 +314,12 @@ const HISTORY_EVENTS: &str = "subscription($id: ID!, $after: ID) {
     ticketEvents(ticketId: $id, after: $after) { id ticket { messages { id } } }
 }";
 
-#[tokio::test]
-async fn a_delivery_past_the_message_budget_answers_query_too_complex_and_the_next_still_comes() {
-    let app = spawn_app_with(|config| config.http.query_limits.max_messages = 3).await;
-    let (ticket, events) = ticket_with_messages(&app, 3).await;
+/// alice's ticket of `messages` messages, and her socket subscribed (as `1`) to its
+/// events from now on, selecting its history.
+async fn subscribed_to_history(app: &TestApp, messages: usize) -> (String, Socket) {
+    let (ticket, events) = ticket_with_messages(app, messages).await;
     let newest = events.last().expect("an event");
-    let alice = app.customer("alice");
-    let mut socket = Socket::signed_in(&app, Some(&alice.token)).await;
+    let mut socket = Socket::signed_in(app, Some(&app.customer("alice").token)).await;
     socket
         .subscribe(
             "1",
@@ -328,6 +327,14 @@ async fn a_delivery_past_the_message_budget_answers_query_too_complex_and_the_ne
             json!({ "id": ticket, "after": newest }),
         )
         .await;
+    (ticket, socket)
+}
+
+#[tokio::test]
+async fn a_delivery_past_the_message_budget_answers_query_too_complex_and_the_next_still_comes() {
+    let app = spawn_app_with(|config| config.http.query_limits.max_messages = 3).await;
+    let (ticket, mut socket) = subscribed_to_history(&app, 3).await;
+    let alice = app.customer("alice");
 
     app.add_message(&alice, &ticket, "Fourth", false)
         .await
@@ -345,17 +352,8 @@ async fn a_delivery_past_the_message_budget_answers_query_too_complex_and_the_ne
 #[tokio::test]
 async fn each_delivery_reads_under_a_message_budget_of_its_own() {
     let app = spawn_app_with(|config| config.http.query_limits.max_messages = 5).await;
-    let (ticket, events) = ticket_with_messages(&app, 3).await;
-    let newest = events.last().expect("an event");
+    let (ticket, mut socket) = subscribed_to_history(&app, 3).await;
     let alice = app.customer("alice");
-    let mut socket = Socket::signed_in(&app, Some(&alice.token)).await;
-    socket
-        .subscribe(
-            "1",
-            HISTORY_EVENTS,
-            json!({ "id": ticket, "after": newest }),
-        )
-        .await;
 
     for (expected, body) in [(4, "Fourth"), (5, "Fifth")] {
         // The ticket is read as it is at delivery: the next is written after.
