@@ -55,11 +55,6 @@ impl MessageBudget {
         *self.0.spent.lock().await
     }
 
-    /// Forgets what was spent: a subscription's next event runs under a budget of its own.
-    pub async fn start_over(&self) {
-        *self.0.spent.lock().await = 0;
-    }
-
     fn exceeded(&self) -> AppError {
         AppError::QueryTooComplex(format!(
             "The operation would read more than {} messages; ask for fewer tickets",
@@ -193,14 +188,6 @@ mod tests {
         assert!(!waiting.is_finished());
         first.spend(7).expect("within");
         assert_eq!(waiting.await.expect("joined").expect("within"), 4);
-    }
-
-    #[tokio::test]
-    async fn starting_over_forgets_what_was_spent() {
-        let budget = MessageBudget::new(10);
-        let _ = budget.reserve().await.expect("within").spend(11);
-        budget.start_over().await;
-        assert_eq!(budget.reserve().await.expect("renewed").rows(), 11);
     }
 
     #[tokio::test]

@@ -166,28 +166,34 @@ mod tests {
             .expect("joined");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn rows_read_are_regained_at_one_budget_a_second() {
+    /// A pace of 100 rows a second for deliveries of up to 100 rows, whose bucket
+    /// alice's two deliveries of 100 rows have just emptied.
+    async fn emptied_by_alice() -> Arc<ReadingPace> {
         let pace = Arc::new(ReadingPace::new(99, 100));
         pace.reserve("alice").await.settle(100);
         pace.reserve("alice").await.settle(100);
+        pace
+    }
+
+    /// How long `user` waits for a delivery (which reads nothing) on a paused clock.
+    async fn wait_of(pace: &Arc<ReadingPace>, user: &str) -> Duration {
         let started = Instant::now();
+        pace.reserve(user).await.settle(0);
+        started.elapsed()
+    }
 
-        pace.reserve("alice").await.settle(0);
+    #[tokio::test(start_paused = true)]
+    async fn rows_read_are_regained_at_the_pace() {
+        let pace = emptied_by_alice().await;
 
-        assert_eq!(started.elapsed(), Duration::from_secs(1));
+        assert_eq!(wait_of(&pace, "alice").await, Duration::from_secs(1));
     }
 
     #[tokio::test(start_paused = true)]
     async fn one_users_reading_does_not_slow_another() {
-        let pace = Arc::new(ReadingPace::new(99, 100));
-        pace.reserve("alice").await.settle(100);
-        pace.reserve("alice").await.settle(100);
-        let started = Instant::now();
+        let pace = emptied_by_alice().await;
 
-        pace.reserve("bob").await.settle(0);
-
-        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert_eq!(wait_of(&pace, "bob").await, Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
@@ -195,10 +201,7 @@ mod tests {
         let pace = Arc::new(ReadingPace::new(99, 100));
         drop(pace.reserve("alice").await);
         drop(pace.reserve("alice").await);
-        let started = Instant::now();
 
-        pace.reserve("alice").await.settle(0);
-
-        assert_eq!(started.elapsed(), Duration::from_secs(1));
+        assert_eq!(wait_of(&pace, "alice").await, Duration::from_secs(1));
     }
 }

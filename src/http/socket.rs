@@ -268,19 +268,18 @@ async fn connection_init(
             .find(|(key, _)| key.eq_ignore_ascii_case("authorization"))
             .map(|(_, value)| value)
     });
-    let signed_in = match authorization {
-        Some(authorization) => sign_in(&state, authorization).await.map(Some),
-        None => open_anonymously(&state).map(|place| {
-            let mut session = session.lock().unwrap_or_else(PoisonError::into_inner);
-            session.place = Some(place);
-            None
-        }),
+    let opened = match authorization {
+        Some(authorization) => sign_in(&state, authorization).await.map(Opened::SignedIn),
+        None => open_anonymously(&state).map(Opened::Anonymous),
     };
     let answer = {
         let mut session = session.lock().unwrap_or_else(PoisonError::into_inner);
-        match signed_in {
-            Ok(None) => Ok(data),
-            Ok(Some(SignedIn {
+        match opened {
+            Ok(Opened::Anonymous(place)) => {
+                session.place = Some(place);
+                Ok(data)
+            }
+            Ok(Opened::SignedIn(SignedIn {
                 viewer,
                 expires_at,
                 place,
@@ -311,6 +310,12 @@ fn open_anonymously(state: &AppState) -> Result<Counted, (u16, &'static str)> {
         .anonymous
         .take(ANONYMOUS, limit)
         .ok_or((close::TOO_MANY_SOCKETS, TOO_MANY_ANONYMOUS_REASON))
+}
+
+/// A socket `connection_init` let in.
+enum Opened {
+    Anonymous(Counted),
+    SignedIn(SignedIn),
 }
 
 struct SignedIn {

@@ -37,6 +37,11 @@ fn assert_refused_naming(output: &Output, setting: &str) {
     assert!(!printed.contains("panicked"), "{printed}");
 }
 
+fn assert_printed(output: &Output, text: &str) {
+    let printed = printed(output);
+    assert!(printed.contains(text), "{printed}");
+}
+
 #[test]
 fn help_does_not_show_the_database_password() {
     let output = run(&["--help"], &[("DATABASE_URL", POSTGRES_URL)]);
@@ -184,11 +189,7 @@ fn a_secret_file_that_is_a_symbolic_link_exits_with_code_2_naming_it() {
     let output = mint_token(&url);
 
     assert_refused_naming(&output, &secret_file.display().to_string());
-    assert!(
-        printed(&output).contains("symbolic link"),
-        "{}",
-        printed(&output)
-    );
+    assert_printed(&output, "symbolic link");
 }
 
 #[test]
@@ -201,11 +202,7 @@ fn a_secret_file_in_a_directory_others_may_write_exits_with_code_2_naming_it() {
     let output = mint_token(&url);
 
     assert_refused_naming(&output, &directory.path().display().to_string());
-    assert!(
-        printed(&output).contains("written by other users"),
-        "{}",
-        printed(&output)
-    );
+    assert_printed(&output, "written by other users");
 }
 
 #[test]
@@ -234,11 +231,7 @@ fn a_secret_file_another_user_owns_exits_with_code_2_naming_it() {
     let output = mint_token(&url);
 
     assert_refused_naming(&output, &secret_file.display().to_string());
-    assert!(
-        printed(&output).contains("owned by uid 65534"),
-        "{}",
-        printed(&output)
-    );
+    assert_printed(&output, "owned by uid 65534");
 }
 
 fn mint_token_living(ttl: &str) -> Output {

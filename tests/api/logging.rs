@@ -4,11 +4,21 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::server_process::spawn_server;
+use crate::helpers::Reply;
+use crate::server_process::{ServerProcess, spawn_server};
 
 /// Lets the log reader thread catch up with the server.
 async fn settle() {
     tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// The server's log, once it names the request `reply` answered by its id.
+async fn log_naming(reply: &Reply, server: &ServerProcess) -> String {
+    settle().await;
+    let request_id = reply.headers["x-request-id"].to_str().expect("ascii");
+    let log = server.log();
+    assert!(log.contains(request_id), "{log}");
+    log
 }
 
 #[tokio::test]
@@ -25,11 +35,7 @@ async fn the_info_log_names_each_request_by_id_and_holds_no_token_or_message_tex
         )
         .await
         .expect_ok();
-    settle().await;
-
-    let request_id = reply.headers["x-request-id"].to_str().expect("ascii");
-    let log = server.log();
-    assert!(log.contains(request_id), "{log}");
+    let log = log_naming(&reply, &server).await;
     assert!(!log.contains(&alice.token), "{log}");
     assert!(!log.contains(secret_text), "{log}");
 }
@@ -49,11 +55,7 @@ async fn a_request_id_that_would_forge_log_fields_never_reaches_the_log() {
         )
         .await
         .expect_ok();
-    settle().await;
-
-    let request_id = reply.headers["x-request-id"].to_str().expect("ascii");
-    let log = server.log();
-    assert!(log.contains(request_id), "{log}");
+    let log = log_naming(&reply, &server).await;
     assert!(!log.contains("fake"), "{log}");
 }
 

@@ -11,7 +11,7 @@ use supportdesk::graphql::metrics::MAX_OPERATION_NAMES;
 use supportdesk::startup::Application;
 
 use crate::helpers::{
-    TestApp, TestDatabase, assert_too_complex, spawn_app, spawn_app_with, test_config,
+    Reply, TestApp, TestDatabase, assert_too_complex, spawn_app, spawn_app_with, test_config,
 };
 use crate::prometheus::{Scrape, scrape};
 use crate::server_process::{free_port, spawn_server};
@@ -130,18 +130,18 @@ async fn each_operation_is_counted_and_timed_by_name_and_outcome() {
     assert_eq!(buckets.last(), Some(&3.0));
 }
 
+/// A query named `name` selecting `selection`, as a signed-in customer.
+async fn alices_query(app: &TestApp, name: &str, selection: &str) -> Reply {
+    let query = format!("query {name} {{ {selection} }}");
+    app.graphql(&app.customer("alice"), &query, json!({})).await
+}
+
 #[tokio::test]
 async fn a_failed_operation_is_counted_by_its_first_error_code() {
     let app = spawn_app_with_metrics().await;
     let name = unique_name();
 
-    let reply = app
-        .graphql(
-            &app.customer("alice"),
-            &format!("query {name} {{ ticket(id: \"nope\") {{ id }} }}"),
-            json!({}),
-        )
-        .await;
+    let reply = alices_query(&app, &name, "ticket(id: \"nope\") { id }").await;
 
     assert_eq!(reply.error_code().as_deref(), Some("NOT_FOUND"));
     let scrape = scrape_of(&app).await;
@@ -171,13 +171,7 @@ async fn anonymous_operations_leave_the_labels_to_signed_in_users() {
     send_anonymous_operations(&app, &junk, MAX_OPERATION_NAMES + 10).await;
     let real = unique_name();
 
-    app.graphql(
-        &app.customer("alice"),
-        &format!("query {real} {{ me {{ id }} }}"),
-        json!({}),
-    )
-    .await
-    .expect_ok();
+    alices_query(&app, &real, "me { id }").await.expect_ok();
 
     let scrape = scrape_of(&app).await;
     assert_eq!(operations(&scrape, &real, "OK"), 1.0);
@@ -193,13 +187,7 @@ async fn an_operation_that_fails_validation_takes_no_label() {
     let app = spawn_app_with_metrics().await;
     let name = unique_name();
 
-    let reply = app
-        .graphql(
-            &app.customer("alice"),
-            &format!("query {name} {{ noSuchField }}"),
-            json!({}),
-        )
-        .await;
+    let reply = alices_query(&app, &name, "noSuchField").await;
 
     assert_eq!(
         reply.error_code().as_deref(),
