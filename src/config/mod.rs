@@ -772,6 +772,32 @@ mod tests {
     }
 
     #[test]
+    fn sockets_by_default_leave_a_quarter_of_the_connections_to_http() {
+        let mut settings = valid_settings();
+        settings.http.max_connections = 60;
+        let config = Config::from_settings(settings).expect("config");
+        assert_eq!(config.http.socket_limits.max_sockets, 45);
+    }
+
+    #[test]
+    fn sockets_that_could_take_every_connection_are_refused() {
+        let mut settings = valid_settings();
+        settings.http.max_connections = 60;
+        settings.http.ws_max_sockets = Some(60);
+        assert!(refusal(settings).contains("WS_MAX_SOCKETS"));
+    }
+
+    #[test]
+    fn a_user_without_subscriptions_or_a_reading_pace_of_zero_is_refused() {
+        let mut settings = valid_settings();
+        settings.http.ws_max_subscriptions_per_user = 0;
+        assert!(refusal(settings).contains("WS_MAX_SUBSCRIPTIONS_PER_USER"));
+        let mut settings = valid_settings();
+        settings.http.ws_subscription_messages_per_second = 0;
+        assert!(refusal(settings).contains("WS_SUBSCRIPTION_MESSAGES_PER_SECOND"));
+    }
+
+    #[test]
     fn a_batch_limit_of_zero_is_refused() {
         let mut settings = valid_settings();
         settings.http.graphql_max_batch = 0;

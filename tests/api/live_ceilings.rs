@@ -371,6 +371,41 @@ async fn each_delivery_reads_under_a_message_budget_of_its_own() {
 }
 
 #[tokio::test]
+async fn aliases_and_fragments_of_one_delivery_share_its_budget_over_the_legacy_protocol() {
+    let app = spawn_app_with(|config| config.http.query_limits.max_messages = 5).await;
+    let (ticket, events) = ticket_with_messages(&app, 3).await;
+    let alice = app.customer("alice");
+    let mut socket = signed_in(&app, "graphql-ws", &alice).await;
+    // Each alias alone reads four messages, within the budget; together eight.
+    let query = "subscription($id: ID!, $after: ID) {
+        ticketEvents(ticketId: $id, after: $after) { ...History b: ticket { messages { id } } }
+    }
+    fragment History on TicketEvent { a: ticket { messages { id } } }";
+    socket
+        .send(json!({
+            "id": "1",
+            "type": "start",
+            "payload": { "query": query, "variables": { "id": ticket, "after": events.last() } },
+        }))
+        .await;
+
+    app.add_message(&alice, &ticket, "Fourth", false)
+        .await
+        .expect_ok();
+
+    match socket.receive().await {
+        Received::Json(message) if message["type"] == "data" => {
+            assert_eq!(
+                code_of(&message["payload"]),
+                Some("QUERY_TOO_COMPLEX"),
+                "{message:#}"
+            );
+        }
+        other => panic!("expected the event, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn a_replay_from_the_first_event_reads_at_the_users_pace() {
     // Each delivery reserves 11 rows of a bucket of 22 that refills at 4 a second, and
     // gives back what it did not read.
