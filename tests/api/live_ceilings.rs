@@ -26,8 +26,13 @@ fn start(protocol: &str, id: &str, query: &str) -> Value {
 
 /// A socket speaking `protocol`, acknowledged, as `user`.
 async fn signed_in(app: &TestApp, protocol: &str, user: &User) -> Socket {
+    acknowledged(app, protocol, Some(&user.token)).await
+}
+
+/// A socket speaking `protocol`, acknowledged, with `token` or without one.
+async fn acknowledged(app: &TestApp, protocol: &str, token: Option<&str>) -> Socket {
     let mut socket = Socket::open_with(app, protocol, &[]).await;
-    socket.init(Some(&user.token)).await;
+    socket.init(token).await;
     let ack = socket.receive().await;
     assert!(
         matches!(&ack, Received::Json(message) if message["type"] == "connection_ack"),
@@ -139,23 +144,26 @@ async fn an_anonymous_socket_is_closed_at_the_init_timeout_whatever_it_does() {
         config.http.socket_limits.init_timeout = Duration::from_millis(800);
     })
     .await;
-    let mut socket = Socket::signed_in(&app, None).await;
-    let opened = Instant::now();
+    for protocol in PROTOCOLS {
+        let mut socket = acknowledged(&app, protocol, None).await;
+        let opened = Instant::now();
 
-    let closed = loop {
-        let query =
-            json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ __typename }" } });
-        if !socket.try_send(query).await {
-            break socket.close_code().await;
-        }
-        match socket.receive().await {
-            Received::Closed(code) => break code,
-            Received::Json(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    };
+        let closed = loop {
+            if !socket
+                .try_send(start(protocol, "1", "{ __typename }"))
+                .await
+            {
+                break socket.close_code().await;
+            }
+            match socket.receive().await {
+                Received::Closed(code) => break code,
+                Received::Json(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
 
-    assert_eq!(closed, Some(4408));
-    assert!(opened.elapsed() < Duration::from_secs(5));
+        assert_eq!(closed, Some(4408), "{protocol}");
+        assert!(opened.elapsed() < Duration::from_secs(5), "{protocol}");
+    }
 }
 
 #[tokio::test]

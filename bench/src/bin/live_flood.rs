@@ -76,13 +76,9 @@ fn cpu_seconds(pid: &str) -> f64 {
 
 /// Times `samples` queries of the victim, one after another, or as many as fit in
 /// [`SAMPLING_AT_MOST`].
-async fn time_victim(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    samples: usize,
-) -> Vec<Duration> {
+async fn time_victim(client: &reqwest::Client, url: &str, token: &str, samples: usize) -> Sampled {
     let mut latencies = Vec::with_capacity(samples);
+    let mut failed = 0;
     let started = Instant::now();
     for _ in 0..samples {
         if started.elapsed() > SAMPLING_AT_MOST {
@@ -96,13 +92,21 @@ async fn time_victim(
             .send()
             .await
             .expect("the server answers");
-        let body: serde_json::Value = response.json().await.expect("JSON");
-        assert!(body.get("errors").is_none(), "{body}");
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        if body.get("errors").is_some() || body.get("data").is_none() {
+            failed += 1;
+        }
         latencies.push(started.elapsed());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     latencies.sort();
-    latencies
+    Sampled { latencies, failed }
+}
+
+/// The victim's latencies, sorted, and how many of its queries failed.
+struct Sampled {
+    latencies: Vec<Duration>,
+    failed: usize,
 }
 
 fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
@@ -118,10 +122,12 @@ fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
         .map_or(0.0, |latency| latency.as_secs_f64() * 1000.0)
 }
 
-fn summary(name: &str, sorted: &[Duration]) -> String {
+fn summary(name: &str, sampled: &Sampled) -> String {
+    let sorted = &sampled.latencies;
     format!(
-        "{name}: {} samples, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "{name}: {} samples ({} failed), p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         sorted.len(),
+        sampled.failed,
         percentile(sorted, 0.5),
         percentile(sorted, 0.99),
         percentile(sorted, 1.0)
