@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use supportdesk_bench::{number, setting, status_mib};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -22,33 +23,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const PER_SOCKET: usize = 20;
 
 type Sent = Arc<Mutex<HashMap<String, Instant>>>;
-
-fn setting(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
-}
-
-fn number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
-fn resident_mib(pid: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| {
-            value
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
-}
 
 #[tokio::main]
 async fn main() {
@@ -65,7 +39,7 @@ async fn main() {
     let subscriptions = number("SUBSCRIPTIONS", 1000);
     let events = number("EVENTS", 100);
 
-    let before = resident_mib(&reader_pid);
+    let before = status_mib(&reader_pid, "VmRSS:");
     let (latencies, mut ready) = (
         Arc::new(Mutex::new(Vec::<Duration>::new())),
         tokio::sync::mpsc::channel::<()>(1024),
@@ -87,7 +61,7 @@ async fn main() {
     }
     // Every subscription has read where it starts.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = resident_mib(&reader_pid);
+    let after = status_mib(&reader_pid, "VmRSS:");
 
     let client = reqwest_like::Client::new(&writer, &writer_token);
     for n in 0..events {
