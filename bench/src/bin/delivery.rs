@@ -12,12 +12,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
-use supportdesk_bench::{number, setting, status_mib};
+use supportdesk_bench::{number, setting, status_mib, subscribed_socket};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// Subscriptions per socket: the server's default ceiling.
 const PER_SOCKET: usize = 20;
@@ -105,31 +104,8 @@ async fn subscriber(
     sent: Sent,
     ready: tokio::sync::mpsc::Sender<()>,
 ) {
-    let mut request = url.into_client_request().expect("a request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("a header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("the socket opens");
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
-    socket
-        .send(Message::text(init.to_string()))
-        .await
-        .expect("sent");
-    let _ack = socket.next().await;
-    for id in 0..count {
-        let subscribe = json!({
-            "id": id.to_string(),
-            "type": "subscribe",
-            "payload": { "query": "subscription { ticketFeed { id message { body } } }" },
-        });
-        socket
-            .send(Message::text(subscribe.to_string()))
-            .await
-            .expect("sent");
-    }
+    let payload = json!({ "query": "subscription { ticketFeed { id message { body } } }" });
+    let mut socket = subscribed_socket(&url, &token, count, &payload).await;
     let _ = ready.send(()).await;
     while let Some(Ok(message)) = socket.next().await {
         let Message::Text(text) = message else {

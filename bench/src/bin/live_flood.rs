@@ -11,11 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::json;
-use supportdesk_bench::{number, setting, status_mib};
+use supportdesk_bench::{number, setting, status_mib, subscribed_socket};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// The selection of the first scenario: every event re-reads the timeline, and
 /// every event of it the ticket's whole history.
@@ -134,36 +133,10 @@ async fn main() {
     let cpu_before = cpu_seconds(&pid);
     let started = Instant::now();
     let received = Arc::new(Received::default());
+    let socket_url = format!("ws://{server}/graphql");
+    let payload = json!({ "query": FLOOD, "variables": { "id": ticket, "after": first_event } });
     for _ in 0..sockets {
-        let request = format!("ws://{server}/graphql")
-            .into_client_request()
-            .map(|mut request| {
-                request.headers_mut().insert(
-                    "sec-websocket-protocol",
-                    "graphql-transport-ws".parse().expect("a header"),
-                );
-                request
-            })
-            .expect("a request");
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("the socket opens");
-        let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {attacker}") } });
-        socket
-            .send(Message::text(init.to_string()))
-            .await
-            .expect("sent");
-        for id in 0..per_socket {
-            let subscribe = json!({
-                "id": id.to_string(),
-                "type": "subscribe",
-                "payload": { "query": FLOOD, "variables": { "id": ticket, "after": first_event } },
-            });
-            socket
-                .send(Message::text(subscribe.to_string()))
-                .await
-                .expect("sent");
-        }
+        let mut socket = subscribed_socket(&socket_url, &attacker, per_socket, &payload).await;
         let received = Arc::clone(&received);
         tokio::spawn(async move {
             while let Some(Ok(message)) = socket.next().await {
