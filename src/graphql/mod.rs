@@ -1,42 +1,23 @@
-//! The GraphQL schema: types, resolvers, the checks every request passes, and the SDL the
-//! clients are written against.
+//! GraphQL: the schema (`schema`, its types and resolvers) and the checks every request
+//! passes (`pipeline`), which do not import each other; here they are put together, and
+//! the SDL the clients are written against is printed.
 
-mod context;
-pub mod cost;
-mod document_cache;
-mod events;
-mod guards;
-pub mod limits;
-pub mod metrics;
-mod mutation;
-pub mod nesting;
-mod panic_guard;
 pub mod pipeline;
-mod query;
-pub mod rate_limit;
-pub mod request;
-mod scalars;
-mod selected;
-mod spans;
-mod subscription;
-mod types;
+pub mod schema;
 
 use std::sync::Arc;
 
 use async_graphql::{SDLExportOptions, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
-pub use mutation::MutationRoot;
-pub use panic_guard::PanicGuard;
-pub use query::QueryRoot;
-use subscription::StreamReads;
-pub use subscription::SubscriptionRoot;
+use pipeline::RequestPipeline;
+use pipeline::metrics::OperationMetrics;
+use pipeline::rate_limit::MutationRateLimiter;
+use pipeline::request::Introspection;
+use pipeline::spans::OperationSpans;
+pub use pipeline::{PanicGuard, execution_started};
+use schema::{MutationRoot, QueryRoot, StreamReads, SubscriptionRoot};
 
-use self::metrics::OperationMetrics;
-use self::pipeline::RequestPipeline;
-use self::rate_limit::MutationRateLimiter;
-use self::request::Introspection;
-use self::spans::OperationSpans;
 use crate::config::HttpOptions;
 use crate::metrics::Open;
 use crate::notify::EventNotifier;
@@ -103,13 +84,6 @@ pub fn schema(
         builder = builder.disable_introspection().disable_suggestions();
     }
     builder.finish()
-}
-
-/// Whether execution started: it yields `data`, or errors located at a field. Before
-/// execution (parse, validation) errors have no path.
-pub fn execution_started(response: &async_graphql::Response) -> bool {
-    response.data != async_graphql::Value::Null
-        || response.errors.iter().any(|error| !error.path.is_empty())
 }
 
 /// The schema in SDL, with fields and enum items sorted so that it diffs cleanly.

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use supportdesk::graphql::metrics::MAX_OPERATION_NAMES;
+use supportdesk::graphql::pipeline::metrics::MAX_OPERATION_NAMES;
 use supportdesk::startup::Application;
 
 use crate::helpers::{

@@ -158,7 +158,7 @@ fn count_directives(document: &ExecutableDocument) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graphql::nesting::check_nesting;
+    use crate::graphql::pipeline::nesting::check_nesting;
 
     fn check(query: &str) -> Result<(), AppError> {
         let limits = QueryLimits::DEFAULT;

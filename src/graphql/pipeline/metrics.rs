@@ -24,7 +24,7 @@ use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResu
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
-use super::pipeline::viewer_of;
+use super::checks::viewer_of;
 use super::selected::OperationWatch;
 use crate::metrics::record_operation;
 use crate::refusal::Refusal;

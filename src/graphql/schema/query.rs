@@ -31,7 +31,7 @@ impl TicketQuery {
     /// see all and may filter by owner. `page` ≥ 1, 1 ≤ `limit` ≤ 100.
     #[graphql(
         guard = "SignedIn",
-        complexity = "crate::graphql::cost::page(limit, child_complexity)"
+        complexity = "crate::graphql::schema::cost::page(limit, child_complexity)"
     )]
     async fn tickets(
         &self,

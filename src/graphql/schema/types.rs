@@ -119,7 +119,7 @@ impl Ticket {
 
     /// The whole history, oldest first; the first is the message the ticket was opened
     /// with. Customers do not see internal notes.
-    #[graphql(complexity = "crate::graphql::cost::history(child_complexity)")]
+    #[graphql(complexity = "crate::graphql::schema::cost::history(child_complexity)")]
     async fn messages(&self, ctx: &Context<'_>) -> Result<Cow<'_, Vec<TicketMessage>>> {
         if let Some(loaded) = &self.messages {
             return Ok(Cow::Borrowed(loaded));
@@ -134,7 +134,7 @@ impl Ticket {
     }
 
     /// The timeline, oldest first: events after `after` (exclusive), at most `limit` (1–100).
-    #[graphql(complexity = "crate::graphql::cost::page(limit, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::schema::cost::page(limit, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,17 @@
+//! The schema clients are written against: its types, resolvers and guards. Resolvers
+//! turn arguments into use-case calls (`crate::tickets`, `crate::events`) and their
+//! results into GraphQL types; the rules live in the use cases and in `crate::policy`.
+
+mod context;
+pub mod cost;
+mod events;
+mod guards;
+mod mutation;
+mod query;
+mod scalars;
+mod subscription;
+mod types;
+
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+pub use subscription::{StreamReads, SubscriptionRoot};
