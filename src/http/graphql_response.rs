@@ -1,9 +1,10 @@
-//! Writing GraphQL responses: the media type, `data` present only once execution
-//! started, a code on every error, and `null` where a field failed.
+//! Writing GraphQL responses: the media type, and `data` present only once execution
+//! started. The pipeline has shaped them (a code on every error, `null` where a field
+//! failed) for every transport alike.
 
 use std::collections::BTreeMap;
 
-use async_graphql::{ErrorExtensions, PathSegment};
+use async_graphql::ErrorExtensions;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -41,14 +42,7 @@ fn response_body(response: async_graphql::Response) -> Value {
     let executed = execution_started(&response);
     let mut body = serde_json::Map::new();
     if executed {
-        let mut data = match json_of(&response.data) {
-            Value::Null => Value::Object(serde_json::Map::new()),
-            data => data,
-        };
-        for error in &response.errors {
-            null_where_failed(&mut data, &error.path);
-        }
-        body.insert("data".into(), data);
+        body.insert("data".into(), json_of(&response.data));
     }
     let errors: Vec<Value> = response
         .errors
@@ -62,32 +56,6 @@ fn response_body(response: async_graphql::Response) -> Value {
         body.insert("extensions".into(), json_of(&response.extensions));
     }
     Value::Object(body)
-}
-
-/// async-graphql leaves a failed field out of `data`; the spec (and the clients' caches)
-/// want it there as `null`. Walks the error's path and puts `null` where the walk
-/// first finds nothing.
-fn null_where_failed(data: &mut Value, path: &[PathSegment]) {
-    let mut current = data;
-    for segment in path {
-        current = match (current, segment) {
-            (Value::Object(fields), PathSegment::Field(name)) => {
-                if !fields.contains_key(name) {
-                    fields.insert(name.clone(), Value::Null);
-                    return;
-                }
-                match fields.get_mut(name) {
-                    Some(next) => next,
-                    None => return,
-                }
-            }
-            (Value::Array(items), PathSegment::Index(index)) => match items.get_mut(*index) {
-                Some(next) => next,
-                None => return,
-            },
-            _ => return,
-        };
-    }
 }
 
 fn json_of(value: &impl serde::Serialize) -> Value {

@@ -3,42 +3,18 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{TestApp, User, spawn_app, spawn_app_with};
 use crate::prometheus::scrape;
 use crate::server_process::{ServerProcess, free_port, spawn_server};
-use crate::socket::{Received, Socket, code_of, refusal_code};
-
-const PROTOCOLS: [&str; 2] = ["graphql-transport-ws", "graphql-ws"];
+use crate::socket::{PROTOCOLS, Received, Socket, acknowledged, code_of, refusal_code, start};
 
 const FEED: &str = "subscription { ticketFeed { id } }";
-
-/// A `subscribe` (or the legacy protocol's `start`) of `query`.
-fn start(protocol: &str, id: &str, query: &str) -> Value {
-    let kind = if protocol == "graphql-ws" {
-        "start"
-    } else {
-        "subscribe"
-    };
-    json!({ "id": id, "type": kind, "payload": { "query": query } })
-}
 
 /// A socket speaking `protocol`, acknowledged, as `user`.
 async fn signed_in(app: &TestApp, protocol: &str, user: &User) -> Socket {
     acknowledged(app, protocol, Some(&user.token)).await
-}
-
-/// A socket speaking `protocol`, acknowledged, with `token` or without one.
-async fn acknowledged(app: &TestApp, protocol: &str, token: Option<&str>) -> Socket {
-    let mut socket = Socket::open_with(app, protocol, &[]).await;
-    socket.init(token).await;
-    let ack = socket.receive().await;
-    assert!(
-        matches!(&ack, Received::Json(message) if message["type"] == "connection_ack"),
-        "{ack:?}"
-    );
-    socket
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ mod live_ceilings;
 mod logging;
 mod metrics;
 mod migrations;
+mod one_answer;
 mod panics;
 mod persisted_queries;
 mod production_auth;

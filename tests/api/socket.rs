@@ -26,6 +26,31 @@ pub enum Received {
     Closed(Option<u16>),
 }
 
+/// Both protocols a client may speak: graphql-transport-ws and the legacy graphql-ws.
+pub const PROTOCOLS: [&str; 2] = ["graphql-transport-ws", "graphql-ws"];
+
+/// A `subscribe` (or the legacy protocol's `start`) of `query`.
+pub fn start(protocol: &str, id: &str, query: &str) -> Value {
+    let kind = if protocol == "graphql-ws" {
+        "start"
+    } else {
+        "subscribe"
+    };
+    json!({ "id": id, "type": kind, "payload": { "query": query } })
+}
+
+/// A socket speaking `protocol`, acknowledged, with `token` or without one.
+pub async fn acknowledged(app: &TestApp, protocol: &str, token: Option<&str>) -> Socket {
+    let mut socket = Socket::open_with(app, protocol, &[]).await;
+    socket.init(token).await;
+    let ack = socket.receive().await;
+    assert!(
+        matches!(&ack, Received::Json(message) if message["type"] == "connection_ack"),
+        "{ack:?}"
+    );
+    socket
+}
+
 impl Socket {
     /// A socket speaking `protocol`, with `headers` on the upgrade request.
     pub async fn open_with(app: &TestApp, protocol: &str, headers: &[(&str, &str)]) -> Self {

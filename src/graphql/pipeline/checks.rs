@@ -22,15 +22,15 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use tokio::time::Instant;
 
+use super::answer::shaped;
 use super::document_cache::DocumentCache;
-use super::execution_started;
 use super::rate_limit::MutationRateLimiter;
 use super::request::{Introspection, Operation, apply, prepare_document};
 use super::selected::OperationWatch;
 use crate::budget::{Deadline, MessageBudget, run_until};
 use crate::config::QueryLimits;
 use crate::domain::Viewer;
-use crate::error::{AppError, executor_error_code};
+use crate::error::AppError;
 use crate::reading_pace::ReadingPace;
 use crate::refusal::Refusal;
 
@@ -140,10 +140,9 @@ impl Extension for PipelineExtension {
         next.run(ctx, request).await
     }
 
-    /// Every answer leaves with a code on each error, the executor's own included, over
-    /// whichever transport.
+    /// Every answer leaves shaped the same, over whichever transport.
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        with_codes(next.run(ctx).await)
+        shaped(next.run(ctx).await)
     }
 
     fn subscribe<'s>(
@@ -152,7 +151,7 @@ impl Extension for PipelineExtension {
         stream: BoxStream<'s, Response>,
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
-        next.run(ctx, stream).map(with_codes).boxed()
+        next.run(ctx, stream).map(shaped).boxed()
     }
 
     /// A query or mutation once; a subscription once per event it delivers, each under
@@ -206,18 +205,6 @@ fn refusal<E: ErrorExtensions + Send + Sync + 'static>(error: E) -> ServerError 
     server_error.extensions = extended.extensions;
     server_error.source = Some(Arc::new(error));
     server_error
-}
-
-/// Gives the executor's own errors (which carry none) their code.
-fn with_codes(mut response: Response) -> Response {
-    let executed = execution_started(&response);
-    for error in &mut response.errors {
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", executor_error_code(&error.message, executed));
-        }
-    }
-    response
 }
 
 /// The request's signed-in viewer, if any: the socket keeps it in the connection's data,

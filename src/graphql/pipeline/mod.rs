@@ -3,6 +3,7 @@
 //! and the metrics and spans that stand around them. Nothing here knows the schema's
 //! types.
 
+mod answer;
 mod checks;
 mod document_cache;
 pub mod limits;
