@@ -56,10 +56,9 @@ impl MessageBudget {
     }
 
     fn exceeded(&self) -> AppError {
-        AppError::QueryTooComplex(format!(
-            "The operation would read more than {} messages; ask for fewer tickets",
-            self.0.limit
-        ))
+        AppError::TooManyMessages {
+            limit: self.0.limit,
+        }
     }
 }
 
@@ -163,7 +162,10 @@ mod tests {
             .spend(8)
             .expect("within");
         let past = budget.reserve().await.expect("not yet past");
-        assert!(matches!(past.spend(3), Err(AppError::QueryTooComplex(_))));
+        assert!(matches!(
+            past.spend(3),
+            Err(AppError::TooManyMessages { .. })
+        ));
     }
 
     #[tokio::test]
@@ -172,7 +174,7 @@ mod tests {
         let _ = budget.reserve().await.expect("within").spend(11);
         assert!(matches!(
             budget.reserve().await,
-            Err(AppError::QueryTooComplex(_))
+            Err(AppError::TooManyMessages { .. })
         ));
     }
 

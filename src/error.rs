@@ -24,24 +24,10 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("{0}")]
     FailedPrecondition(&'static str),
-    /// A document past one of the query limits; refused before anything runs.
-    #[error("{0}")]
-    QueryTooComplex(String),
-    /// A document that is not GraphQL.
-    #[error("{0}")]
-    ParseFailed(String),
-    /// A document that does not validate, or names no operation it holds.
-    #[error("{0}")]
-    ValidationFailed(String),
-    /// An automatic persisted query sent by hash whose text this server does not hold:
-    /// the client sends it again with its text. Apollo Client and urql look for this
-    /// message.
-    #[error("PersistedQueryNotFound")]
-    PersistedQueryNotFound,
-    /// A GraphQL request that cannot be served as sent (a persisted query's hash that does
-    /// not match its text).
-    #[error("{0}")]
-    BadRequest(String),
+    /// An operation that would read more messages than `GRAPHQL_MAX_MESSAGES`: the
+    /// field that would pass it fails.
+    #[error("The operation would read more than {limit} messages; ask for fewer tickets")]
+    TooManyMessages { limit: u64 },
     #[error("Internal server error")]
     Database(#[from] DbErr),
     #[error("Internal server error")]
@@ -68,47 +54,12 @@ impl AppError {
         match self {
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::Forbidden(_) => "FORBIDDEN",
-            Self::BadUserInput { .. } => BAD_USER_INPUT,
+            Self::BadUserInput { .. } => "BAD_USER_INPUT",
             Self::NotFound(_) => "NOT_FOUND",
             Self::FailedPrecondition(_) => "FAILED_PRECONDITION",
-            Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
-            Self::ParseFailed(_) => "GRAPHQL_PARSE_FAILED",
-            Self::ValidationFailed(_) => GRAPHQL_VALIDATION_FAILED,
-            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
-            Self::BadRequest(_) => "BAD_REQUEST",
+            Self::TooManyMessages { .. } => "QUERY_TOO_COMPLEX",
             Self::Database(_) | Self::Internal(_) | Self::Panic { .. } => "INTERNAL_SERVER_ERROR",
         }
-    }
-}
-
-const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
-const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
-
-/// The beginnings of the refusals of async-graphql's own ceilings, which stand behind
-/// the document checks of `graphql::limits` as a backstop.
-const EXECUTOR_LIMIT_MESSAGES: [&str; 4] = [
-    "Query is too complex",
-    "Query is nested too deep",
-    "The recursion depth of the query",
-    "The number of directives on the field",
-];
-
-/// The code of an error that async-graphql raised itself (it gives its errors none).
-/// Before execution it is a validation failure, except a value of the wrong type, which
-/// is the client's input, and a ceiling of the schema; during execution it comes from
-/// coercing an argument.
-pub fn executor_error_code(message: &str, during_execution: bool) -> &'static str {
-    // The cost model reads arguments during validation, and words a bad one its own way.
-    let bad_input = ["Invalid value for argument", "Failed to parse \""];
-    if during_execution || bad_input.iter().any(|start| message.starts_with(start)) {
-        BAD_USER_INPUT
-    } else if EXECUTOR_LIMIT_MESSAGES
-        .iter()
-        .any(|limit| message.starts_with(limit))
-    {
-        "QUERY_TOO_COMPLEX"
-    } else {
-        GRAPHQL_VALIDATION_FAILED
     }
 }
 

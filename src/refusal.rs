@@ -48,6 +48,32 @@ pub enum Refusal {
     SchemaNotReady,
     #[error("The request took too long and was stopped")]
     Timeout,
+    /// A document that is not GraphQL.
+    #[error("{0}")]
+    ParseFailed(String),
+    /// A document that does not validate, or names no operation it holds.
+    #[error("{0}")]
+    ValidationFailed(String),
+    /// A document past one of the query limits.
+    #[error("{0}")]
+    QueryTooComplex(String),
+    /// Variables that nest deeper than `GRAPHQL_MAX_NESTING`.
+    #[error("Variables nest deeper than {max_nesting} levels")]
+    VariablesTooDeep { max_nesting: usize },
+    /// An automatic persisted query sent by hash whose text this server does not hold:
+    /// the client sends it again with its text. Apollo Client and urql look for this
+    /// message.
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
+    /// A persisted query's hash that does not match its text, or a malformed extension.
+    #[error("{0}")]
+    BadPersistedQuery(String),
+    /// An operation past the socket's or its user's cap on running operations.
+    #[error("{0}")]
+    TooManySubscriptions(String),
+    /// The server failed to prepare the request: a bug, logged.
+    #[error("Internal server error")]
+    Internal(&'static str),
 }
 
 impl Refusal {
@@ -61,8 +87,15 @@ impl Refusal {
             | Self::BodyTooLarge { .. }
             | Self::UnsupportedMediaType
             | Self::CrossSiteRequest
-            | Self::Malformed(_) => "BAD_REQUEST",
-            Self::BatchTooLarge { .. } => "QUERY_TOO_COMPLEX",
+            | Self::Malformed(_)
+            | Self::BadPersistedQuery(_) => "BAD_REQUEST",
+            Self::BatchTooLarge { .. } | Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
+            Self::ParseFailed(_) => "GRAPHQL_PARSE_FAILED",
+            Self::ValidationFailed(_) => "GRAPHQL_VALIDATION_FAILED",
+            Self::VariablesTooDeep { .. } => "BAD_USER_INPUT",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::TooManySubscriptions(_) => "TOO_MANY_SUBSCRIPTIONS",
+            Self::Internal(_) => "INTERNAL_SERVER_ERROR",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Overloaded | Self::TooManySockets | Self::SchemaNotReady => "SERVICE_UNAVAILABLE",
             Self::Timeout => "TIMEOUT",
@@ -80,8 +113,15 @@ impl Refusal {
             Self::OriginNotAllowed => "origin",
             Self::BodyTooLarge { .. } => "body_size",
             Self::CrossSiteRequest => "csrf",
-            Self::Malformed(_) => "malformed",
-            Self::BatchTooLarge { .. } => "limit",
+            Self::Malformed(_) | Self::BadPersistedQuery(_) => "malformed",
+            Self::BatchTooLarge { .. }
+            | Self::QueryTooComplex(_)
+            | Self::VariablesTooDeep { .. } => "limit",
+            Self::ParseFailed(_) => "parse",
+            Self::ValidationFailed(_) => "validation",
+            Self::PersistedQueryNotFound => "persisted_query_not_found",
+            Self::TooManySubscriptions(_) => "too_many_subscriptions",
+            Self::Internal(_) => "internal",
             Self::RateLimited { .. } => "rate_limit",
             Self::Overloaded => "overloaded",
             Self::TooManySockets => "sockets",
@@ -93,8 +133,14 @@ impl Refusal {
 
 impl ErrorExtensions for Refusal {
     fn extend(&self) -> async_graphql::Error {
+        if let Self::Internal(cause) = self {
+            tracing::error!(error = cause, "internal error");
+        }
         async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
             extensions.set("code", self.code());
+            if let Self::VariablesTooDeep { .. } = self {
+                extensions.set("field", "variables");
+            }
             if let Self::RateLimited {
                 retry_after_seconds,
             } = self

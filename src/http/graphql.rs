@@ -16,14 +16,12 @@ use super::AppState;
 use super::auth::MaybeViewer;
 use super::graphql_response::{respond, response_json};
 use super::media::{ResponseMedia, negotiate};
-use super::refusal::refuse;
+use super::refusal::{refusal_of, refuse, status_of};
 use super::request_body::{check_content_type, parse_body, read_body};
 use super::serve::ConnectionSlot;
 use super::socket;
 use crate::budget::{Deadline, MessageBudget};
 use crate::domain::Viewer;
-use crate::error::AppError;
-use crate::graphql::execution_started;
 use crate::graphql::pipeline::Transport;
 use crate::refusal::Refusal;
 
@@ -125,13 +123,10 @@ async fn run_one(
 ) -> Response {
     let response = execute(state, request, viewer, deadline).await;
     let mut headers = HeaderMap::new();
-    let status = match refusal_of(&response) {
-        Some(refusal) => {
-            refusal.add_headers(&mut headers);
-            refusal.status()
-        }
-        None => status_of(&response, media),
-    };
+    if let Some(refusal) = refusal_of(&response) {
+        refusal.add_headers(&mut headers);
+    }
+    let status = status_of(&response, media);
     let mut http_response = respond(media, status, response_json(response));
     http_response.headers_mut().extend(headers);
     http_response
@@ -147,35 +142,4 @@ async fn execute(
         request = request.data(viewer.clone());
     }
     state.schema.execute(request.data(deadline)).await
-}
-
-/// The refusal the pipeline answered with, if it refused the request as a whole.
-fn refusal_of(response: &async_graphql::Response) -> Option<&Refusal> {
-    if execution_started(response) {
-        return None;
-    }
-    response
-        .errors
-        .first()
-        .and_then(|error| error.source::<Refusal>())
-}
-
-/// The status of a response that is no refusal: 200 once execution started; a request
-/// error (parse, validation, limits) says so only in the newer media type. A persisted
-/// query the server does not hold is answered 200, on which Apollo Client and urql send
-/// its text.
-fn status_of(response: &async_graphql::Response, media: ResponseMedia) -> StatusCode {
-    let persisted_query_not_found = response
-        .errors
-        .first()
-        .and_then(|error| error.source::<AppError>())
-        .is_some_and(|error| matches!(error, AppError::PersistedQueryNotFound));
-    if execution_started(response)
-        || persisted_query_not_found
-        || media != ResponseMedia::GraphqlResponseJson
-    {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    }
 }

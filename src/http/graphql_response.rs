@@ -64,8 +64,13 @@ fn json_of(value: &impl serde::Serialize) -> Value {
 
 /// A body of one error, without `data`: a refusal before execution.
 pub(super) fn error_body(error: &impl ErrorExtensions) -> Value {
+    json!({ "errors": [error_json(error)] })
+}
+
+/// One error as GraphQL writes it: its message and its extensions.
+pub(super) fn error_json(error: &impl ErrorExtensions) -> Value {
     let error = error.extend();
-    json!({ "errors": [{ "message": error.message, "extensions": error.extensions }] })
+    json!({ "message": error.message, "extensions": error.extensions })
 }
 
 pub(super) fn respond(media: ResponseMedia, status: StatusCode, body: String) -> Response {

@@ -1,4 +1,4 @@
-//! The HTTP status and headers of every refusal, decided here and nowhere else.
+//! The HTTP status and headers of every answer, decided here and nowhere else.
 
 use axum::http::header::{ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -6,11 +6,52 @@ use axum::response::{IntoResponse, Response};
 
 use super::graphql_response::{error_body, respond};
 use super::media::ResponseMedia;
+use crate::graphql::execution_started;
 use crate::refusal::Refusal;
 
+/// The status of a GraphQL answer: 200 once execution started; otherwise its refusal's,
+/// and for an error of the executor's own (its validation, behind the pipeline's), that
+/// of a request error.
+pub fn status_of(response: &async_graphql::Response, media: ResponseMedia) -> StatusCode {
+    if execution_started(response) {
+        return StatusCode::OK;
+    }
+    refusal_of(response).map_or_else(|| request_error(media), |refusal| refusal.status(media))
+}
+
+/// The refusal the pipeline answered with, if it refused the request as a whole.
+pub fn refusal_of(response: &async_graphql::Response) -> Option<&Refusal> {
+    if execution_started(response) {
+        return None;
+    }
+    response
+        .errors
+        .first()
+        .and_then(|error| error.source::<Refusal>())
+}
+
+/// A document that cannot run says so in its status only in the newer media type; in
+/// `application/json` it is a 200, as the GraphQL-over-HTTP specification asks.
+fn request_error(media: ResponseMedia) -> StatusCode {
+    if media == ResponseMedia::GraphqlResponseJson {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    }
+}
+
 impl Refusal {
-    pub fn status(&self) -> StatusCode {
+    pub fn status(&self, media: ResponseMedia) -> StatusCode {
         match self {
+            Self::ParseFailed(_)
+            | Self::ValidationFailed(_)
+            | Self::QueryTooComplex(_)
+            | Self::VariablesTooDeep { .. }
+            | Self::BadPersistedQuery(_)
+            | Self::TooManySubscriptions(_) => request_error(media),
+            // Apollo Client and urql send the query's text on a 200.
+            Self::PersistedQueryNotFound => StatusCode::OK,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::InvalidToken => StatusCode::UNAUTHORIZED,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
             Self::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
@@ -64,7 +105,11 @@ impl IntoResponse for Refusal {
 /// counted here; those of the pipeline are counted with their operation.
 pub fn refuse(media: ResponseMedia, refusal: &Refusal) -> Response {
     crate::metrics::record_refusal(refusal.reason());
-    let mut response = respond(media, refusal.status(), error_body(refusal).to_string());
+    let mut response = respond(
+        media,
+        refusal.status(media),
+        error_body(refusal).to_string(),
+    );
     refusal.add_headers(response.headers_mut());
     response
 }

@@ -21,6 +21,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::time::Instant;
 
 use super::AppState;
+use super::graphql_response::error_json;
 use super::media::ResponseMedia;
 use super::refusal::refuse;
 use super::serve::ConnectionSlot;
@@ -437,14 +438,11 @@ impl Admission {
                     Some(message)
                 }
                 Err(refusal) => {
-                    crate::metrics::record_refusal("too_many_subscriptions");
+                    crate::metrics::record_refusal(refusal.reason());
                     let error = serde_json::json!({
                         "id": id,
                         "type": "error",
-                        "payload": [{
-                            "message": refusal,
-                            "extensions": { "code": "TOO_MANY_SUBSCRIPTIONS" },
-                        }],
+                        "payload": [error_json(&refusal)],
                     });
                     let _ = self
                         .outgoing
@@ -462,13 +460,13 @@ impl Admission {
 
     /// A place for one more operation, on the socket (which runs `running`) and among its
     /// user's; or why there is none.
-    fn place_for_operation(&self, running: usize) -> Result<Option<Counted>, String> {
+    fn place_for_operation(&self, running: usize) -> Result<Option<Counted>, Refusal> {
         let limits = &self.limits;
         if running >= limits.max_subscriptions {
-            return Err(format!(
+            return Err(Refusal::TooManySubscriptions(format!(
                 "At most {} operations at once on one socket",
                 limits.max_subscriptions
-            ));
+            )));
         }
         let user = self
             .session
@@ -485,10 +483,10 @@ impl Admission {
             .take(&user, limits.max_subscriptions_per_user)
             .map(Some)
             .ok_or_else(|| {
-                format!(
+                Refusal::TooManySubscriptions(format!(
                     "At most {} operations at once per user",
                     limits.max_subscriptions_per_user
-                )
+                ))
             })
     }
 

@@ -5,15 +5,26 @@
 use async_graphql::{Name, PathSegment, Response, Value};
 
 use super::execution_started;
-use crate::error::executor_error_code;
+use crate::telemetry::Escaped;
 
 /// A code on every error, the executor's own included, and `null` where a field failed.
 pub(super) fn shaped(mut response: Response) -> Response {
     let executed = execution_started(&response);
     for error in &mut response.errors {
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", executor_error_code(&error.message, executed));
+        let coded = error
+            .extensions
+            .as_ref()
+            .is_some_and(|extensions| extensions.get("code").is_some());
+        if !coded {
+            let code = executor_error_code(&error.message, executed);
+            if code == INTERNAL_SERVER_ERROR {
+                tracing::error!(error = %Escaped(&error.message), "an error without a code");
+                error.message = "Internal server error".into();
+            }
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code);
         }
     }
     if executed {
@@ -25,6 +36,43 @@ pub(super) fn shaped(mut response: Response) -> Response {
         }
     }
     response
+}
+
+const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+
+/// The beginnings of the refusals of async-graphql's own ceilings, which stand behind
+/// the document checks of the pipeline as a backstop.
+const EXECUTOR_LIMIT_MESSAGES: [&str; 4] = [
+    "Query is too complex",
+    "Query is nested too deep",
+    "The recursion depth of the query",
+    "The number of directives on the field",
+];
+
+/// What async-graphql says when a client's argument or variable does not coerce, before
+/// execution (the cost model reads arguments during validation) or during it.
+const BAD_INPUT_MESSAGES: [&str; 2] = ["Invalid value for argument", "Failed to parse \""];
+
+/// The code of an error that carries none: async-graphql's own, or one a resolver forgot
+/// to give a code. A value of the wrong type is the client's input; before execution, a
+/// ceiling of the schema or a validation failure; anything else during execution is
+/// nobody's classified error, so an internal one.
+fn executor_error_code(message: &str, during_execution: bool) -> &'static str {
+    if BAD_INPUT_MESSAGES
+        .iter()
+        .any(|start| message.starts_with(start))
+    {
+        "BAD_USER_INPUT"
+    } else if during_execution {
+        INTERNAL_SERVER_ERROR
+    } else if EXECUTOR_LIMIT_MESSAGES
+        .iter()
+        .any(|limit| message.starts_with(limit))
+    {
+        "QUERY_TOO_COMPLEX"
+    } else {
+        "GRAPHQL_VALIDATION_FAILED"
+    }
 }
 
 /// async-graphql leaves a failed field out of `data`; the spec (and the clients' caches:
@@ -102,6 +150,60 @@ mod tests {
     fn an_answer_whose_only_field_failed_still_has_data() {
         let response = shaped(failed_at(Value::Null, vec![field("ticket")]));
         assert_eq!(response.data, async_graphql::value!({ "ticket": null }));
+    }
+
+    fn code_of(response: &Response) -> Option<String> {
+        let extensions = response.errors[0].extensions.as_ref()?;
+        match extensions.get("code")? {
+            Value::String(code) => Some(code.clone()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn an_error_without_a_code_during_execution_is_internal_and_says_nothing_of_itself() {
+        let mut response = failed_at(Value::Null, vec![field("ticket")]);
+        response.errors[0].message = "connection refused at 10.0.0.5:5432".into();
+        let response = shaped(response);
+        assert_eq!(code_of(&response).as_deref(), Some("INTERNAL_SERVER_ERROR"));
+        assert_eq!(response.errors[0].message, "Internal server error");
+    }
+
+    #[test]
+    fn an_argument_that_does_not_coerce_during_execution_is_bad_user_input() {
+        let mut response = failed_at(Value::Null, vec![field("tickets")]);
+        response.errors[0].message =
+            r#"Invalid value for argument "limit", expected type "Int""#.into();
+        assert_eq!(
+            code_of(&shaped(response)).as_deref(),
+            Some("BAD_USER_INPUT")
+        );
+    }
+
+    #[test]
+    fn an_executor_error_before_execution_is_a_validation_failure_or_a_ceiling() {
+        let mut response = failed_at(Value::Null, Vec::new());
+        response.errors[0].message = "Unknown field \"x\" on type \"Query\".".into();
+        assert_eq!(
+            code_of(&shaped(response)).as_deref(),
+            Some("GRAPHQL_VALIDATION_FAILED")
+        );
+        let mut response = failed_at(Value::Null, Vec::new());
+        response.errors[0].message = "Query is nested too deep.".into();
+        assert_eq!(
+            code_of(&shaped(response)).as_deref(),
+            Some("QUERY_TOO_COMPLEX")
+        );
+    }
+
+    #[test]
+    fn a_code_already_given_is_kept() {
+        let mut response = failed_at(Value::Null, vec![field("ticket")]);
+        response.errors[0]
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", "NOT_FOUND");
+        assert_eq!(code_of(&shaped(response)).as_deref(), Some("NOT_FOUND"));
     }
 
     #[test]

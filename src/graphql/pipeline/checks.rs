@@ -30,7 +30,6 @@ use super::selected::OperationWatch;
 use crate::budget::{Deadline, MessageBudget, run_until};
 use crate::config::QueryLimits;
 use crate::domain::Viewer;
-use crate::error::AppError;
 use crate::reading_pace::ReadingPace;
 use crate::refusal::Refusal;
 
@@ -89,7 +88,7 @@ struct PipelineExtension(Arc<Checks>);
 impl Checks {
     /// The request's document, prepared now or taken from the cache, in the request.
     /// Only a signed-in viewer's request adds to the cache (see [`DocumentCache::prepared`]).
-    fn prepare(&self, request: &mut Request, signed_in: bool) -> Result<Operation, AppError> {
+    fn prepare(&self, request: &mut Request, signed_in: bool) -> Result<Operation, Refusal> {
         let text = self.documents.resolve_text(request)?;
         let prepared = self.documents.prepared(&text, request, signed_in, || {
             prepare_document(
@@ -198,7 +197,7 @@ async fn within_time(deadline: Instant, operation: impl Future<Output = Response
 }
 
 /// The refusal as a GraphQL error that still carries what it was (a [`Refusal`] or an
-/// [`AppError`]), so that the transport can tell its status from it.
+/// [`Refusal`]), so that the transport can tell its status from it.
 fn refusal<E: ErrorExtensions + Send + Sync + 'static>(error: E) -> ServerError {
     let extended = error.extend();
     let mut server_error = ServerError::new(extended.message, None);

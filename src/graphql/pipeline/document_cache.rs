@@ -15,7 +15,7 @@ use lru::LruCache;
 use sha2::{Digest, Sha256};
 
 use super::request::PreparedDocument;
-use crate::error::AppError;
+use crate::refusal::Refusal;
 
 /// The longest text kept, so that the cache's memory stays bounded: far above any
 /// operation a client writes by hand or generates.
@@ -49,7 +49,7 @@ impl DocumentCache {
 
     /// Fills in the text of a persisted query that was sent by hash only, and checks the
     /// hash of one sent with its text, as Apollo's APQ protocol says.
-    pub fn resolve_text(&self, request: &mut Request) -> Result<QueryText, AppError> {
+    pub fn resolve_text(&self, request: &mut Request) -> Result<QueryText, Refusal> {
         let Some(claimed) = persisted_query_hash(request)? else {
             return Ok(QueryText {
                 hash: sha256(&request.query),
@@ -58,7 +58,7 @@ impl DocumentCache {
         };
         if request.query.is_empty() {
             let text = lock(&self.persisted).get(&claimed).cloned();
-            let text = text.ok_or(AppError::PersistedQueryNotFound)?;
+            let text = text.ok_or(Refusal::PersistedQueryNotFound)?;
             request.query = text.to_string();
             return Ok(QueryText {
                 hash: claimed,
@@ -67,7 +67,7 @@ impl DocumentCache {
         }
         let hash = sha256(&request.query);
         if hash != claimed {
-            return Err(AppError::BadRequest(
+            return Err(Refusal::BadPersistedQuery(
                 "provided sha does not match query".into(),
             ));
         }
@@ -86,8 +86,8 @@ impl DocumentCache {
         text: &QueryText,
         request: &Request,
         signed_in: bool,
-        prepare: impl FnOnce() -> Result<PreparedDocument, AppError>,
-    ) -> Result<Arc<PreparedDocument>, AppError> {
+        prepare: impl FnOnce() -> Result<PreparedDocument, Refusal>,
+    ) -> Result<Arc<PreparedDocument>, Refusal> {
         let key = (text.hash, request.operation_name.clone());
         if let Some(prepared) = lock(&self.prepared).get(&key) {
             return Ok(Arc::clone(prepared));
@@ -104,16 +104,16 @@ impl DocumentCache {
 }
 
 /// The hash in `extensions.persistedQuery`, if the client sent one.
-fn persisted_query_hash(request: &Request) -> Result<Option<Hash>, AppError> {
+fn persisted_query_hash(request: &Request) -> Result<Option<Hash>, Refusal> {
     let Some(persisted) = request.extensions.get("persistedQuery") else {
         return Ok(None);
     };
-    let malformed = || AppError::BadRequest("Malformed persistedQuery extension".into());
+    let malformed = || Refusal::BadPersistedQuery("Malformed persistedQuery extension".into());
     let Value::Object(fields) = persisted else {
         return Err(malformed());
     };
     if fields.get("version") != Some(&Value::from(1)) {
-        return Err(AppError::BadRequest(
+        return Err(Refusal::BadPersistedQuery(
             "Unsupported persisted query version".into(),
         ));
     }
@@ -172,7 +172,7 @@ mod tests {
         request
     }
 
-    fn prepare(request: &Request) -> Result<PreparedDocument, AppError> {
+    fn prepare(request: &Request) -> Result<PreparedDocument, Refusal> {
         super::super::request::prepare_document(
             &request.query,
             None,
@@ -190,7 +190,7 @@ mod tests {
         let mut request = with_hash("", &hex(sha256(QUERY)));
         assert!(matches!(
             cache().resolve_text(&mut request),
-            Err(AppError::PersistedQueryNotFound)
+            Err(Refusal::PersistedQueryNotFound)
         ));
     }
 
@@ -215,7 +215,7 @@ mod tests {
         let mut request = with_hash(QUERY, &hex(sha256("{ __typename }")));
         assert!(matches!(
             cache().resolve_text(&mut request),
-            Err(AppError::BadRequest(_))
+            Err(Refusal::BadPersistedQuery(_))
         ));
     }
 
@@ -259,7 +259,7 @@ mod tests {
             assert!(
                 matches!(
                     cache().resolve_text(&mut request),
-                    Err(AppError::BadRequest(_))
+                    Err(Refusal::BadPersistedQuery(_))
                 ),
                 "{hash}"
             );

@@ -14,7 +14,7 @@ use async_graphql::parser::types::{
 };
 
 use crate::config::QueryLimits;
-use crate::error::AppError;
+use crate::refusal::Refusal;
 
 /// Checks the operation that will run against the limits, and returns how many fields it
 /// selects at its root.
@@ -22,7 +22,7 @@ pub fn check_document(
     document: &ExecutableDocument,
     operation: &OperationDefinition,
     limits: &QueryLimits,
-) -> Result<u64, AppError> {
+) -> Result<u64, Refusal> {
     let directives = count_directives(document);
     if directives > limits.max_directives {
         return Err(too_complex(format!(
@@ -54,8 +54,8 @@ pub fn check_document(
     Ok(root.width)
 }
 
-fn too_complex(message: String) -> AppError {
-    AppError::QueryTooComplex(message)
+fn too_complex(message: String) -> Refusal {
+    Refusal::QueryTooComplex(message)
 }
 
 /// The size of a selection set once its fragments are expanded.
@@ -84,7 +84,7 @@ struct Measurer<'a> {
 }
 
 impl<'a> Measurer<'a> {
-    fn selection_set(&mut self, set: &'a Positioned<SelectionSet>) -> Result<Size, AppError> {
+    fn selection_set(&mut self, set: &'a Positioned<SelectionSet>) -> Result<Size, Refusal> {
         let mut size = Size::default();
         for selection in &set.node.items {
             match &selection.node {
@@ -110,7 +110,7 @@ impl<'a> Measurer<'a> {
         Ok(size)
     }
 
-    fn fragment(&mut self, name: &'a Name) -> Result<Size, AppError> {
+    fn fragment(&mut self, name: &'a Name) -> Result<Size, Refusal> {
         if let Some(size) = self.measured.get(name) {
             return Ok(*size);
         }
@@ -160,7 +160,7 @@ mod tests {
     use super::*;
     use crate::graphql::pipeline::nesting::check_nesting;
 
-    fn check(query: &str) -> Result<(), AppError> {
+    fn check(query: &str) -> Result<(), Refusal> {
         let limits = QueryLimits::DEFAULT;
         check_nesting(query, limits.max_nesting)?;
         let document = async_graphql::parser::parse_query(query).expect("parses");
@@ -170,7 +170,7 @@ mod tests {
 
     fn refusal(query: &str) -> String {
         match check(query) {
-            Err(AppError::QueryTooComplex(message)) => message,
+            Err(Refusal::QueryTooComplex(message)) => message,
             other => panic!("expected a refusal, got {other:?}"),
         }
     }

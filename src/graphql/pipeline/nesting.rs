@@ -8,7 +8,7 @@
 //! leans towards counting a bracket: refusing a broken document costs nothing, while a
 //! hidden bracket is exactly what a stack-overflow attack needs.
 
-use crate::error::AppError;
+use crate::refusal::Refusal;
 
 /// The deepest nesting of `{`, `[` and `(` in `text`, ignoring brackets in strings,
 /// block strings and comments. A closing bracket with nothing open is ignored.
@@ -18,9 +18,9 @@ pub fn max_nesting(text: &str) -> usize {
 
 /// Refuses text whose brackets nest deeper than `max_nesting`, before it is parsed.
 /// Brackets inside strings, block strings and comments do not count.
-pub fn check_nesting(query: &str, max_nesting: usize) -> Result<(), AppError> {
+pub fn check_nesting(query: &str, max_nesting: usize) -> Result<(), Refusal> {
     if Depths::new(query).any(|depth| depth > max_nesting) {
-        return Err(AppError::QueryTooComplex(format!(
+        return Err(Refusal::QueryTooComplex(format!(
             "Query nests deeper than {max_nesting} levels"
         )));
     }
@@ -165,7 +165,7 @@ mod tests {
         assert!(check_nesting(&"[".repeat(64), 64).is_ok());
         let refused = check_nesting(&"[".repeat(65), 64);
         assert!(
-            matches!(refused, Err(AppError::QueryTooComplex(message)) if message == "Query nests deeper than 64 levels")
+            matches!(refused, Err(Refusal::QueryTooComplex(message)) if message == "Query nests deeper than 64 levels")
         );
     }
 
@@ -199,7 +199,7 @@ mod tests {
         );
         assert!(matches!(
             check_nesting(&query, 64),
-            Err(AppError::QueryTooComplex(_))
+            Err(Refusal::QueryTooComplex(_))
         ));
     }
 

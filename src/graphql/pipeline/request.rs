@@ -14,7 +14,7 @@ use async_graphql_value::Value;
 use super::limits;
 use super::nesting::check_nesting;
 use crate::config::QueryLimits;
-use crate::error::AppError;
+use crate::refusal::Refusal;
 
 /// What a request will run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,20 +48,20 @@ pub fn prepare_document(
     operation_name: Option<&str>,
     limits: &QueryLimits,
     introspection: Introspection,
-) -> Result<PreparedDocument, AppError> {
+) -> Result<PreparedDocument, Refusal> {
     check_nesting(query, limits.max_nesting)?;
     let document = async_graphql::parser::parse_query(query)
-        .map_err(|error| AppError::ParseFailed(error.to_string()))?;
+        .map_err(|error| Refusal::ParseFailed(error.to_string()))?;
     let document = only_the_selected_operation(document, operation_name)?;
     let Some(operation) = the_operation(&document.operations) else {
-        return Err(AppError::Internal("a selected document lost its operation"));
+        return Err(Refusal::Internal("a selected document lost its operation"));
     };
     let operation = Operation {
         kind: operation.ty,
         root_fields: limits::check_document(&document, operation, limits)?,
     };
     if introspection == Introspection::Refused && asks_for_introspection(&document) {
-        return Err(AppError::ValidationFailed(
+        return Err(Refusal::ValidationFailed(
             "GraphQL introspection is not allowed, but the query contained __schema or __type"
                 .into(),
         ));
@@ -81,7 +81,7 @@ pub fn apply(
     request: &mut Request,
     prepared: &PreparedDocument,
     limits: &QueryLimits,
-) -> Result<Operation, AppError> {
+) -> Result<Operation, Refusal> {
     check_variables_nesting(&request.variables, limits.max_nesting)?;
     let mut document = prepared.document.clone();
     if let Some(operation) = the_operation(&document.operations) {
@@ -99,7 +99,7 @@ pub fn prepare(
     request: &mut Request,
     limits: &QueryLimits,
     introspection: Introspection,
-) -> Result<Operation, AppError> {
+) -> Result<Operation, Refusal> {
     let prepared = prepare_document(
         &request.query,
         request.operation_name.as_deref(),
@@ -111,15 +111,12 @@ pub fn prepare(
 
 /// Variables arrive as JSON, which may nest deeper than anything the schema accepts;
 /// refuse them before the validator recurses into them.
-fn check_variables_nesting(variables: &Variables, max_nesting: usize) -> Result<(), AppError> {
+fn check_variables_nesting(variables: &Variables, max_nesting: usize) -> Result<(), Refusal> {
     let mut pending: Vec<(&ConstValue, usize)> =
         variables.values().map(|value| (value, 1)).collect();
     while let Some((value, depth)) = pending.pop() {
         if depth > max_nesting {
-            return Err(AppError::bad_input(
-                "variables",
-                format!("Variables nest deeper than {max_nesting} levels"),
-            ));
+            return Err(Refusal::VariablesTooDeep { max_nesting });
         }
         match value {
             ConstValue::List(items) => pending.extend(items.iter().map(|item| (item, depth + 1))),
@@ -138,9 +135,9 @@ fn check_variables_nesting(variables: &Variables, max_nesting: usize) -> Result<
 fn only_the_selected_operation(
     document: ExecutableDocument,
     name: Option<&str>,
-) -> Result<ExecutableDocument, AppError> {
+) -> Result<ExecutableDocument, Refusal> {
     let unknown =
-        |name: &str| AppError::ValidationFailed(format!(r#"Unknown operation named "{name}""#));
+        |name: &str| Refusal::ValidationFailed(format!(r#"Unknown operation named "{name}""#));
     let operations = match (document.operations, name) {
         (DocumentOperations::Single(operation), None) => DocumentOperations::Single(operation),
         (DocumentOperations::Single(_), Some(name)) => return Err(unknown(name)),
@@ -152,7 +149,7 @@ fn only_the_selected_operation(
             DocumentOperations::Multiple(operations)
         }
         (DocumentOperations::Multiple(_), None) => {
-            return Err(AppError::ValidationFailed(
+            return Err(Refusal::ValidationFailed(
                 "Operation name required in request.".into(),
             ));
         }
@@ -339,7 +336,7 @@ mod tests {
         let mut request = Request::new(query);
         assert!(matches!(
             prepare(&mut request, &QueryLimits::DEFAULT, Introspection::Allowed),
-            Err(AppError::QueryTooComplex(_))
+            Err(Refusal::QueryTooComplex(_))
         ));
     }
 }
@@ -367,7 +364,7 @@ mod properties {
             let mut request = Request::new(query);
             prop_assert!(matches!(
                 prepare(&mut request, &QueryLimits::DEFAULT, Introspection::Allowed),
-                Err(AppError::QueryTooComplex(_))
+                Err(Refusal::QueryTooComplex(_))
             ));
         }
 
