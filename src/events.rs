@@ -13,7 +13,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::budget::MessageBudget;
-use crate::domain::{EventLimit, Viewer};
+use crate::domain::{self, EventLimit, Viewer};
 use crate::error::AppError;
 use crate::policy;
 use crate::store::{self, EventStream};
@@ -57,7 +57,7 @@ pub async fn open_stream(
 ) -> Result<VisibleStream, AppError> {
     match request {
         StreamRequest::Ticket(id) => {
-            let id = Uuid::parse_str(id).map_err(|_| AppError::ticket_not_found())?;
+            let id = domain::parse_ticket_id(id)?;
             let ticket = store::find_ticket(db, id)
                 .await?
                 .ok_or_else(AppError::ticket_not_found)?;
@@ -74,8 +74,9 @@ pub fn ticket_stream(viewer: &Viewer, ticket: &ticket::Model) -> Result<VisibleS
     }
     Ok(VisibleStream(Some(EventStream {
         ticket: Some(ticket.id),
-        include_internal: policy::sees_internal_notes(viewer),
-        ..EventStream::default()
+        owner: None,
+        status: None,
+        visibility: policy::visibility(viewer),
     })))
 }
 
@@ -84,16 +85,14 @@ fn feed_stream(
     user_id: Option<&str>,
     status: Option<TicketStatus>,
 ) -> VisibleStream {
-    let owner = match (policy::ticket_owner_scope(viewer), user_id) {
-        (Some(own), Some(asked)) if own != asked => return VisibleStream(None),
-        (own, asked) => own.or(asked),
-    };
-    VisibleStream(Some(EventStream {
-        ticket: None,
-        owner: owner.map(str::to_owned),
-        status,
-        include_internal: policy::sees_internal_notes(viewer),
-    }))
+    VisibleStream(
+        policy::owner_scope(viewer, user_id).map(|scope| EventStream {
+            ticket: None,
+            owner: scope.owner().map(str::to_owned),
+            status,
+            visibility: policy::visibility(viewer),
+        }),
+    )
 }
 
 /// `after` as the client sent it: an event id, or BAD_USER_INPUT naming `after`.
@@ -181,9 +180,9 @@ pub async fn messages_of(
     let mut ids: Vec<Uuid> = events.iter().filter_map(|event| event.message_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let include_internal = policy::sees_internal_notes(viewer);
     let reservation = budget.reserve().await?;
-    let messages = store::messages_by_ids(db, &ids, include_internal, reservation.rows()).await?;
+    let messages =
+        store::messages_by_ids(db, &ids, policy::visibility(viewer), reservation.rows()).await?;
     reservation.spend(messages.len())?;
     Ok(messages
         .into_iter()

@@ -21,6 +21,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::policy;
 use crate::store::events::{EventStream, NOTIFY_CHANNEL};
 use crate::store::{self};
 
@@ -199,7 +200,7 @@ async fn read_page(db: &DatabaseConnection, cursor: Option<Uuid>) -> Result<Vec<
         store::events::events_after(db, &EventStream::everything(), cursor, READ_PAGE).await?;
     let ids: Vec<Uuid> = events.iter().filter_map(|event| event.message_id).collect();
     let mut messages: std::collections::HashMap<Uuid, ticket_message::Model> =
-        store::messages_by_ids(db, &ids, true, READ_PAGE)
+        store::messages_by_ids(db, &ids, policy::server_wide(), READ_PAGE)
             .await?
             .into_iter()
             .map(|message| (message.id, message))

@@ -30,14 +30,56 @@ pub fn can_see_ticket(viewer: &Viewer, ticket: &ticket::Model) -> bool {
     viewer.is_admin() || ticket.user_id == viewer.id
 }
 
-/// The owner a ticket list is confined to: the customer themself, or nobody for an admin.
-pub fn ticket_owner_scope(viewer: &Viewer) -> Option<&str> {
-    (!viewer.is_admin()).then_some(viewer.id.as_str())
+/// How much of the tickets they may see a viewer sees: with the staff-only data (internal
+/// notes and their events) or without. Only this module makes one, so that a read of the
+/// store is never wider than a rule here allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Visibility {
+    staff_only: bool,
 }
 
-/// Customers never see internal notes, in any form.
-pub fn sees_internal_notes(viewer: &Viewer) -> bool {
-    viewer.is_admin()
+impl Visibility {
+    /// Whether staff-only data is included.
+    pub fn includes_staff_only(self) -> bool {
+        self.staff_only
+    }
+}
+
+/// Customers never see staff-only data, in any form.
+pub fn visibility(viewer: &Viewer) -> Visibility {
+    Visibility {
+        staff_only: viewer.is_admin(),
+    }
+}
+
+/// The server's own readers, which read every event once and hand each on only to the
+/// viewers whose streams hold it.
+pub fn server_wide() -> Visibility {
+    Visibility { staff_only: true }
+}
+
+/// Whose tickets a list or a feed holds: one owner's, or every owner's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnerScope(Option<String>);
+
+impl OwnerScope {
+    /// The one owner, or `None` for every owner.
+    pub fn owner(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+/// The owners a viewer's list or feed holds, when they asked for `asked`'s (or anyone's):
+/// a customer is confined to themself, an admin may narrow to anyone. `None` when nothing
+/// can match: a customer asking for another owner's tickets.
+pub fn owner_scope(viewer: &Viewer, asked: Option<&str>) -> Option<OwnerScope> {
+    if viewer.is_admin() {
+        return Some(OwnerScope(asked.map(str::to_owned)));
+    }
+    match asked {
+        Some(other) if other != viewer.id => None,
+        _ => Some(OwnerScope(Some(viewer.id.clone()))),
+    }
 }
 
 #[cfg(test)]
@@ -82,11 +124,35 @@ mod tests {
 
     #[test]
     fn a_customers_list_is_confined_to_themself() {
+        let alice = viewer("alice", Role::Customer);
+        let scope = owner_scope(&alice, None).expect("a scope");
+        assert_eq!(scope.owner(), Some("alice"));
+        let scope = owner_scope(&alice, Some("alice")).expect("a scope");
+        assert_eq!(scope.owner(), Some("alice"));
+    }
+
+    #[test]
+    fn a_customer_asking_for_another_owners_tickets_can_match_nothing() {
         assert_eq!(
-            ticket_owner_scope(&viewer("alice", Role::Customer)),
-            Some("alice")
+            owner_scope(&viewer("alice", Role::Customer), Some("bob")),
+            None
         );
-        assert_eq!(ticket_owner_scope(&viewer("root", Role::Admin)), None);
+    }
+
+    #[test]
+    fn an_admin_lists_everyone_or_narrows_to_one_owner() {
+        let root = viewer("root", Role::Admin);
+        assert_eq!(owner_scope(&root, None).expect("a scope").owner(), None);
+        assert_eq!(
+            owner_scope(&root, Some("bob")).expect("a scope").owner(),
+            Some("bob")
+        );
+    }
+
+    #[test]
+    fn only_admins_see_staff_only_data() {
+        assert!(!visibility(&viewer("alice", Role::Customer)).includes_staff_only());
+        assert!(visibility(&viewer("root", Role::Admin)).includes_staff_only());
     }
 
     #[test]

@@ -51,15 +51,11 @@ pub async fn list(
     with_messages: Option<&MessageBudget>,
 ) -> Result<(Vec<TicketWithHistory>, PageSummary), AppError> {
     let page = PageRequest::parse(request.page, request.limit)?;
-    let owner = match (policy::ticket_owner_scope(viewer), request.user_id) {
-        // A customer asking for someone else's tickets: nothing can match.
-        (Some(own), Some(asked)) if own != asked => {
-            return Ok((Vec::new(), PageSummary::new(page, 0)));
-        }
-        (own, asked) => own.or(asked),
+    let Some(scope) = policy::owner_scope(viewer, request.user_id) else {
+        return Ok((Vec::new(), PageSummary::new(page, 0)));
     };
     let filter = TicketFilter {
-        owner,
+        owner: scope.owner(),
         status: request.status,
     };
     let (tickets, total) = store::list_tickets(db, filter, request.order, page).await?;
@@ -106,14 +102,13 @@ pub async fn get(
     id: &str,
     with_messages: Option<&MessageBudget>,
 ) -> Result<TicketWithHistory, AppError> {
-    let id = parse_ticket_id(id)?;
+    let id = domain::parse_ticket_id(id)?;
     let found = match with_messages {
         Some(budget) => {
-            let include_internal = policy::sees_internal_notes(viewer);
+            let visibility = policy::visibility(viewer);
             let reservation = budget.reserve().await?;
             let found =
-                store::find_ticket_with_messages(db, id, include_internal, reservation.rows())
-                    .await?;
+                store::find_ticket_with_messages(db, id, visibility, reservation.rows()).await?;
             reservation.spend(found.as_ref().map_or(0, |(_, messages)| messages.len()))?;
             found.map(|(ticket, messages)| TicketWithHistory {
                 ticket,
@@ -153,10 +148,9 @@ async fn read_histories(
     tickets: &[Uuid],
     budget: &MessageBudget,
 ) -> Result<Vec<ticket_message::Model>, AppError> {
-    let include_internal = policy::sees_internal_notes(viewer);
+    let visibility = policy::visibility(viewer);
     let reservation = budget.reserve().await?;
-    let messages =
-        store::messages_of_tickets(db, tickets, include_internal, reservation.rows()).await?;
+    let messages = store::messages_of_tickets(db, tickets, visibility, reservation.rows()).await?;
     reservation.spend(messages.len())?;
     Ok(messages)
 }
@@ -206,7 +200,7 @@ pub async fn update_status(
     status: TicketStatus,
 ) -> Result<ticket::Model, AppError> {
     policy::ensure_may_change_status(viewer)?;
-    let id = parse_ticket_id(id)?;
+    let id = domain::parse_ticket_id(id)?;
     let txn = store::begin_write(db).await?;
     let ticket = store::lock_ticket(&txn, id)
         .await?
@@ -236,7 +230,7 @@ pub async fn add_message(
 ) -> Result<ticket_message::Model, AppError> {
     policy::ensure_may_write(viewer, internal)?;
     let body = MessageBody::parse(body, "body")?;
-    let ticket_id = parse_ticket_id(ticket_id)?;
+    let ticket_id = domain::parse_ticket_id(ticket_id)?;
     let txn = store::begin_write(db).await?;
     let ticket = store::lock_ticket(&txn, ticket_id)
         .await?
@@ -307,11 +301,6 @@ fn event(ticket: &ticket::Model, viewer: &Viewer, at: DateTime<Utc>, change: Cha
         status_after: ticket.status,
         change,
     }
-}
-
-/// An id that is not a UUID names no ticket: NOT_FOUND, like any other unknown id.
-fn parse_ticket_id(raw: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(raw).map_err(|_| AppError::ticket_not_found())
 }
 
 /// The current time at the precision both databases keep (microseconds), so that

@@ -8,5 +8,5 @@ mod viewer;
 
 pub use pagination::{EventLimit, ListOrder, PageRequest, PageSummary};
 pub use text::{MessageBody, Subject};
-pub use ticket::{ensure_open_for_messages, status_after_message};
+pub use ticket::{ensure_open_for_messages, parse_ticket_id, status_after_message};
 pub use viewer::Viewer;

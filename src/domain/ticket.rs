@@ -1,6 +1,14 @@
 use entity::prelude::{Role, TicketStatus};
 
+use uuid::Uuid;
+
 use crate::error::AppError;
+
+/// A ticket id as a client sent it. One that is not a UUID names no ticket: NOT_FOUND,
+/// like any other unknown id.
+pub fn parse_ticket_id(raw: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(raw).map_err(|_| AppError::ticket_not_found())
+}
 
 /// A closed ticket takes no more messages.
 pub fn ensure_open_for_messages(status: TicketStatus) -> Result<(), AppError> {

@@ -13,6 +13,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::policy::{self, Visibility};
+
 /// The PostgreSQL channel that learns, at each commit that recorded events, the id of
 /// their ticket (never their content). A listener re-reads the events from the table.
 pub const NOTIFY_CHANNEL: &str = "ticket_events";
@@ -190,21 +192,24 @@ fn successor(id: Uuid) -> Uuid {
 }
 
 /// Which events a reader follows: one ticket's or all of them, narrowed by owner and by
-/// the status the ticket had after the event; internal notes only when asked for.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// the status the ticket had after the event, as its `visibility` allows.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventStream {
     pub ticket: Option<Uuid>,
     pub owner: Option<String>,
     pub status: Option<TicketStatus>,
-    pub include_internal: bool,
+    pub visibility: Visibility,
 }
 
 impl EventStream {
-    /// Every event of every ticket, internal notes included.
+    /// Every event of every ticket, staff-only ones included: what the server's own
+    /// readers read once for every viewer.
     pub fn everything() -> Self {
         Self {
-            include_internal: true,
-            ..Self::default()
+            ticket: None,
+            owner: None,
+            status: None,
+            visibility: policy::server_wide(),
         }
     }
 
@@ -219,7 +224,7 @@ impl EventStream {
             && self
                 .status
                 .is_none_or(|status| status == event.status_after)
-            && (self.include_internal || !event.internal)
+            && (self.visibility.includes_staff_only() || !event.internal)
     }
 }
 
@@ -235,7 +240,7 @@ fn select(stream: &EventStream) -> Select<TicketEvent> {
             query.filter(ticket_event::Column::StatusAfter.eq(status))
         })
         .apply_if(
-            (!stream.include_internal).then_some(false),
+            (!stream.visibility.includes_staff_only()).then_some(false),
             |query, internal| query.filter(ticket_event::Column::Internal.eq(internal)),
         )
 }

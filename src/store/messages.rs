@@ -3,26 +3,25 @@ use entity::prelude::{Role, TicketMessage};
 use entity::ticket_message;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
-    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use uuid::Uuid;
 
+use crate::policy::Visibility;
+
 /// The messages of several tickets in one query, each ticket's oldest first, at most
-/// `max_rows`; internal notes only when asked for.
+/// `max_rows`, as `visibility` allows.
 pub async fn messages_of_tickets(
     db: &DatabaseConnection,
     ticket_ids: &[Uuid],
-    include_internal: bool,
+    visibility: Visibility,
     max_rows: u64,
 ) -> Result<Vec<ticket_message::Model>, DbErr> {
     if ticket_ids.is_empty() {
         return Ok(Vec::new());
     }
-    TicketMessage::find()
+    visible(TicketMessage::find(), visibility)
         .filter(ticket_message::Column::TicketId.is_in(ticket_ids.iter().copied()))
-        .apply_if((!include_internal).then_some(false), |query, internal| {
-            query.filter(ticket_message::Column::Internal.eq(internal))
-        })
         .order_by_asc(ticket_message::Column::TicketId)
         .order_by_asc(ticket_message::Column::CreatedAt)
         .order_by_asc(ticket_message::Column::Id)
@@ -31,25 +30,30 @@ pub async fn messages_of_tickets(
         .await
 }
 
-/// The messages of the given ids that exist, at most `max_rows`; internal notes only
-/// when asked for.
+/// The messages of the given ids that exist, at most `max_rows`, as `visibility` allows.
 pub async fn messages_by_ids(
     db: &DatabaseConnection,
     ids: &[Uuid],
-    include_internal: bool,
+    visibility: Visibility,
     max_rows: u64,
 ) -> Result<Vec<ticket_message::Model>, DbErr> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    TicketMessage::find()
+    visible(TicketMessage::find(), visibility)
         .filter(ticket_message::Column::Id.is_in(ids.iter().copied()))
-        .apply_if((!include_internal).then_some(false), |query, internal| {
-            query.filter(ticket_message::Column::Internal.eq(internal))
-        })
         .limit(max_rows)
         .all(db)
         .await
+}
+
+/// Internal notes are staff-only.
+fn visible(query: Select<TicketMessage>, visibility: Visibility) -> Select<TicketMessage> {
+    if visibility.includes_staff_only() {
+        query
+    } else {
+        query.filter(ticket_message::Column::Internal.eq(false))
+    }
 }
 
 pub struct NewMessage {

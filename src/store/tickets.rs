@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::counts;
 use crate::domain::{ListOrder, PageRequest};
+use crate::policy::Visibility;
 
 /// Which tickets a list holds: those of one owner (or all), in one status (or any).
 #[derive(Clone, Copy, Debug, Default)]
@@ -57,11 +58,11 @@ pub async fn find_ticket(
 pub async fn find_ticket_with_messages(
     db: &impl ConnectionTrait,
     id: Uuid,
-    include_internal: bool,
+    visibility: Visibility,
     max_messages: u64,
 ) -> Result<Option<(ticket::Model, Vec<ticket_message::Model>)>, DbErr> {
     let mut messages = ticket::Relation::Messages.def();
-    if !include_internal {
+    if !visibility.includes_staff_only() {
         messages = messages
             .on_condition(|_, _| ticket_message::Column::Internal.eq(false).into_condition());
     }

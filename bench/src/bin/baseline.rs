@@ -129,8 +129,10 @@ async fn list(
     page: PageRequest,
     with_messages: bool,
 ) -> Result<Vec<u8>, DbErr> {
+    // The baseline's client never asks for another owner's tickets.
+    let scope = policy::owner_scope(viewer, None);
     let filter = TicketFilter {
-        owner: policy::ticket_owner_scope(viewer),
+        owner: scope.as_ref().and_then(policy::OwnerScope::owner),
         status,
     };
     let (tickets, total) = store::list_tickets(db, filter, ListOrder::NewestFirst, page).await?;
@@ -138,8 +140,7 @@ async fn list(
     if with_messages {
         let ids: Vec<Uuid> = tickets.iter().map(|ticket| ticket.id).collect();
         let messages =
-            store::messages_of_tickets(db, &ids, policy::sees_internal_notes(viewer), MESSAGE_ROWS)
-                .await?;
+            store::messages_of_tickets(db, &ids, policy::visibility(viewer), MESSAGE_ROWS).await?;
         for message in messages {
             histories
                 .entry(message.ticket_id)
@@ -170,8 +171,7 @@ async fn shown_ticket(
     id: Uuid,
 ) -> Result<Option<Vec<u8>>, DbErr> {
     let found =
-        store::find_ticket_with_messages(db, id, policy::sees_internal_notes(viewer), MESSAGE_ROWS)
-            .await?;
+        store::find_ticket_with_messages(db, id, policy::visibility(viewer), MESSAGE_ROWS).await?;
     let Some((ticket, messages)) =
         found.filter(|(ticket, _)| policy::can_see_ticket(viewer, ticket))
     else {
