@@ -63,18 +63,11 @@ fn ids(events: &[Value]) -> Vec<&str> {
         .collect()
 }
 
-async fn ticket_of(app: &TestApp, owner: &User) -> String {
-    app.create_ticket(owner, "Help").await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned()
-}
-
 #[tokio::test]
 async fn opening_a_ticket_records_its_creation_with_the_first_message() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     let events = timeline(&app, &alice, &id).await;
 
@@ -92,7 +85,7 @@ async fn opening_a_ticket_records_its_creation_with_the_first_message() {
 async fn each_mutation_records_its_events_in_order() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     app.add_message(&root, &id, "On it", false)
         .await
@@ -119,7 +112,7 @@ async fn each_mutation_records_its_events_in_order() {
 async fn setting_the_status_a_ticket_already_has_records_nothing() {
     let app = spawn_app().await;
     let root = app.admin("root");
-    let id = ticket_of(&app, &app.customer("alice")).await;
+    let id = app.open_ticket(&app.customer("alice"), "Help").await;
 
     app.set_status(&root, &id, "OPEN").await.expect_ok();
 
@@ -130,7 +123,7 @@ async fn setting_the_status_a_ticket_already_has_records_nothing() {
 async fn a_customer_reply_that_reopens_a_resolved_ticket_records_the_message_then_the_reopening() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
     app.set_status(&root, &id, "RESOLVED").await.expect_ok();
 
     app.add_message(&alice, &id, "Still broken", false)
@@ -150,7 +143,7 @@ async fn a_customer_reply_that_reopens_a_resolved_ticket_records_the_message_the
 async fn a_customers_timeline_omits_internal_notes_that_the_admins_shows() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     app.add_message(&root, &id, "Looks like a duplicate", true)
         .await
@@ -169,7 +162,7 @@ async fn a_customers_timeline_omits_internal_notes_that_the_admins_shows() {
 async fn events_after_an_event_are_the_later_ones_a_page_at_a_time() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
     for body in ["two", "three", "four"] {
         app.add_message(&alice, &id, body, false).await.expect_ok();
     }
@@ -188,7 +181,7 @@ async fn events_after_an_event_are_the_later_ones_a_page_at_a_time() {
 async fn the_limit_defaults_to_fifty() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     let reply = app
         .graphql(
@@ -206,8 +199,8 @@ async fn the_limit_defaults_to_fifty() {
 async fn an_after_that_names_no_event_of_the_ticket_is_bad_user_input() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
-    let other = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
+    let other = app.open_ticket(&alice, "Help").await;
     let event_of_other = timeline(&app, &alice, &other).await[0]["id"]
         .as_str()
         .expect("id")
@@ -227,7 +220,7 @@ async fn an_after_that_names_no_event_of_the_ticket_is_bad_user_input() {
 async fn a_customer_cannot_page_after_an_internal_note_they_may_not_see() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
     app.add_message(&root, &id, "Secret", true)
         .await
         .expect_ok();
@@ -251,7 +244,7 @@ async fn a_customer_cannot_page_after_an_internal_note_they_may_not_see() {
 async fn a_limit_outside_one_to_one_hundred_is_bad_user_input() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     for limit in [0, 101] {
         let reply = timeline_reply(&app, &alice, &id, None, limit).await;
@@ -262,7 +255,7 @@ async fn a_limit_outside_one_to_one_hundred_is_bad_user_input() {
 #[tokio::test]
 async fn another_customers_ticket_is_not_found() {
     let app = spawn_app().await;
-    let id = ticket_of(&app, &app.customer("alice")).await;
+    let id = app.open_ticket(&app.customer("alice"), "Help").await;
 
     let reply = timeline_reply(&app, &app.customer("bob"), &id, None, 10).await;
 
@@ -273,7 +266,7 @@ async fn another_customers_ticket_is_not_found() {
 async fn each_event_carries_the_ticket_as_it_is_now() {
     let app = spawn_app().await;
     let root = app.admin("root");
-    let id = ticket_of(&app, &app.customer("alice")).await;
+    let id = app.open_ticket(&app.customer("alice"), "Help").await;
     app.set_status(&root, &id, "CLOSED").await.expect_ok();
 
     let events = timeline(&app, &root, &id).await;
@@ -298,7 +291,7 @@ async fn recording_events_notifies_the_ticket_id_at_commit_on_postgres() {
         .await
         .expect("listening");
 
-    let id = ticket_of(&app, &app.customer("alice")).await;
+    let id = app.open_ticket(&app.customer("alice"), "Help").await;
 
     let notification = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
         .await

@@ -285,20 +285,44 @@ impl TestApp {
         reply(request.send().await.expect("the server answers")).await
     }
 
-    /// Opens a ticket as `user` and returns it with `id`, `subject`, `status`,
+    /// Asks to open a ticket as `user`, with the first message "First message": the reply
+    /// as it comes, refusals and failures included.
+    pub async fn open_ticket_reply(&self, user: &User, subject: &str) -> Reply {
+        self.graphql(
+            user,
+            "mutation($input: CreateTicketInput!) {
+                createTicket(input: $input) { id userId subject status createdAt updatedAt }
+            }",
+            json!({ "input": { "subject": subject, "message": "First message" } }),
+        )
+        .await
+    }
+
+    /// Opens a ticket as `user` and returns it with `id`, `userId`, `subject`, `status`,
     /// `createdAt`, `updatedAt`.
     pub async fn create_ticket(&self, user: &User, subject: &str) -> Value {
-        let reply = self
-            .graphql(
-                user,
-                "mutation($input: CreateTicketInput!) {
-                    createTicket(input: $input) { id userId subject status createdAt updatedAt }
-                }",
-                json!({ "input": { "subject": subject, "message": "First message" } }),
-            )
-            .await
-            .expect_ok();
+        let reply = self.open_ticket_reply(user, subject).await.expect_ok();
         reply.data("createTicket").clone()
+    }
+
+    /// Opens a ticket as `user` and returns its id.
+    pub async fn open_ticket(&self, user: &User, subject: &str) -> String {
+        self.create_ticket(user, subject).await["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned()
+    }
+
+    /// Opens a ticket as `user` holding `messages` public messages of theirs, the first
+    /// included, and returns its id.
+    pub async fn open_ticket_with_messages(&self, user: &User, messages: usize) -> String {
+        let id = self.open_ticket(user, "Long story").await;
+        for _ in 1..messages {
+            self.add_message(user, &id, "And another thing", false)
+                .await
+                .expect_ok();
+        }
+        id
     }
 
     pub async fn set_status(&self, admin: &User, ticket_id: &str, status: &str) -> Reply {

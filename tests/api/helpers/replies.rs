@@ -64,6 +64,16 @@ impl Reply {
     }
 }
 
+/// The bodies of a `ticket`'s `messages`, oldest first.
+pub fn message_bodies(ticket: &Value) -> Vec<String> {
+    ticket["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|message| message["body"].as_str().expect("body").to_owned())
+        .collect()
+}
+
 /// A request refused before it ran, as past a query limit: `QUERY_TOO_COMPLEX`, no `data`.
 pub fn assert_too_complex(reply: &Reply) {
     assert_eq!(
