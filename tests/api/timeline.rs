@@ -3,16 +3,14 @@
 //! introduced it backfills what existing tickets tell.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use entity::prelude::{Role, TicketStatus};
-use entity::{ticket, ticket_message};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ActiveModelTrait, IntoActiveModel};
 use serde_json::{Value, json};
 use supportdesk::config::DatabaseConfig;
 use uuid::Uuid;
 
 use crate::helpers::{
-    Reply, TestApp, TestDatabase, User, required_postgres_server_url, spawn_app, spawn_app_over,
+    Reply, TestApp, TestDatabase, User, execute_sql, required_postgres_server_url, spawn_app,
+    spawn_app_over,
 };
 
 const TIMELINE: &str = "query($id: ID!, $after: ID, $limit: Int!) {
@@ -300,63 +298,91 @@ async fn recording_events_notifies_the_ticket_id_at_commit_on_postgres() {
     assert_eq!(notification.payload(), id);
 }
 
+/// The columns of `tickets` and `ticket_messages` as the first three migrations left them.
+const INSERT_OLD_TICKET: &str = "INSERT INTO tickets
+    (id, user_id, subject, status, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6)";
+const INSERT_OLD_MESSAGE: &str = "INSERT INTO ticket_messages
+    (id, ticket_id, author_id, author_role, body, internal, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
 /// A ticket written before the timeline existed: opened by `owner` at `at`, with a
 /// customer's first message, an admin's internal note and a public reply.
 struct OldTicket {
-    ticket: ticket::Model,
-    messages: Vec<ticket_message::Model>,
+    id: Uuid,
+    owner: String,
+    status: &'static str,
+    at: DateTime<Utc>,
+    messages: Vec<OldMessage>,
 }
 
-fn old_ticket(owner: &str, at: DateTime<Utc>, status: TicketStatus) -> OldTicket {
-    let ticket = ticket::Model {
+struct OldMessage {
+    id: Uuid,
+    author_id: String,
+    author_role: &'static str,
+    body: String,
+    internal: bool,
+    created_at: DateTime<Utc>,
+}
+
+fn old_ticket(owner: &str, at: DateTime<Utc>, status: &'static str) -> OldTicket {
+    let message = |minutes: i64, author: &str, role: &'static str, internal: bool| OldMessage {
         id: Uuid::now_v7(),
-        user_id: owner.into(),
-        subject: "Old".into(),
-        status,
-        created_at: at,
-        updated_at: at,
-    };
-    let message = |minutes: i64, author: &str, role: Role, internal: bool| ticket_message::Model {
-        id: Uuid::now_v7(),
-        ticket_id: ticket.id,
         author_id: author.into(),
         author_role: role,
         body: format!("at +{minutes} min"),
         internal,
         created_at: at + Duration::minutes(minutes),
     };
-    let messages = vec![
-        message(0, owner, Role::Customer, false),
-        message(5, "root", Role::Admin, true),
-        message(9, "root", Role::Admin, false),
-    ];
-    OldTicket { ticket, messages }
+    OldTicket {
+        id: Uuid::now_v7(),
+        owner: owner.into(),
+        status,
+        at,
+        messages: vec![
+            message(0, owner, "CUSTOMER", false),
+            message(5, "root", "ADMIN", true),
+            message(9, "root", "ADMIN", false),
+        ],
+    }
 }
 
-/// A server over a database that held `ticket` and `messages` before the timeline
-/// existed: the timeline's migration runs as the server starts.
-async fn app_over_data_from_before_the_timeline(
-    ticket: &ticket::Model,
-    messages: &[ticket_message::Model],
-) -> TestApp {
+/// A server over a database that held `old` before the timeline existed, written in the
+/// columns of that schema: the timeline's migration runs as the server starts.
+async fn app_over_data_from_before_the_timeline(old: &OldTicket) -> TestApp {
     let database = TestDatabase::create().await;
     let db = supportdesk::db::connect(&DatabaseConfig::new(database.url.clone())).expect("a pool");
     Migrator::up(&db, Some(3))
         .await
         .expect("the first three migrations");
-    ticket
-        .clone()
-        .into_active_model()
-        .insert(&db)
-        .await
-        .expect("the ticket");
-    for message in messages {
-        message
-            .clone()
-            .into_active_model()
-            .insert(&db)
-            .await
-            .expect("a message");
+    execute_sql(
+        &db,
+        INSERT_OLD_TICKET,
+        [
+            old.id.into(),
+            old.owner.as_str().into(),
+            "Old".into(),
+            old.status.into(),
+            old.at.into(),
+            old.at.into(),
+        ],
+    )
+    .await;
+    for message in &old.messages {
+        execute_sql(
+            &db,
+            INSERT_OLD_MESSAGE,
+            [
+                message.id.into(),
+                old.id.into(),
+                message.author_id.as_str().into(),
+                message.author_role.into(),
+                message.body.as_str().into(),
+                message.internal.into(),
+                message.created_at.into(),
+            ],
+        )
+        .await;
     }
     let app = spawn_app_over(database, |_| {}).await;
     assert!(
@@ -372,10 +398,10 @@ async fn the_migration_backfills_a_creation_and_a_message_added_per_later_messag
         .with_ymd_and_hms(2025, 3, 1, 12, 0, 0)
         .single()
         .expect("an instant");
-    let old = old_ticket("alice", at, TicketStatus::Resolved);
+    let old = old_ticket("alice", at, "RESOLVED");
 
-    let app = app_over_data_from_before_the_timeline(&old.ticket, &old.messages).await;
-    let id = old.ticket.id.to_string();
+    let app = app_over_data_from_before_the_timeline(&old).await;
+    let id = old.id.to_string();
 
     let events = timeline(&app, &app.admin("root"), &id).await;
     assert_eq!(
@@ -398,9 +424,10 @@ async fn the_migration_backfills_a_creation_and_a_message_added_per_later_messag
 
 #[tokio::test]
 async fn backfilled_events_come_before_new_ones() {
-    let old = old_ticket("alice", Utc::now() - Duration::days(1), TicketStatus::Open);
-    let app = app_over_data_from_before_the_timeline(&old.ticket, &old.messages[..1]).await;
-    let id = old.ticket.id.to_string();
+    let mut old = old_ticket("alice", Utc::now() - Duration::days(1), "OPEN");
+    old.messages.truncate(1);
+    let app = app_over_data_from_before_the_timeline(&old).await;
+    let id = old.id.to_string();
     let alice = app.customer("alice");
 
     app.add_message(&alice, &id, "Any news?", false)

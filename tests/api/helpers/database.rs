@@ -3,7 +3,7 @@
 use entity::prelude::Ticket;
 use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, EntityTrait, QuerySelect,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 /// The database of one test.
@@ -154,4 +154,18 @@ pub async fn lock_ticket(database_url: &str, ticket_id: &str) -> TicketLock {
         .expect("the ticket is locked")
         .expect("the ticket exists");
     TicketLock { _db: db, txn }
+}
+
+/// Runs one statement of plain SQL, `$1`, `$2`, … bound to `values`, on SQLite or PostgreSQL:
+/// for fixtures written in the columns a schema had at an earlier migration, which today's
+/// entities, with every column added since, would not fit.
+pub async fn execute_sql(
+    db: &DatabaseConnection,
+    sql: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) {
+    let statement = Statement::from_sql_and_values(db.get_database_backend(), sql, values);
+    db.execute_raw(statement)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
 }
