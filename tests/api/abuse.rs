@@ -2,16 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, User, lock_ticket, spawn_app_with};
-
-async fn open_ticket(app: &TestApp, user: &User) -> crate::helpers::Reply {
-    app.graphql(
-        user,
-        "mutation { createTicket(input: { subject: \"s\", message: \"m\" }) { id } }",
-        json!({}),
-    )
-    .await
-}
+use crate::helpers::{lock_ticket, spawn_app_with};
 
 #[tokio::test]
 async fn mutations_past_the_burst_are_rate_limited_with_a_retry_hint() {
@@ -21,10 +12,10 @@ async fn mutations_past_the_burst_are_rate_limited_with_a_retry_hint() {
     })
     .await;
     let alice = app.customer("alice");
-    open_ticket(&app, &alice).await.expect_ok();
-    open_ticket(&app, &alice).await.expect_ok();
+    app.open_ticket_reply(&alice, "s").await.expect_ok();
+    app.open_ticket_reply(&alice, "s").await.expect_ok();
 
-    let limited = open_ticket(&app, &alice).await;
+    let limited = app.open_ticket_reply(&alice, "s").await;
 
     assert_eq!(limited.status, 429);
     assert_eq!(limited.error_code().as_deref(), Some("RATE_LIMITED"));
@@ -71,13 +62,16 @@ async fn the_rate_limit_is_per_user_and_spares_queries() {
     })
     .await;
     let (alice, bob) = (app.customer("alice"), app.customer("bob"));
-    open_ticket(&app, &alice).await.expect_ok();
+    app.open_ticket_reply(&alice, "s").await.expect_ok();
 
     assert_eq!(
-        open_ticket(&app, &alice).await.error_code().as_deref(),
+        app.open_ticket_reply(&alice, "s")
+            .await
+            .error_code()
+            .as_deref(),
         Some("RATE_LIMITED")
     );
-    open_ticket(&app, &bob).await.expect_ok();
+    app.open_ticket_reply(&bob, "s").await.expect_ok();
     app.graphql(&alice, "{ me { id } }", json!({}))
         .await
         .expect_ok();
@@ -90,10 +84,7 @@ async fn a_request_past_its_time_budget_gets_an_error_and_writes_nothing() {
     })
     .await;
     let alice = app.customer("alice");
-    let id = app.create_ticket(&alice, "Slow").await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = app.open_ticket(&alice, "Slow").await;
     let lock = lock_ticket(&app.database_url, &id).await;
 
     let started = std::time::Instant::now();

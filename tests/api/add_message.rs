@@ -1,16 +1,8 @@
 use serde_json::Value;
 
-use crate::helpers::{Reply, TestApp, User, spawn_app};
+use crate::helpers::{Reply, TestApp, User, message_bodies, spawn_app};
 
 const MISSING_ID: &str = "01890a5d-ac96-774b-bcce-b302099a8057";
-
-/// Opens a ticket as `owner` and returns its id.
-async fn ticket_of(app: &TestApp, owner: &User) -> String {
-    app.create_ticket(owner, "Help").await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned()
-}
 
 async fn shown_ticket(app: &TestApp, user: &User, id: &str) -> Value {
     app.ticket(user, id)
@@ -18,15 +10,6 @@ async fn shown_ticket(app: &TestApp, user: &User, id: &str) -> Value {
         .expect_ok()
         .data("ticket")
         .clone()
-}
-
-fn bodies(ticket: &Value) -> Vec<String> {
-    ticket["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|message| message["body"].as_str().expect("body").to_owned())
-        .collect()
 }
 
 fn assert_code(reply: &Reply, code: &str) {
@@ -43,7 +26,7 @@ fn assert_code(reply: &Reply, code: &str) {
 async fn the_owner_replies_to_their_ticket() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     let reply = app
         .add_message(&alice, &id, "  More details  ", false)
@@ -57,7 +40,7 @@ async fn the_owner_replies_to_their_ticket() {
     assert_eq!(message["body"], "More details");
     assert_eq!(message["internal"], false);
     assert_eq!(
-        bodies(&shown_ticket(&app, &alice, &id).await),
+        message_bodies(&shown_ticket(&app, &alice, &id).await),
         ["First message", "More details"]
     );
 }
@@ -65,7 +48,7 @@ async fn the_owner_replies_to_their_ticket() {
 #[tokio::test]
 async fn an_admin_replies_to_any_ticket() {
     let app = spawn_app().await;
-    let id = ticket_of(&app, &app.customer("alice")).await;
+    let id = app.open_ticket(&app.customer("alice"), "Help").await;
 
     let reply = app
         .add_message(&app.admin("root"), &id, "On it", false)
@@ -79,7 +62,7 @@ async fn an_admin_replies_to_any_ticket() {
 async fn a_public_message_bumps_updated_at() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
     let before = shown_ticket(&app, &alice, &id).await;
 
     app.add_message(&app.admin("root"), &id, "Reply", false)
@@ -94,7 +77,7 @@ async fn a_public_message_bumps_updated_at() {
 async fn another_customer_cannot_reply_and_learns_nothing() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     let reply = app
         .add_message(&app.customer("mallory"), &id, "Hi", false)
@@ -103,7 +86,7 @@ async fn another_customer_cannot_reply_and_learns_nothing() {
     assert_code(&reply, "NOT_FOUND");
     assert_eq!(reply.error_message().as_deref(), Some("Ticket not found"));
     assert_eq!(
-        bodies(&shown_ticket(&app, &alice, &id).await),
+        message_bodies(&shown_ticket(&app, &alice, &id).await),
         ["First message"]
     );
 }
@@ -134,13 +117,13 @@ async fn a_reply_to_an_id_that_is_not_a_uuid_is_not_found() {
 async fn a_customer_may_not_write_an_internal_note() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     let reply = app.add_message(&alice, &id, "psst", true).await;
 
     assert_code(&reply, "FORBIDDEN");
     assert_eq!(
-        bodies(&shown_ticket(&app, &alice, &id).await),
+        message_bodies(&shown_ticket(&app, &alice, &id).await),
         ["First message"]
     );
 }
@@ -160,7 +143,7 @@ async fn forbidden_comes_before_bad_input_and_not_found() {
 async fn a_blank_body_is_bad_user_input_naming_body() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     let reply = app.add_message(&alice, &id, " \n ", false).await;
 
@@ -172,7 +155,7 @@ async fn a_blank_body_is_bad_user_input_naming_body() {
 async fn a_body_over_10000_characters_is_bad_user_input() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     let reply = app
         .add_message(&alice, &id, &"b".repeat(10_001), false)
@@ -196,19 +179,19 @@ async fn bad_input_comes_before_not_found() {
 async fn customers_never_see_internal_notes() {
     let app = spawn_app().await;
     let (alice, admin) = (app.customer("alice"), app.admin("root"));
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     app.add_message(&admin, &id, "Customer is grumpy", true)
         .await
         .expect_ok();
 
     assert_eq!(
-        bodies(&shown_ticket(&app, &alice, &id).await),
+        message_bodies(&shown_ticket(&app, &alice, &id).await),
         ["First message"]
     );
     let seen_by_admin = shown_ticket(&app, &admin, &id).await;
     assert_eq!(
-        bodies(&seen_by_admin),
+        message_bodies(&seen_by_admin),
         ["First message", "Customer is grumpy"]
     );
     assert_eq!(seen_by_admin["messages"][1]["internal"], true);
@@ -218,7 +201,7 @@ async fn customers_never_see_internal_notes() {
 async fn an_internal_note_leaves_updated_at_alone() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
     let before = shown_ticket(&app, &alice, &id).await;
 
     app.add_message(&app.admin("root"), &id, "note", true)
@@ -235,7 +218,7 @@ async fn an_internal_note_leaves_updated_at_alone() {
 async fn a_closed_ticket_takes_no_more_messages() {
     let app = spawn_app().await;
     let (alice, admin) = (app.customer("alice"), app.admin("root"));
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
     app.set_status(&admin, &id, "CLOSED").await.expect_ok();
 
     let from_customer = app.add_message(&alice, &id, "Hello?", false).await;
@@ -248,7 +231,7 @@ async fn a_closed_ticket_takes_no_more_messages() {
     );
     assert_code(&note_from_admin, "FAILED_PRECONDITION");
     assert_eq!(
-        bodies(&shown_ticket(&app, &admin, &id).await),
+        message_bodies(&shown_ticket(&app, &admin, &id).await),
         ["First message"]
     );
 }
@@ -257,7 +240,7 @@ async fn a_closed_ticket_takes_no_more_messages() {
 async fn bad_input_comes_before_failed_precondition() {
     let app = spawn_app().await;
     let (alice, admin) = (app.customer("alice"), app.admin("root"));
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
     app.set_status(&admin, &id, "CLOSED").await.expect_ok();
 
     let reply = app.add_message(&alice, &id, "", false).await;
@@ -269,7 +252,7 @@ async fn bad_input_comes_before_failed_precondition() {
 async fn a_customer_reply_reopens_a_resolved_ticket() {
     let app = spawn_app().await;
     let (alice, admin) = (app.customer("alice"), app.admin("root"));
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
     app.set_status(&admin, &id, "RESOLVED").await.expect_ok();
 
     app.add_message(&alice, &id, "Still broken", false)
@@ -283,7 +266,7 @@ async fn a_customer_reply_reopens_a_resolved_ticket() {
 async fn an_admin_reply_leaves_a_resolved_ticket_resolved() {
     let app = spawn_app().await;
     let (alice, admin) = (app.customer("alice"), app.admin("root"));
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
     app.set_status(&admin, &id, "RESOLVED").await.expect_ok();
 
     app.add_message(&admin, &id, "Glad it works", false)
@@ -297,7 +280,7 @@ async fn an_admin_reply_leaves_a_resolved_ticket_resolved() {
 async fn a_customer_reply_leaves_an_in_progress_ticket_in_progress() {
     let app = spawn_app().await;
     let (alice, admin) = (app.customer("alice"), app.admin("root"));
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
     app.set_status(&admin, &id, "IN_PROGRESS").await.expect_ok();
 
     app.add_message(&alice, &id, "Any news?", false)

@@ -292,15 +292,7 @@ async fn eight_concurrent_one_mebibyte_batch_bodies_stay_within_bounded_memory()
 async fn ticket_of_messages(messages: usize) -> (TestApp, String) {
     let app = spawn_app_with(|config| config.http.query_limits.max_messages = 5).await;
     let alice = app.customer("alice");
-    let id = app.create_ticket(&alice, "Chatty").await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    for _ in 1..messages {
-        app.add_message(&alice, &id, "More", false)
-            .await
-            .expect_ok();
-    }
+    let id = app.open_ticket_with_messages(&alice, messages).await;
     (app, id)
 }
 

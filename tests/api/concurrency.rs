@@ -44,10 +44,7 @@ async fn simultaneous_ticket_creations_all_succeed() {
 async fn simultaneous_replies_to_one_ticket_all_succeed() {
     let app = spawn_app().await;
     let (alice, admin) = (app.customer("alice"), app.admin("root"));
-    let id = app.create_ticket(&alice, "Busy").await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = app.open_ticket(&alice, "Busy").await;
 
     // Admins, one per reply, so that no one reaches the per-user rate limit; every other
     // one writes an internal note.

@@ -125,10 +125,7 @@ async fn connections_past_the_cap_are_closed_at_once() {
 async fn requests_past_the_in_flight_cap_get_503_with_retry_after() {
     let app = spawn_app_with(|config| config.http.max_requests_in_flight = 1).await;
     let alice = app.customer("alice");
-    let id = app.create_ticket(&alice, "Busy").await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = app.open_ticket(&alice, "Busy").await;
     let lock = lock_ticket(&app.database_url, &id).await;
     let stalled = {
         let (app, alice, id) = (&app, alice.clone(), id.clone());

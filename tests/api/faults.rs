@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::ConnectionTrait;
-use serde_json::json;
 use supportdesk::config::DatabaseConfig;
 
 use crate::helpers::{
@@ -24,18 +23,6 @@ const SLACK: Duration = Duration::from_millis(1500);
 /// How long recovery may take once the database is back: the migration task's pause
 /// between attempts grows to 5 s.
 const RECOVERS_WITHIN: Duration = Duration::from_secs(15);
-
-const CREATE_TICKET: &str =
-    "mutation($input: CreateTicketInput!) { createTicket(input: $input) { id } }";
-
-async fn create_ticket(app: &TestApp, user: &User) -> Reply {
-    app.graphql(
-        user,
-        CREATE_TICKET,
-        json!({ "input": { "subject": "Database trouble", "message": "Hello?" } }),
-    )
-    .await
-}
 
 fn assert_internal_error(reply: &Reply) {
     assert_eq!(reply.status, 200, "{:#}", reply.body);
@@ -58,7 +45,7 @@ async fn assert_serving_but_not_ready(app: &TestApp, user: &User) {
     assert_eq!(app.get("/healthz").await.status(), 200);
     assert_eq!(app.get("/readyz").await.status(), 503);
     let started = Instant::now();
-    let reply = create_ticket(app, user).await;
+    let reply = app.open_ticket_reply(user, "Database trouble").await;
     assert!(started.elapsed() < SLACK);
     assert_eq!(reply.status, 503, "{:#}", reply.body);
     assert_eq!(reply.headers["retry-after"], "1");
@@ -89,7 +76,9 @@ async fn an_sqlite_file_that_cannot_be_opened_at_start_answers_503_until_it_can(
     std::fs::create_dir(&directory).expect("the directory is created");
 
     assert!(app.becomes_ready_within(RECOVERS_WITHIN).await);
-    create_ticket(&app, &alice).await.expect_ok();
+    app.open_ticket_reply(&alice, "Database trouble")
+        .await
+        .expect_ok();
 }
 
 #[tokio::test]
@@ -109,7 +98,9 @@ async fn postgres_unreachable_at_start_answers_503_until_it_returns() {
     proxy.restore();
 
     assert!(app.becomes_ready_within(RECOVERS_WITHIN).await);
-    create_ticket(&app, &alice).await.expect_ok();
+    app.open_ticket_reply(&alice, "Database trouble")
+        .await
+        .expect_ok();
 }
 
 /// One request of the background load: when it started, how long it took, and whether
@@ -143,7 +134,7 @@ async fn losing_postgres_under_load_fails_requests_fast_and_recovers_by_itself()
                 let mut outcomes = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let started = Instant::now();
-                    let reply = create_ticket(&app, &user).await;
+                    let reply = app.open_ticket_reply(&user, "Database trouble").await;
                     outcomes.push(Outcome {
                         started,
                         took: started.elapsed(),

@@ -261,15 +261,7 @@ async fn another_users_operations_do_not_count_against_a_users_cap() {
 /// events, oldest first.
 async fn ticket_with_messages(app: &TestApp, messages: usize) -> (String, Vec<String>) {
     let alice = app.customer("alice");
-    let id = app.create_ticket(&alice, "Long story").await["id"]
-        .as_str()
-        .expect("an id")
-        .to_owned();
-    for _ in 1..messages {
-        app.add_message(&alice, &id, "And another thing", false)
-            .await
-            .expect_ok();
-    }
+    let id = app.open_ticket_with_messages(&alice, messages).await;
     let mut events: Vec<String> = Vec::new();
     loop {
         let page = app

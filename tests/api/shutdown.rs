@@ -14,13 +14,6 @@ use crate::socket::Socket;
 /// Long enough for a request sent to reach the server and block on the lock.
 const TO_REACH_THE_SERVER: Duration = Duration::from_millis(300);
 
-async fn open_ticket(app: &TestApp, user: &User) -> String {
-    app.create_ticket(user, "Shutting down").await["id"]
-        .as_str()
-        .expect("an id")
-        .to_owned()
-}
-
 /// Sends a message on the ticket in a task of its own; it blocks while the ticket is locked.
 fn reply_in_flight(
     app: &Arc<TestApp>,
@@ -51,7 +44,7 @@ async fn stall_a_reply(settings: &[(&str, &str)]) -> Stalled {
     let (app, server) = spawn_server(settings).await;
     let app = Arc::new(app);
     let alice = app.customer("alice");
-    let ticket_id = open_ticket(&app, &alice).await;
+    let ticket_id = app.open_ticket(&alice, "Shutting down").await;
     let lock = lock_ticket(&app.database_url, &ticket_id).await;
     let in_flight = reply_in_flight(&app, &alice, &ticket_id);
     tokio::time::sleep(TO_REACH_THE_SERVER).await;

@@ -14,10 +14,10 @@ const LIST_WITH_MESSAGES: &str = "query($limit: Int!) {
 async fn open_tickets(app: &TestApp, count: usize) {
     let admin = app.admin("root");
     for n in 0..count {
-        let ticket = app
-            .create_ticket(&app.customer(&format!("customer-{n}")), "Busy")
+        let id = app
+            .open_ticket(&app.customer(&format!("customer-{n}")), "Busy")
             .await;
-        app.add_message(&admin, ticket["id"].as_str().expect("id"), "On it", false)
+        app.add_message(&admin, &id, "On it", false)
             .await
             .expect_ok();
     }
@@ -70,10 +70,7 @@ async fn a_page_without_messages_runs_no_message_query() {
 /// Opens a ticket for `alice` with an admin's reply and an internal note; its id.
 async fn a_conversation(app: &TestApp) -> String {
     let (alice, admin) = (app.customer("alice"), app.admin("root"));
-    let id = app.create_ticket(&alice, "One").await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = app.open_ticket(&alice, "One").await;
     app.add_message(&admin, &id, "On it", false)
         .await
         .expect_ok();

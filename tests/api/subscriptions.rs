@@ -19,13 +19,6 @@ const FEED: &str = "subscription($status: TicketStatus, $after: ID) {
     ticketFeed(status: $status, after: $after) { id kind ticketId message { body internal } }
 }";
 
-async fn open_ticket(app: &TestApp, user: &User) -> String {
-    app.create_ticket(user, "Printer on fire").await["id"]
-        .as_str()
-        .expect("an id")
-        .to_owned()
-}
-
 /// The next event delivered for subscription `id`.
 async fn next_event(socket: &mut Socket, id: &str, field: &str) -> Value {
     let payload = socket.next_payload(id).await;
@@ -65,7 +58,7 @@ async fn subscribe_to_ticket(app: &TestApp, user: &User, ticket: &str) -> Socket
 async fn a_customer_gets_an_admins_reply_and_never_an_internal_note() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
-    let ticket = open_ticket(&app, &alice).await;
+    let ticket = app.open_ticket(&alice, "Printer on fire").await;
     let mut socket = subscribe_to_ticket(&app, &alice, &ticket).await;
 
     app.add_message(&root, &ticket, "Looking into it (internal)", true)
@@ -85,7 +78,7 @@ async fn a_customer_gets_an_admins_reply_and_never_an_internal_note() {
 async fn an_admins_feed_gets_internal_notes_and_replies() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
-    let ticket = open_ticket(&app, &alice).await;
+    let ticket = app.open_ticket(&alice, "Printer on fire").await;
     let after = newest_event(&app, &root, &ticket).await;
     let mut socket = Socket::signed_in(&app, Some(&root.token)).await;
     socket
@@ -115,7 +108,7 @@ async fn an_admins_feed_gets_internal_notes_and_replies() {
 async fn a_status_change_reaches_the_feed_filtered_by_that_status() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
-    let ticket = open_ticket(&app, &alice).await;
+    let ticket = app.open_ticket(&alice, "Printer on fire").await;
     app.set_status(&root, &ticket, "RESOLVED").await.expect_ok();
     let resolved = newest_event(&app, &root, &ticket).await;
     let mut socket = Socket::signed_in(&app, Some(&root.token)).await;
@@ -142,15 +135,15 @@ async fn a_status_change_reaches_the_feed_filtered_by_that_status() {
 async fn a_customers_feed_holds_only_their_own_tickets() {
     let app = spawn_app().await;
     let (alice, bob) = (app.customer("alice"), app.customer("bob"));
-    let first = open_ticket(&app, &alice).await;
+    let first = app.open_ticket(&alice, "Printer on fire").await;
     let after = newest_event(&app, &alice, &first).await;
     let mut socket = Socket::signed_in(&app, Some(&alice.token)).await;
     socket
         .subscribe("feed", FEED, json!({ "after": after }))
         .await;
 
-    open_ticket(&app, &bob).await;
-    let own = open_ticket(&app, &alice).await;
+    app.open_ticket(&bob, "Printer on fire").await;
+    let own = app.open_ticket(&alice, "Printer on fire").await;
 
     let event = next_event(&mut socket, "feed", "ticketFeed").await;
     assert_eq!(event["ticketId"], own.as_str());
@@ -176,7 +169,9 @@ async fn error_of(socket: &mut Socket, id: &str) -> (Option<String>, Option<Stri
 #[tokio::test]
 async fn another_customers_ticket_is_not_found() {
     let app = spawn_app().await;
-    let ticket = open_ticket(&app, &app.customer("alice")).await;
+    let ticket = app
+        .open_ticket(&app.customer("alice"), "Printer on fire")
+        .await;
     let mut socket = Socket::signed_in(&app, Some(&app.customer("bob").token)).await;
     socket
         .subscribe("1", TICKET_EVENTS, json!({ "id": ticket }))
@@ -206,7 +201,9 @@ async fn a_ticket_that_does_not_exist_is_not_found() {
 #[tokio::test]
 async fn a_subscription_without_a_token_is_unauthenticated() {
     let app = spawn_app().await;
-    let ticket = open_ticket(&app, &app.customer("alice")).await;
+    let ticket = app
+        .open_ticket(&app.customer("alice"), "Printer on fire")
+        .await;
     let mut socket = Socket::signed_in(&app, None).await;
 
     socket
@@ -223,7 +220,7 @@ async fn a_subscription_without_a_token_is_unauthenticated() {
 async fn after_naming_an_internal_note_is_bad_input_for_a_customer() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
-    let ticket = open_ticket(&app, &alice).await;
+    let ticket = app.open_ticket(&alice, "Printer on fire").await;
     app.add_message(&root, &ticket, "Internal", true)
         .await
         .expect_ok();
@@ -264,7 +261,7 @@ async fn after_naming_an_internal_note_is_bad_input_for_a_customer() {
 async fn operations_past_the_limit_of_a_socket_are_refused() {
     let app = spawn_app_with(|config| config.http.socket_limits.max_subscriptions = 2).await;
     let alice = app.customer("alice");
-    let ticket = open_ticket(&app, &alice).await;
+    let ticket = app.open_ticket(&alice, "Printer on fire").await;
     let mut socket = subscribe_to_ticket(&app, &alice, &ticket).await;
     socket
         .subscribe("2", TICKET_EVENTS, json!({ "id": ticket }))
@@ -284,7 +281,7 @@ async fn operations_past_the_limit_of_a_socket_are_refused() {
 async fn resuming_after_a_dropped_socket_loses_nothing() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
-    let ticket = open_ticket(&app, &alice).await;
+    let ticket = app.open_ticket(&alice, "Printer on fire").await;
     let mut socket = subscribe_to_ticket(&app, &alice, &ticket).await;
     app.add_message(&root, &ticket, "One", false)
         .await
@@ -317,7 +314,7 @@ async fn a_subscriber_on_one_instance_gets_events_written_through_another() {
     let first = spawn_app().await;
     let second = spawn_another_instance(&first, |_| {}).await;
     let (alice, root) = (first.customer("alice"), first.admin("root"));
-    let ticket = open_ticket(&first, &alice).await;
+    let ticket = first.open_ticket(&alice, "Printer on fire").await;
     let after = newest_event(&second, &alice, &ticket).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let mut socket = Socket::signed_in(&second, Some(&alice.token)).await;
@@ -356,7 +353,7 @@ async fn events_written_while_the_listener_is_cut_off_are_all_delivered() {
     })
     .await;
     let (alice, root) = (first.customer("alice"), first.admin("root"));
-    let ticket = open_ticket(&first, &alice).await;
+    let ticket = first.open_ticket(&alice, "Printer on fire").await;
     let after = newest_event(&second, &alice, &ticket).await;
     let mut socket = Socket::signed_in(&second, Some(&alice.token)).await;
     // The messages come with the events: nothing else is read per delivery, so what is
@@ -395,7 +392,7 @@ async fn events_written_while_the_listener_is_cut_off_are_all_delivered() {
 async fn a_legacy_graphql_ws_client_receives_events_too() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
-    let ticket = open_ticket(&app, &alice).await;
+    let ticket = app.open_ticket(&alice, "Printer on fire").await;
     let after = newest_event(&app, &alice, &ticket).await;
     let mut socket = Socket::open_with(&app, "graphql-ws", &[]).await;
     socket.init(Some(&alice.token)).await;
@@ -434,7 +431,7 @@ async fn a_legacy_graphql_ws_client_receives_events_too() {
 async fn an_operation_id_written_with_escapes_still_counts_against_the_socket() {
     let app = spawn_app_with(|config| config.http.socket_limits.max_subscriptions = 2).await;
     let alice = app.customer("alice");
-    let ticket = open_ticket(&app, &alice).await;
+    let ticket = app.open_ticket(&alice, "Printer on fire").await;
     let mut socket = subscribe_to_ticket(&app, &alice, &ticket).await;
     socket
         .subscribe("2", TICKET_EVENTS, json!({ "id": ticket }))

@@ -3,16 +3,14 @@
 //! introduced it backfills what existing tickets tell.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use entity::prelude::{Role, TicketStatus};
-use entity::{ticket, ticket_message};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ActiveModelTrait, IntoActiveModel};
 use serde_json::{Value, json};
 use supportdesk::config::DatabaseConfig;
 use uuid::Uuid;
 
 use crate::helpers::{
-    Reply, TestApp, TestDatabase, User, required_postgres_server_url, spawn_app, spawn_app_over,
+    Reply, TestApp, TestDatabase, User, execute_sql, required_postgres_server_url, spawn_app,
+    spawn_app_over,
 };
 
 const TIMELINE: &str = "query($id: ID!, $after: ID, $limit: Int!) {
@@ -63,18 +61,11 @@ fn ids(events: &[Value]) -> Vec<&str> {
         .collect()
 }
 
-async fn ticket_of(app: &TestApp, owner: &User) -> String {
-    app.create_ticket(owner, "Help").await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned()
-}
-
 #[tokio::test]
 async fn opening_a_ticket_records_its_creation_with_the_first_message() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     let events = timeline(&app, &alice, &id).await;
 
@@ -92,7 +83,7 @@ async fn opening_a_ticket_records_its_creation_with_the_first_message() {
 async fn each_mutation_records_its_events_in_order() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     app.add_message(&root, &id, "On it", false)
         .await
@@ -119,7 +110,7 @@ async fn each_mutation_records_its_events_in_order() {
 async fn setting_the_status_a_ticket_already_has_records_nothing() {
     let app = spawn_app().await;
     let root = app.admin("root");
-    let id = ticket_of(&app, &app.customer("alice")).await;
+    let id = app.open_ticket(&app.customer("alice"), "Help").await;
 
     app.set_status(&root, &id, "OPEN").await.expect_ok();
 
@@ -130,7 +121,7 @@ async fn setting_the_status_a_ticket_already_has_records_nothing() {
 async fn a_customer_reply_that_reopens_a_resolved_ticket_records_the_message_then_the_reopening() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
     app.set_status(&root, &id, "RESOLVED").await.expect_ok();
 
     app.add_message(&alice, &id, "Still broken", false)
@@ -150,7 +141,7 @@ async fn a_customer_reply_that_reopens_a_resolved_ticket_records_the_message_the
 async fn a_customers_timeline_omits_internal_notes_that_the_admins_shows() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     app.add_message(&root, &id, "Looks like a duplicate", true)
         .await
@@ -169,7 +160,7 @@ async fn a_customers_timeline_omits_internal_notes_that_the_admins_shows() {
 async fn events_after_an_event_are_the_later_ones_a_page_at_a_time() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
     for body in ["two", "three", "four"] {
         app.add_message(&alice, &id, body, false).await.expect_ok();
     }
@@ -188,7 +179,7 @@ async fn events_after_an_event_are_the_later_ones_a_page_at_a_time() {
 async fn the_limit_defaults_to_fifty() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     let reply = app
         .graphql(
@@ -206,8 +197,8 @@ async fn the_limit_defaults_to_fifty() {
 async fn an_after_that_names_no_event_of_the_ticket_is_bad_user_input() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
-    let other = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
+    let other = app.open_ticket(&alice, "Help").await;
     let event_of_other = timeline(&app, &alice, &other).await[0]["id"]
         .as_str()
         .expect("id")
@@ -227,7 +218,7 @@ async fn an_after_that_names_no_event_of_the_ticket_is_bad_user_input() {
 async fn a_customer_cannot_page_after_an_internal_note_they_may_not_see() {
     let app = spawn_app().await;
     let (alice, root) = (app.customer("alice"), app.admin("root"));
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
     app.add_message(&root, &id, "Secret", true)
         .await
         .expect_ok();
@@ -251,7 +242,7 @@ async fn a_customer_cannot_page_after_an_internal_note_they_may_not_see() {
 async fn a_limit_outside_one_to_one_hundred_is_bad_user_input() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = ticket_of(&app, &alice).await;
+    let id = app.open_ticket(&alice, "Help").await;
 
     for limit in [0, 101] {
         let reply = timeline_reply(&app, &alice, &id, None, limit).await;
@@ -262,7 +253,7 @@ async fn a_limit_outside_one_to_one_hundred_is_bad_user_input() {
 #[tokio::test]
 async fn another_customers_ticket_is_not_found() {
     let app = spawn_app().await;
-    let id = ticket_of(&app, &app.customer("alice")).await;
+    let id = app.open_ticket(&app.customer("alice"), "Help").await;
 
     let reply = timeline_reply(&app, &app.customer("bob"), &id, None, 10).await;
 
@@ -273,7 +264,7 @@ async fn another_customers_ticket_is_not_found() {
 async fn each_event_carries_the_ticket_as_it_is_now() {
     let app = spawn_app().await;
     let root = app.admin("root");
-    let id = ticket_of(&app, &app.customer("alice")).await;
+    let id = app.open_ticket(&app.customer("alice"), "Help").await;
     app.set_status(&root, &id, "CLOSED").await.expect_ok();
 
     let events = timeline(&app, &root, &id).await;
@@ -298,7 +289,7 @@ async fn recording_events_notifies_the_ticket_id_at_commit_on_postgres() {
         .await
         .expect("listening");
 
-    let id = ticket_of(&app, &app.customer("alice")).await;
+    let id = app.open_ticket(&app.customer("alice"), "Help").await;
 
     let notification = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
         .await
@@ -307,63 +298,91 @@ async fn recording_events_notifies_the_ticket_id_at_commit_on_postgres() {
     assert_eq!(notification.payload(), id);
 }
 
+/// The columns of `tickets` and `ticket_messages` as the first three migrations left them.
+const INSERT_OLD_TICKET: &str = "INSERT INTO tickets
+    (id, user_id, subject, status, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6)";
+const INSERT_OLD_MESSAGE: &str = "INSERT INTO ticket_messages
+    (id, ticket_id, author_id, author_role, body, internal, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
 /// A ticket written before the timeline existed: opened by `owner` at `at`, with a
 /// customer's first message, an admin's internal note and a public reply.
 struct OldTicket {
-    ticket: ticket::Model,
-    messages: Vec<ticket_message::Model>,
+    id: Uuid,
+    owner: String,
+    status: &'static str,
+    at: DateTime<Utc>,
+    messages: Vec<OldMessage>,
 }
 
-fn old_ticket(owner: &str, at: DateTime<Utc>, status: TicketStatus) -> OldTicket {
-    let ticket = ticket::Model {
+struct OldMessage {
+    id: Uuid,
+    author_id: String,
+    author_role: &'static str,
+    body: String,
+    internal: bool,
+    created_at: DateTime<Utc>,
+}
+
+fn old_ticket(owner: &str, at: DateTime<Utc>, status: &'static str) -> OldTicket {
+    let message = |minutes: i64, author: &str, role: &'static str, internal: bool| OldMessage {
         id: Uuid::now_v7(),
-        user_id: owner.into(),
-        subject: "Old".into(),
-        status,
-        created_at: at,
-        updated_at: at,
-    };
-    let message = |minutes: i64, author: &str, role: Role, internal: bool| ticket_message::Model {
-        id: Uuid::now_v7(),
-        ticket_id: ticket.id,
         author_id: author.into(),
         author_role: role,
         body: format!("at +{minutes} min"),
         internal,
         created_at: at + Duration::minutes(minutes),
     };
-    let messages = vec![
-        message(0, owner, Role::Customer, false),
-        message(5, "root", Role::Admin, true),
-        message(9, "root", Role::Admin, false),
-    ];
-    OldTicket { ticket, messages }
+    OldTicket {
+        id: Uuid::now_v7(),
+        owner: owner.into(),
+        status,
+        at,
+        messages: vec![
+            message(0, owner, "CUSTOMER", false),
+            message(5, "root", "ADMIN", true),
+            message(9, "root", "ADMIN", false),
+        ],
+    }
 }
 
-/// A server over a database that held `ticket` and `messages` before the timeline
-/// existed: the timeline's migration runs as the server starts.
-async fn app_over_data_from_before_the_timeline(
-    ticket: &ticket::Model,
-    messages: &[ticket_message::Model],
-) -> TestApp {
+/// A server over a database that held `old` before the timeline existed, written in the
+/// columns of that schema: the timeline's migration runs as the server starts.
+async fn app_over_data_from_before_the_timeline(old: &OldTicket) -> TestApp {
     let database = TestDatabase::create().await;
     let db = supportdesk::db::connect(&DatabaseConfig::new(database.url.clone())).expect("a pool");
     Migrator::up(&db, Some(3))
         .await
         .expect("the first three migrations");
-    ticket
-        .clone()
-        .into_active_model()
-        .insert(&db)
-        .await
-        .expect("the ticket");
-    for message in messages {
-        message
-            .clone()
-            .into_active_model()
-            .insert(&db)
-            .await
-            .expect("a message");
+    execute_sql(
+        &db,
+        INSERT_OLD_TICKET,
+        [
+            old.id.into(),
+            old.owner.as_str().into(),
+            "Old".into(),
+            old.status.into(),
+            old.at.into(),
+            old.at.into(),
+        ],
+    )
+    .await;
+    for message in &old.messages {
+        execute_sql(
+            &db,
+            INSERT_OLD_MESSAGE,
+            [
+                message.id.into(),
+                old.id.into(),
+                message.author_id.as_str().into(),
+                message.author_role.into(),
+                message.body.as_str().into(),
+                message.internal.into(),
+                message.created_at.into(),
+            ],
+        )
+        .await;
     }
     let app = spawn_app_over(database, |_| {}).await;
     assert!(
@@ -379,10 +398,10 @@ async fn the_migration_backfills_a_creation_and_a_message_added_per_later_messag
         .with_ymd_and_hms(2025, 3, 1, 12, 0, 0)
         .single()
         .expect("an instant");
-    let old = old_ticket("alice", at, TicketStatus::Resolved);
+    let old = old_ticket("alice", at, "RESOLVED");
 
-    let app = app_over_data_from_before_the_timeline(&old.ticket, &old.messages).await;
-    let id = old.ticket.id.to_string();
+    let app = app_over_data_from_before_the_timeline(&old).await;
+    let id = old.id.to_string();
 
     let events = timeline(&app, &app.admin("root"), &id).await;
     assert_eq!(
@@ -405,9 +424,10 @@ async fn the_migration_backfills_a_creation_and_a_message_added_per_later_messag
 
 #[tokio::test]
 async fn backfilled_events_come_before_new_ones() {
-    let old = old_ticket("alice", Utc::now() - Duration::days(1), TicketStatus::Open);
-    let app = app_over_data_from_before_the_timeline(&old.ticket, &old.messages[..1]).await;
-    let id = old.ticket.id.to_string();
+    let mut old = old_ticket("alice", Utc::now() - Duration::days(1), "OPEN");
+    old.messages.truncate(1);
+    let app = app_over_data_from_before_the_timeline(&old).await;
+    let id = old.id.to_string();
     let alice = app.customer("alice");
 
     app.add_message(&alice, &id, "Any news?", false)

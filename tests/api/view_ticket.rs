@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, Database, DatabaseConnection};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, message_bodies, spawn_app};
 
 fn assert_ticket_not_found(reply: &crate::helpers::Reply) {
     assert_eq!(
@@ -100,10 +100,7 @@ async fn an_id_that_is_not_a_uuid_is_not_found() {
 async fn ticket_ids_are_lower_case_uuid_v7_and_parse_in_any_case() {
     let app = spawn_app().await;
     let alice = app.customer("alice");
-    let id = app.create_ticket(&alice, "Case").await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = app.open_ticket(&alice, "Case").await;
 
     let parsed = uuid::Uuid::parse_str(&id).expect("a UUID");
     assert_eq!(parsed.get_version_num(), 7);
@@ -154,15 +151,6 @@ async fn insert_message(db: &DatabaseConnection, ticket_id: Uuid, id: &str, inte
     .expect("inserted");
 }
 
-fn bodies(reply: &crate::helpers::Reply) -> Vec<String> {
-    reply.data("ticket")["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|message| message["body"].as_str().expect("body").to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_ticket_with_only_internal_notes_is_found_with_no_messages_by_its_customer() {
     let app = spawn_app().await;
@@ -176,12 +164,12 @@ async fn a_ticket_with_only_internal_notes_is_found_with_no_messages_by_its_cust
         .expect_ok();
 
     assert_eq!(reply.data("ticket")["subject"], "Quiet");
-    assert_eq!(bodies(&reply), Vec::<String>::new());
+    assert_eq!(message_bodies(reply.data("ticket")), Vec::<String>::new());
     let seen_by_admin = app
         .ticket(&app.admin("root"), &id.to_string())
         .await
         .expect_ok();
-    assert_eq!(bodies(&seen_by_admin), [note]);
+    assert_eq!(message_bodies(seen_by_admin.data("ticket")), [note]);
 }
 
 #[tokio::test]
@@ -195,7 +183,7 @@ async fn a_ticket_without_messages_is_found_with_none() {
         .expect_ok();
 
     assert_eq!(reply.data("ticket")["id"], id.to_string());
-    assert_eq!(bodies(&reply), Vec::<String>::new());
+    assert_eq!(message_bodies(reply.data("ticket")), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -216,5 +204,8 @@ async fn messages_written_at_the_same_instant_are_ordered_by_id() {
         .await
         .expect_ok();
 
-    assert_eq!(bodies(&reply), [ids[2], ids[0], ids[1]]);
+    assert_eq!(
+        message_bodies(reply.data("ticket")),
+        [ids[2], ids[0], ids[1]]
+    );
 }

@@ -1,26 +1,19 @@
-//! Shared test harness: a real server on port 0 over a fresh database, real signed JWTs.
-//!
-//! Each test gets its own SQLite file, or, when `TEST_DATABASE_URL` names a PostgreSQL
-//! server, its own PostgreSQL database, dropped when the test ends.
+//! A real server on port 0 over a fresh database, and a client with typed requests to it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use entity::prelude::Ticket;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
-use sea_orm::{
-    ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, EntityTrait, QuerySelect,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
-};
 use serde_json::{Value, json};
 use supportdesk::auth::AuthConfig;
 use supportdesk::config::{Config, DEFAULT_SHUTDOWN_GRACE, DatabaseConfig, HttpOptions};
 use supportdesk::db::SchemaState;
 use supportdesk::http::AppState;
 use supportdesk::startup::Application;
+
+use super::replies::reply;
+use super::{Reply, TestDatabase, User};
 
 pub struct TestApp {
     pub address: String,
@@ -30,73 +23,6 @@ pub struct TestApp {
     pub database_url: String,
     client: reqwest::Client,
     _database: TestDatabase,
-}
-
-/// A signed-in user of the tests: their id and a valid token.
-#[derive(Clone)]
-pub struct User {
-    pub id: String,
-    pub token: String,
-}
-
-/// What the server answered to a GraphQL request.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Value,
-}
-
-impl Reply {
-    /// The value of one root field; panics when the reply carries no `data`.
-    pub fn data(&self, field: &str) -> &Value {
-        &self.body["data"][field]
-    }
-
-    /// The errors, or an empty list.
-    pub fn errors(&self) -> Vec<Value> {
-        self.body["errors"].as_array().cloned().unwrap_or_default()
-    }
-
-    /// `extensions.code` of the first error.
-    pub fn error_code(&self) -> Option<String> {
-        self.errors()
-            .first()
-            .and_then(|error| error["extensions"]["code"].as_str().map(str::to_owned))
-    }
-
-    pub fn error_message(&self) -> Option<String> {
-        self.errors()
-            .first()
-            .and_then(|error| error["message"].as_str().map(str::to_owned))
-    }
-
-    pub fn error_field(&self) -> Option<String> {
-        self.errors()
-            .first()
-            .and_then(|error| error["extensions"]["field"].as_str().map(str::to_owned))
-    }
-
-    /// Panics with the reply unless its first error is `BAD_USER_INPUT` naming `field`.
-    pub fn expect_bad_input(&self, field: &str) {
-        assert_eq!(
-            self.error_code().as_deref(),
-            Some("BAD_USER_INPUT"),
-            "{:#}",
-            self.body
-        );
-        assert_eq!(self.error_field().as_deref(), Some(field));
-    }
-
-    /// Panics with the reply when it carries errors.
-    pub fn expect_ok(self) -> Self {
-        assert!(
-            self.errors().is_empty(),
-            "unexpected errors: {:#}",
-            self.body
-        );
-        self
-    }
 }
 
 /// A server over a fresh, migrated database, with the default configuration.
@@ -161,10 +87,7 @@ pub async fn spawn_app_over(
 /// Another instance of `app`'s server, over the same database and with the same secret:
 /// what a load balancer would have beside it. The database stays `app`'s to drop.
 pub async fn spawn_another_instance(app: &TestApp, configure: impl FnOnce(&mut Config)) -> TestApp {
-    let database = TestDatabase {
-        url: app.database_url.clone(),
-        cleanup: Cleanup::None,
-    };
+    let database = TestDatabase::borrowed(&app.database_url);
     let instance = spawn_instance(database, app.jwt_secret.clone(), configure).await;
     assert!(
         instance.becomes_ready_within(READY_WITHIN).await,
@@ -243,26 +166,6 @@ impl TestApp {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    pub fn customer(&self, id: &str) -> User {
-        self.user(id, "customer")
-    }
-
-    pub fn admin(&self, id: &str) -> User {
-        self.user(id, "admin")
-    }
-
-    fn user(&self, id: &str, role: &str) -> User {
-        User {
-            id: id.to_owned(),
-            token: self.sign(&json!({ "sub": id, "role": role, "exp": unix_now() + 3600 })),
-        }
-    }
-
-    /// Signs any claims with the server's secret, for tokens the server must refuse.
-    pub fn sign(&self, claims: &Value) -> String {
-        sign_hs256(claims, &self.jwt_secret)
     }
 
     /// `{ me { id role } }` with `Authorization: Bearer <token>`.
@@ -382,20 +285,44 @@ impl TestApp {
         reply(request.send().await.expect("the server answers")).await
     }
 
-    /// Opens a ticket as `user` and returns it with `id`, `subject`, `status`,
+    /// Asks to open a ticket as `user`, with the first message "First message": the reply
+    /// as it comes, refusals and failures included.
+    pub async fn open_ticket_reply(&self, user: &User, subject: &str) -> Reply {
+        self.graphql(
+            user,
+            "mutation($input: CreateTicketInput!) {
+                createTicket(input: $input) { id userId subject status createdAt updatedAt }
+            }",
+            json!({ "input": { "subject": subject, "message": "First message" } }),
+        )
+        .await
+    }
+
+    /// Opens a ticket as `user` and returns it with `id`, `userId`, `subject`, `status`,
     /// `createdAt`, `updatedAt`.
     pub async fn create_ticket(&self, user: &User, subject: &str) -> Value {
-        let reply = self
-            .graphql(
-                user,
-                "mutation($input: CreateTicketInput!) {
-                    createTicket(input: $input) { id userId subject status createdAt updatedAt }
-                }",
-                json!({ "input": { "subject": subject, "message": "First message" } }),
-            )
-            .await
-            .expect_ok();
+        let reply = self.open_ticket_reply(user, subject).await.expect_ok();
         reply.data("createTicket").clone()
+    }
+
+    /// Opens a ticket as `user` and returns its id.
+    pub async fn open_ticket(&self, user: &User, subject: &str) -> String {
+        self.create_ticket(user, subject).await["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned()
+    }
+
+    /// Opens a ticket as `user` holding `messages` public messages of theirs, the first
+    /// included, and returns its id.
+    pub async fn open_ticket_with_messages(&self, user: &User, messages: usize) -> String {
+        let id = self.open_ticket(user, "Long story").await;
+        for _ in 1..messages {
+            self.add_message(user, &id, "And another thing", false)
+                .await
+                .expect_ok();
+        }
+        id
     }
 
     pub async fn set_status(&self, admin: &User, ticket_id: &str, status: &str) -> Reply {
@@ -454,202 +381,5 @@ impl TestApp {
             json!({ "id": id }),
         )
         .await
-    }
-}
-
-/// A request refused before it ran, as past a query limit: `QUERY_TOO_COMPLEX`, no `data`.
-pub fn assert_too_complex(reply: &Reply) {
-    assert_eq!(
-        reply.error_code().as_deref(),
-        Some("QUERY_TOO_COMPLEX"),
-        "{:#}",
-        reply.body
-    );
-    assert!(reply.body.get("data").is_none(), "{:#}", reply.body);
-}
-
-/// Exactly the answer to a present but invalid token: HTTP 401, the `WWW-Authenticate`
-/// challenge, `UNAUTHENTICATED` and no `data`.
-pub fn assert_refused(reply: &Reply) {
-    assert_eq!(reply.status, 401, "{:#}", reply.body);
-    assert_eq!(
-        reply.headers["www-authenticate"],
-        r#"Bearer error="invalid_token""#
-    );
-    assert_eq!(reply.error_code().as_deref(), Some("UNAUTHENTICATED"));
-    assert_eq!(
-        reply.error_message().as_deref(),
-        Some("Invalid or expired token")
-    );
-    assert!(reply.body.get("data").is_none());
-}
-
-/// The lock a new message on a ticket waits for while the test holds it: SQLite's write
-/// lock, or, on PostgreSQL, the lock on the ticket's row.
-pub struct TicketLock {
-    _db: DatabaseConnection,
-    pub txn: DatabaseTransaction,
-}
-
-pub async fn lock_ticket(database_url: &str, ticket_id: &str) -> TicketLock {
-    let db = Database::connect(database_url).await.expect("the database");
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await
-        .expect("a transaction");
-    Ticket::find_by_id(ticket_id.parse::<uuid::Uuid>().expect("a UUID"))
-        .lock_exclusive()
-        .one(&txn)
-        .await
-        .expect("the ticket is locked")
-        .expect("the ticket exists");
-    TicketLock { _db: db, txn }
-}
-
-async fn reply(response: reqwest::Response) -> Reply {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("a body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-pub fn sign_hs256(claims: &Value, secret: &str) -> String {
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .expect("claims encode")
-}
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs()
-}
-
-/// The database of one test.
-pub struct TestDatabase {
-    pub url: String,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    /// Another test app's database: that one drops it.
-    None,
-    /// Removed, with the SQLite file, when dropped.
-    SqliteDirectory {
-        _directory: tempfile::TempDir,
-    },
-    PostgresDatabase {
-        server_url: String,
-        name: String,
-    },
-}
-
-/// The PostgreSQL server of a test that runs on PostgreSQL only (marked `#[ignore]`, and
-/// run with `--include-ignored` when `TEST_DATABASE_URL` names PostgreSQL).
-pub fn required_postgres_server_url() -> String {
-    postgres_server_url().expect("this test needs TEST_DATABASE_URL=postgres://…")
-}
-
-/// The PostgreSQL server the suite runs on, if it runs on PostgreSQL.
-pub fn postgres_server_url() -> Option<String> {
-    std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|url| url.starts_with("postgres"))
-}
-
-impl TestDatabase {
-    /// A fresh database on the backend the suite runs on.
-    pub async fn create() -> Self {
-        match postgres_server_url() {
-            Some(server_url) => Self::postgres(server_url).await,
-            None => Self::sqlite(),
-        }
-    }
-
-    fn sqlite() -> Self {
-        let directory = tempfile::tempdir().expect("a temporary directory");
-        let url = format!(
-            "sqlite://{}/supportdesk.db?mode=rwc",
-            directory.path().display()
-        );
-        Self {
-            url,
-            cleanup: Cleanup::SqliteDirectory {
-                _directory: directory,
-            },
-        }
-    }
-
-    async fn postgres(server_url: String) -> Self {
-        let name = format!("supportdesk_test_{}", uuid::Uuid::now_v7().simple());
-        let server = Database::connect(&server_url)
-            .await
-            .expect("PostgreSQL answers");
-        server
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .expect("a test database is created");
-        server.close().await.expect("the admin connection closes");
-        Self {
-            url: with_database(&server_url, &name),
-            cleanup: Cleanup::PostgresDatabase { server_url, name },
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let Cleanup::PostgresDatabase { server_url, name } = &self.cleanup else {
-            return;
-        };
-        let (server_url, name) = (server_url.clone(), name.clone());
-        let database = name.clone();
-        // Drop runs inside the test's runtime, which cannot block on itself: drop the
-        // database from a thread with a runtime of its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async {
-                let server = Database::connect(&server_url).await?;
-                server
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await?;
-                server.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {database}: {dropped:?}");
-        }
-    }
-}
-
-/// `postgres://user@host:port/db?opts` with `db` replaced by `name`.
-fn with_database(server_url: &str, name: &str) -> String {
-    let (base, options) = server_url
-        .split_once('?')
-        .map_or((server_url, None), |(base, options)| (base, Some(options)));
-    let authority_end = base.find("://").map_or(0, |scheme| scheme + 3);
-    let root = match base[authority_end..].find('/') {
-        Some(slash) => &base[..authority_end + slash],
-        None => base,
-    };
-    match options {
-        Some(options) => format!("{root}/{name}?{options}"),
-        None => format!("{root}/{name}"),
     }
 }
