@@ -5,14 +5,27 @@ use entity::ticket;
 use crate::domain::Viewer;
 use crate::error::AppError;
 
-/// Status changes are triage work: admins only.
-pub fn ensure_may_change_status(viewer: &Viewer) -> Result<(), AppError> {
+/// The work only admins do, each named in the refusal of a customer who tries it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminWork {
+    /// `updateTicketStatus`.
+    ChangeStatus,
+}
+
+impl AdminWork {
+    fn refusal(self) -> &'static str {
+        match self {
+            Self::ChangeStatus => "Only admins may change a ticket's status",
+        }
+    }
+}
+
+/// Triage is admin work.
+pub fn ensure_admin(viewer: &Viewer, work: AdminWork) -> Result<(), AppError> {
     if viewer.is_admin() {
         Ok(())
     } else {
-        Err(AppError::Forbidden(
-            "Only admins may change a ticket's status",
-        ))
+        Err(AppError::Forbidden(work.refusal()))
     }
 }
 
@@ -159,7 +172,9 @@ mod tests {
     fn only_admins_change_status_or_write_internal_notes() {
         let alice = viewer("alice", Role::Customer);
         assert_eq!(
-            ensure_may_change_status(&alice).unwrap_err().code(),
+            ensure_admin(&alice, AdminWork::ChangeStatus)
+                .unwrap_err()
+                .code(),
             "FORBIDDEN"
         );
         assert_eq!(

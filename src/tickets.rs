@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::budget::MessageBudget;
 use crate::domain::{self, ListOrder, MessageBody, PageRequest, PageSummary, Subject, Viewer};
 use crate::error::AppError;
-use crate::policy;
+use crate::policy::{self, AdminWork};
 use crate::store::{self, Change, NewEvent, TicketFilter};
 
 /// What a ticket list asks for, as the client sent it.
@@ -199,7 +199,7 @@ pub async fn update_status(
     id: &str,
     status: TicketStatus,
 ) -> Result<ticket::Model, AppError> {
-    policy::ensure_may_change_status(viewer)?;
+    policy::ensure_admin(viewer, AdminWork::ChangeStatus)?;
     let id = domain::parse_ticket_id(id)?;
     let txn = store::begin_write(db).await?;
     let ticket = store::lock_ticket(&txn, id)

@@ -6,13 +6,13 @@ use async_graphql::{Context, Guard, Result, ResultExt};
 
 use crate::domain::Viewer;
 use crate::error::AppError;
-use crate::policy;
+use crate::policy::{self, AdminWork};
 
 /// Anyone with a valid token.
 pub struct SignedIn;
 
-/// Admins only.
-pub struct AdminOnly;
+/// Admins only, for the work it names (which the refusal names too).
+pub struct AdminOnly(pub AdminWork);
 
 /// Anyone signed in, and for an `internal` note, admins only.
 pub struct MayWrite {
@@ -38,7 +38,7 @@ impl Guard for SignedIn {
 impl Guard for AdminOnly {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
         viewer(ctx)
-            .and_then(policy::ensure_may_change_status)
+            .and_then(|viewer| policy::ensure_admin(viewer, self.0))
             .extend()
     }
 }

@@ -6,6 +6,7 @@ use super::context::Session;
 use super::guards::{AdminOnly, MayWrite, SignedIn};
 use super::types::{CreateTicketInput, Ticket, TicketMessage, TicketStatus};
 use crate::notify::EventNotifier;
+use crate::policy::AdminWork;
 use crate::tickets::{self, NewTicketRequest};
 
 pub struct MutationRoot;
@@ -29,7 +30,7 @@ impl MutationRoot {
     }
 
     /// Admins only: moves a ticket to `status`.
-    #[graphql(guard = "AdminOnly")]
+    #[graphql(guard = "AdminOnly(AdminWork::ChangeStatus)")]
     async fn update_ticket_status(
         &self,
         ctx: &Context<'_>,
