@@ -32,57 +32,42 @@ const JWKS_DEFAULT_ALGORITHMS: [Algorithm; 3] =
 pub struct AuthSettings {
     /// Secret that signs and verifies HS256 tokens, at least 32 bytes. Unset, with no other
     /// key, an SQLite database file gets one generated beside it (`<file>.jwt-secret`).
-    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
     /// Public key that verifies RS256, ES256 or EdDSA tokens: PEM text, or the path of a
     /// PEM file.
-    #[arg(long, env = "JWT_PUBLIC_KEY", global = true)]
+    #[arg(long, env = "JWT_PUBLIC_KEY")]
     pub jwt_public_key: Option<String>,
     /// URL of the identity provider's JWKS document (https).
-    #[arg(long, env = "JWT_JWKS_URL", global = true)]
+    #[arg(long, env = "JWT_JWKS_URL")]
     pub jwt_jwks_url: Option<String>,
     /// Least seconds between two fetches of the JWKS document.
-    #[arg(
-        long,
-        env = "JWT_JWKS_MIN_REFETCH_SECONDS",
-        default_value_t = 30,
-        global = true
-    )]
+    #[arg(long, env = "JWT_JWKS_MIN_REFETCH_SECONDS", default_value_t = 30)]
     pub jwt_jwks_min_refetch_seconds: u64,
     /// Seconds after which the cached JWKS is fetched again on the next token.
-    #[arg(
-        long,
-        env = "JWT_JWKS_MAX_AGE_SECONDS",
-        default_value_t = 3600,
-        global = true
-    )]
+    #[arg(long, env = "JWT_JWKS_MAX_AGE_SECONDS", default_value_t = 3600)]
     pub jwt_jwks_max_age_seconds: u64,
     /// Comma-separated algorithms accepted (e.g. `RS256,ES256`); by default those of the
     /// configured keys.
-    #[arg(long, env = "JWT_ALGORITHMS", global = true)]
+    #[arg(long, env = "JWT_ALGORITHMS")]
     pub jwt_algorithms: Option<String>,
     /// Required `iss` claim.
-    #[arg(long, env = "JWT_ISSUER", global = true)]
+    #[arg(long, env = "JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
     /// Comma-separated audiences; the `aud` claim must name one of them.
-    #[arg(long, env = "JWT_AUDIENCE", global = true)]
+    #[arg(long, env = "JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
-    #[arg(long, env = "JWT_LEEWAY_SECONDS", default_value_t = 60, global = true)]
+    #[arg(long, env = "JWT_LEEWAY_SECONDS", default_value_t = 60)]
     pub jwt_leeway_seconds: u64,
     /// Claim carrying the role: a name or a dotted path (`realm_access.roles`).
-    #[arg(long, env = "JWT_ROLE_CLAIM", default_value = "role", global = true)]
+    #[arg(long, env = "JWT_ROLE_CLAIM", default_value = "role")]
     pub jwt_role_claim: String,
     /// Role claim value that makes an admin.
-    #[arg(long, env = "JWT_ADMIN_ROLE", default_value = "admin", global = true)]
+    #[arg(long, env = "JWT_ADMIN_ROLE", default_value = "admin")]
     pub jwt_admin_role: String,
     /// Role claim value that makes a customer; `*` makes every other verified user one.
-    #[arg(
-        long,
-        env = "JWT_CUSTOMER_ROLE",
-        default_value = "customer",
-        global = true
-    )]
+    #[arg(long, env = "JWT_CUSTOMER_ROLE", default_value = "customer")]
     pub jwt_customer_role: String,
 }
 

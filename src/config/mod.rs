@@ -40,26 +40,32 @@ const MAX_RATE_LIMIT_BURST: u32 = 1_000_000;
 const RATE_LIMIT_PER_SECOND: RangeInclusive<f64> = 0.001..=1_000_000.0;
 const MAX_DATABASE_CONNECTIONS: u32 = 10_000;
 
-/// The settings as given, each a flag and an environment variable.
+/// Where the database is: all `supportdesk token` needs of it, to find the secret
+/// generated beside an SQLite file.
 #[derive(Clone, Debug, clap::Args)]
-pub struct Settings {
+pub struct DatabaseUrl {
     /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST:PORT/DB`.
     // Its value may hold a password: `--help` must not show it.
     #[arg(
         long,
         env = "DATABASE_URL",
         default_value = DEFAULT_DATABASE_URL,
-        hide_env_values = true,
-        global = true
+        hide_env_values = true
     )]
     pub database_url: String,
+}
+
+/// The database settings: all that `supportdesk migrate` and `seed` take.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DatabaseSettings {
+    #[command(flatten)]
+    pub url: DatabaseUrl,
     /// Most connections the database pool holds open.
     #[arg(
         long,
         env = "DATABASE_MAX_CONNECTIONS",
         default_value_t = DEFAULT_DATABASE_MAX_CONNECTIONS,
-        value_parser = clap::value_parser!(u32).range(1..),
-        global = true
+        value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub database_max_connections: u32,
     /// Seconds a request waits for a database connection before it fails.
@@ -67,8 +73,7 @@ pub struct Settings {
         long,
         env = "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
         default_value_t = DEFAULT_DATABASE_ACQUIRE_TIMEOUT.as_secs(),
-        value_parser = clap::value_parser!(u64).range(1..),
-        global = true
+        value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub database_acquire_timeout_seconds: u64,
     /// PostgreSQL only: seconds a statement may run before the database cancels it;
@@ -76,25 +81,56 @@ pub struct Settings {
     #[arg(
         long,
         env = "DATABASE_STATEMENT_TIMEOUT_SECONDS",
-        default_value_t = DEFAULT_DATABASE_STATEMENT_TIMEOUT.as_secs(),
-        global = true
+        default_value_t = DEFAULT_DATABASE_STATEMENT_TIMEOUT.as_secs()
     )]
     pub database_statement_timeout_seconds: u64,
+}
+
+impl TryFrom<DatabaseSettings> for DatabaseConfig {
+    type Error = ConfigError;
+
+    fn try_from(settings: DatabaseSettings) -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: settings.url.database_url,
+            max_connections: within(
+                "DATABASE_MAX_CONNECTIONS",
+                settings.database_max_connections,
+                1..=MAX_DATABASE_CONNECTIONS,
+            )?,
+            acquire_timeout: seconds(
+                "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+                settings.database_acquire_timeout_seconds,
+                1,
+            )?,
+            statement_timeout: seconds(
+                "DATABASE_STATEMENT_TIMEOUT_SECONDS",
+                settings.database_statement_timeout_seconds,
+                0,
+            )?,
+        })
+    }
+}
+
+/// Every setting of the server, each a flag and an environment variable: what
+/// `supportdesk serve` takes.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServerSettings {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
     /// Seconds the server lets requests in flight finish after SIGTERM or SIGINT before
     /// it exits anyway.
     #[arg(
         long,
         env = "SHUTDOWN_GRACE_SECONDS",
-        default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs(),
-        global = true
+        default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs()
     )]
     pub shutdown_grace_seconds: u64,
     /// Address and port the HTTP server listens on.
-    #[arg(long, env = "LISTEN_ADDR", default_value = DEFAULT_LISTEN_ADDR, global = true)]
+    #[arg(long, env = "LISTEN_ADDR", default_value = DEFAULT_LISTEN_ADDR)]
     pub listen_addr: SocketAddr,
     /// Address and port of the Prometheus metrics (`GET /metrics`); unset, they are not
     /// served. Keep it off the public network.
-    #[arg(long, env = "METRICS_ADDR", global = true)]
+    #[arg(long, env = "METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
     #[command(flatten)]
     pub auth: AuthSettings,
@@ -102,119 +138,95 @@ pub struct Settings {
     pub http: HttpSettings,
 }
 
-impl Settings {
-    /// The database settings alone, checked: all that `supportdesk migrate` needs.
-    pub fn database(&self) -> Result<DatabaseConfig, ConfigError> {
-        Ok(DatabaseConfig {
-            url: self.database_url.clone(),
-            max_connections: within(
-                "DATABASE_MAX_CONNECTIONS",
-                self.database_max_connections,
-                1..=MAX_DATABASE_CONNECTIONS,
-            )?,
-            acquire_timeout: seconds(
-                "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
-                self.database_acquire_timeout_seconds,
-                1,
-            )?,
-            statement_timeout: seconds(
-                "DATABASE_STATEMENT_TIMEOUT_SECONDS",
-                self.database_statement_timeout_seconds,
-                0,
-            )?,
-        })
-    }
-}
-
 /// How the HTTP endpoint defends itself; every default is in [`HttpOptions::DEFAULT`].
 #[derive(Clone, Debug, clap::Args)]
 pub struct HttpSettings {
     /// Largest request body accepted, in bytes; a larger one gets 413.
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = HttpOptions::DEFAULT.max_body_bytes, global = true)]
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = HttpOptions::DEFAULT.max_body_bytes)]
     pub max_body_bytes: usize,
     /// Time budget of one GraphQL operation, in seconds.
-    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = HttpOptions::DEFAULT.request_timeout.as_secs_f64(), global = true)]
+    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = HttpOptions::DEFAULT.request_timeout.as_secs_f64())]
     pub request_timeout_seconds: f64,
     /// Origins allowed to call the API from a browser, comma-separated; none by default.
-    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', global = true)]
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
     /// Whether the schema can be introspected; `false` also turns off field suggestions.
-    #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphql_introspection: bool,
     /// Deepest field nesting of a query.
-    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = QueryLimits::DEFAULT.max_depth, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = QueryLimits::DEFAULT.max_depth)]
     pub graphql_max_depth: u64,
     /// Most fields in a query, fragments expanded (its complexity).
-    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = QueryLimits::DEFAULT.max_fields, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = QueryLimits::DEFAULT.max_fields)]
     pub graphql_max_complexity: u64,
     /// Most aliased fields in a query.
-    #[arg(long, env = "GRAPHQL_MAX_ALIASES", default_value_t = QueryLimits::DEFAULT.max_aliases, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_ALIASES", default_value_t = QueryLimits::DEFAULT.max_aliases)]
     pub graphql_max_aliases: u64,
     /// Most fields at the root of an operation.
-    #[arg(long, env = "GRAPHQL_MAX_ROOT_FIELDS", default_value_t = QueryLimits::DEFAULT.max_root_fields, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_ROOT_FIELDS", default_value_t = QueryLimits::DEFAULT.max_root_fields)]
     pub graphql_max_root_fields: u64,
     /// Most directives in a document.
-    #[arg(long, env = "GRAPHQL_MAX_DIRECTIVES", default_value_t = QueryLimits::DEFAULT.max_directives, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_DIRECTIVES", default_value_t = QueryLimits::DEFAULT.max_directives)]
     pub graphql_max_directives: u64,
     /// Most an operation may load: every field counts one, lists multiply by their size.
-    #[arg(long, env = "GRAPHQL_MAX_COST", default_value_t = QueryLimits::DEFAULT.max_cost, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_COST", default_value_t = QueryLimits::DEFAULT.max_cost)]
     pub graphql_max_cost: u64,
     /// Deepest bracket nesting of a document's text and of its variables.
-    #[arg(long, env = "GRAPHQL_MAX_NESTING", default_value_t = QueryLimits::DEFAULT.max_nesting, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_NESTING", default_value_t = QueryLimits::DEFAULT.max_nesting)]
     pub graphql_max_nesting: usize,
     /// Most operations in one batched (JSON array) request.
-    #[arg(long, env = "GRAPHQL_MAX_BATCH", default_value_t = QueryLimits::DEFAULT.max_batch, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_BATCH", default_value_t = QueryLimits::DEFAULT.max_batch)]
     pub graphql_max_batch: usize,
     /// Most messages an operation may read.
-    #[arg(long, env = "GRAPHQL_MAX_MESSAGES", default_value_t = QueryLimits::DEFAULT.max_messages, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_MESSAGES", default_value_t = QueryLimits::DEFAULT.max_messages)]
     pub graphql_max_messages: u64,
     /// Prepared documents and persisted queries (APQ) kept for reuse.
-    #[arg(long, env = "GRAPHQL_DOCUMENT_CACHE_ENTRIES", default_value_t = QueryLimits::DEFAULT.document_cache_entries.get(), global = true)]
+    #[arg(long, env = "GRAPHQL_DOCUMENT_CACHE_ENTRIES", default_value_t = QueryLimits::DEFAULT.document_cache_entries.get())]
     pub graphql_document_cache_entries: usize,
     /// Most connections open at once; past it a new one is closed at once.
-    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = HttpOptions::DEFAULT.connection_limits.max_connections, global = true)]
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = HttpOptions::DEFAULT.connection_limits.max_connections)]
     pub max_connections: usize,
     /// Seconds a client may take to send a request's headers, and that a keep-alive
     /// connection may sit idle.
-    #[arg(long, env = "HEADER_READ_TIMEOUT_SECONDS", default_value_t = HttpOptions::DEFAULT.connection_limits.header_read_timeout.as_secs_f64(), global = true)]
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECONDS", default_value_t = HttpOptions::DEFAULT.connection_limits.header_read_timeout.as_secs_f64())]
     pub header_read_timeout_seconds: f64,
     /// Most GraphQL requests served at once; past it, 503 with `Retry-After`.
-    #[arg(long, env = "MAX_REQUESTS_IN_FLIGHT", default_value_t = HttpOptions::DEFAULT.max_requests_in_flight, global = true)]
+    #[arg(long, env = "MAX_REQUESTS_IN_FLIGHT", default_value_t = HttpOptions::DEFAULT.max_requests_in_flight)]
     pub max_requests_in_flight: usize,
     /// Seconds a WebSocket may stay open without `connection_init`.
-    #[arg(long, env = "WS_INIT_TIMEOUT_SECONDS", default_value_t = SocketLimits::DEFAULT.init_timeout.as_secs_f64(), global = true)]
+    #[arg(long, env = "WS_INIT_TIMEOUT_SECONDS", default_value_t = SocketLimits::DEFAULT.init_timeout.as_secs_f64())]
     pub ws_init_timeout_seconds: f64,
     /// Operations (subscriptions) one WebSocket may run at once.
-    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS", default_value_t = SocketLimits::DEFAULT.max_subscriptions, global = true)]
+    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS", default_value_t = SocketLimits::DEFAULT.max_subscriptions)]
     pub ws_max_subscriptions: usize,
     /// WebSockets one user may have open on one instance.
-    #[arg(long, env = "WS_MAX_SOCKETS_PER_USER", default_value_t = SocketLimits::DEFAULT.max_sockets_per_user, global = true)]
+    #[arg(long, env = "WS_MAX_SOCKETS_PER_USER", default_value_t = SocketLimits::DEFAULT.max_sockets_per_user)]
     pub ws_max_sockets_per_user: usize,
     /// WebSockets of every user together on one instance; by default three quarters of
     /// MAX_CONNECTIONS, and always fewer than it.
-    #[arg(long, env = "WS_MAX_SOCKETS", global = true)]
+    #[arg(long, env = "WS_MAX_SOCKETS")]
     pub ws_max_sockets: Option<usize>,
     /// WebSockets initialised without a token, together, on one instance.
-    #[arg(long, env = "WS_MAX_ANONYMOUS_SOCKETS", default_value_t = SocketLimits::DEFAULT.max_anonymous_sockets, global = true)]
+    #[arg(long, env = "WS_MAX_ANONYMOUS_SOCKETS", default_value_t = SocketLimits::DEFAULT.max_anonymous_sockets)]
     pub ws_max_anonymous_sockets: usize,
     /// Operations (subscriptions) one user may run at once over all their WebSockets on
     /// one instance.
-    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS_PER_USER", default_value_t = SocketLimits::DEFAULT.max_subscriptions_per_user, global = true)]
+    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS_PER_USER", default_value_t = SocketLimits::DEFAULT.max_subscriptions_per_user)]
     pub ws_max_subscriptions_per_user: usize,
     /// Messages one user's subscriptions together may read per second, on average.
-    #[arg(long, env = "WS_SUBSCRIPTION_MESSAGES_PER_SECOND", default_value_t = SocketLimits::DEFAULT.subscription_messages_per_second, global = true)]
+    #[arg(long, env = "WS_SUBSCRIPTION_MESSAGES_PER_SECOND", default_value_t = SocketLimits::DEFAULT.subscription_messages_per_second)]
     pub ws_subscription_messages_per_second: u64,
     /// Largest message a client may send over a WebSocket, in bytes.
-    #[arg(long, env = "WS_MAX_MESSAGE_BYTES", default_value_t = SocketLimits::DEFAULT.max_message_bytes, global = true)]
+    #[arg(long, env = "WS_MAX_MESSAGE_BYTES", default_value_t = SocketLimits::DEFAULT.max_message_bytes)]
     pub ws_max_message_bytes: usize,
     /// Seconds between two keep-alive pings on a WebSocket.
-    #[arg(long, env = "WS_KEEPALIVE_SECONDS", default_value_t = SocketLimits::DEFAULT.keepalive_interval.as_secs_f64(), global = true)]
+    #[arg(long, env = "WS_KEEPALIVE_SECONDS", default_value_t = SocketLimits::DEFAULT.keepalive_interval.as_secs_f64())]
     pub ws_keepalive_seconds: f64,
     /// Mutations a user may send at once.
-    #[arg(long, env = "MUTATION_RATE_LIMIT_BURST", default_value_t = RateLimit::DEFAULT.burst, global = true)]
+    #[arg(long, env = "MUTATION_RATE_LIMIT_BURST", default_value_t = RateLimit::DEFAULT.burst)]
     pub mutation_rate_limit_burst: u32,
     /// Mutations a user regains per second.
-    #[arg(long, env = "MUTATION_RATE_LIMIT_PER_SECOND", default_value_t = RateLimit::DEFAULT.per_second, global = true)]
+    #[arg(long, env = "MUTATION_RATE_LIMIT_PER_SECOND", default_value_t = RateLimit::DEFAULT.per_second)]
     pub mutation_rate_limit_per_second: f64,
 }
 
@@ -583,8 +595,8 @@ impl ConfigError {
 impl Config {
     /// Checks every setting. Authentication comes last: it may generate a secret file,
     /// which a configuration refused for another reason should not leave behind.
-    pub fn from_settings(settings: Settings) -> Result<Self, ConfigError> {
-        let database = settings.database()?;
+    pub fn from_settings(settings: ServerSettings) -> Result<Self, ConfigError> {
+        let database: DatabaseConfig = settings.database.try_into()?;
         let http = settings.http.try_into()?;
         let shutdown_grace = seconds("SHUTDOWN_GRACE_SECONDS", settings.shutdown_grace_seconds, 0)?;
         let metrics_addr = settings
@@ -640,12 +652,16 @@ mod tests {
         http: HttpSettings,
     }
 
-    fn settings(database_url: &str, jwt_secret: Option<&str>) -> Settings {
-        Settings {
-            database_url: database_url.into(),
-            database_max_connections: DEFAULT_DATABASE_MAX_CONNECTIONS,
-            database_acquire_timeout_seconds: DEFAULT_DATABASE_ACQUIRE_TIMEOUT.as_secs(),
-            database_statement_timeout_seconds: DEFAULT_DATABASE_STATEMENT_TIMEOUT.as_secs(),
+    fn settings(database_url: &str, jwt_secret: Option<&str>) -> ServerSettings {
+        ServerSettings {
+            database: DatabaseSettings {
+                url: DatabaseUrl {
+                    database_url: database_url.into(),
+                },
+                database_max_connections: DEFAULT_DATABASE_MAX_CONNECTIONS,
+                database_acquire_timeout_seconds: DEFAULT_DATABASE_ACQUIRE_TIMEOUT.as_secs(),
+                database_statement_timeout_seconds: DEFAULT_DATABASE_STATEMENT_TIMEOUT.as_secs(),
+            },
             shutdown_grace_seconds: DEFAULT_SHUTDOWN_GRACE.as_secs(),
             listen_addr: "0.0.0.0:8080".parse().expect("socket address"),
             metrics_addr: None,
@@ -658,11 +674,11 @@ mod tests {
     }
 
     /// Settings that pass, over PostgreSQL with a secret.
-    fn valid_settings() -> Settings {
+    fn valid_settings() -> ServerSettings {
         settings(POSTGRES_URL, Some(SECRET))
     }
 
-    fn refusal(settings: Settings) -> String {
+    fn refusal(settings: ServerSettings) -> String {
         Config::from_settings(settings)
             .expect_err("refused")
             .to_string()
@@ -727,7 +743,7 @@ mod tests {
     #[test]
     fn a_statement_timeout_over_a_day_is_refused() {
         let mut settings = valid_settings();
-        settings.database_statement_timeout_seconds = u64::MAX;
+        settings.database.database_statement_timeout_seconds = u64::MAX;
         assert!(refusal(settings).contains("DATABASE_STATEMENT_TIMEOUT_SECONDS"));
     }
 
@@ -881,7 +897,7 @@ mod tests {
     }
 
     fn with_auth(database_url: &str, auth: AuthSettings) -> Result<Config, ConfigError> {
-        Config::from_settings(Settings {
+        Config::from_settings(ServerSettings {
             auth,
             ..settings(database_url, None)
         })
@@ -1227,7 +1243,7 @@ mod tests {
             // What clap cannot read as the setting's type, it refuses (naming the flag,
             // with exit code 2) before any check of ours.
             if let Ok(cli) = crate::cli::Cli::try_parse_from(arguments)
-                && let Err(error) = Config::from_settings(cli.settings)
+                && let Err(error) = Config::from_settings(cli.server)
             {
                 let message = error.to_string();
                 proptest::prop_assert!(message.contains(setting), "{setting}={value:?}: {message}");
