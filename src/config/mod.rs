@@ -617,33 +617,13 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use clap::Parser;
-    use jsonwebtoken::Algorithm;
-    use rsa::pkcs8::{EncodePublicKey, LineEnding};
 
     use super::*;
-    use crate::auth::{AuthConfigError, PublicKeys, SecretFileError};
 
     /// A secret of the least length accepted.
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
     /// A database for which no secret is ever generated.
     const POSTGRES_URL: &str = "postgres://supportdesk@127.0.0.1:5432/supportdesk";
-
-    fn auth_settings() -> AuthSettings {
-        AuthSettings {
-            jwt_secret: None,
-            jwt_public_key: None,
-            jwt_jwks_url: None,
-            jwt_jwks_min_refetch_seconds: 30,
-            jwt_jwks_max_age_seconds: 3600,
-            jwt_algorithms: None,
-            jwt_issuer: None,
-            jwt_audience: None,
-            jwt_leeway_seconds: 60,
-            jwt_role_claim: "role".into(),
-            jwt_admin_role: "admin".into(),
-            jwt_customer_role: "customer".into(),
-        }
-    }
 
     /// The HTTP settings as the flags' defaults give them.
     #[derive(Parser)]
@@ -652,11 +632,12 @@ mod tests {
         http: HttpSettings,
     }
 
-    fn settings(database_url: &str, jwt_secret: Option<&str>) -> ServerSettings {
+    /// Settings that pass, over PostgreSQL with a secret.
+    fn valid_settings() -> ServerSettings {
         ServerSettings {
             database: DatabaseSettings {
                 url: DatabaseUrl {
-                    database_url: database_url.into(),
+                    database_url: POSTGRES_URL.into(),
                 },
                 database_max_connections: DEFAULT_DATABASE_MAX_CONNECTIONS,
                 database_acquire_timeout_seconds: DEFAULT_DATABASE_ACQUIRE_TIMEOUT.as_secs(),
@@ -666,16 +647,11 @@ mod tests {
             listen_addr: "0.0.0.0:8080".parse().expect("socket address"),
             metrics_addr: None,
             auth: AuthSettings {
-                jwt_secret: jwt_secret.map(str::to_owned),
-                ..auth_settings()
+                jwt_secret: Some(SECRET.into()),
+                ..AuthSettings::without_keys()
             },
             http: DefaultHttpSettings::parse_from(["supportdesk"]).http,
         }
-    }
-
-    /// Settings that pass, over PostgreSQL with a secret.
-    fn valid_settings() -> ServerSettings {
-        settings(POSTGRES_URL, Some(SECRET))
     }
 
     fn refusal(settings: ServerSettings) -> String {
@@ -829,27 +805,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_leeway_over_an_hour_is_refused() {
-        let mut settings = valid_settings();
-        settings.auth.jwt_leeway_seconds = 3601;
-        assert!(refusal(settings).contains("JWT_LEEWAY_SECONDS"));
-    }
-
-    #[test]
-    fn a_jwks_refetch_floor_of_zero_is_refused() {
-        let mut settings = valid_settings();
-        settings.auth.jwt_jwks_min_refetch_seconds = 0;
-        assert!(refusal(settings).contains("JWT_JWKS_MIN_REFETCH_SECONDS"));
-    }
-
-    #[test]
-    fn a_jwks_max_age_over_a_day_is_refused() {
-        let mut settings = valid_settings();
-        settings.auth.jwt_jwks_max_age_seconds = 86_401;
-        assert!(refusal(settings).contains("JWT_JWKS_MAX_AGE_SECONDS"));
-    }
-
     fn with_cors(origins: &[&str]) -> Result<Config, ConfigError> {
         let mut settings = valid_settings();
         settings.http.cors_origins = origins.iter().map(|origin| (*origin).to_owned()).collect();
@@ -894,267 +849,6 @@ mod tests {
             let error = with_cors(&[origin]).expect_err(origin).to_string();
             assert!(error.contains("CORS_ORIGINS"), "{origin}: {error}");
         }
-    }
-
-    fn with_auth(database_url: &str, auth: AuthSettings) -> Result<Config, ConfigError> {
-        Config::from_settings(ServerSettings {
-            auth,
-            ..settings(database_url, None)
-        })
-    }
-
-    fn ed25519_pem() -> String {
-        ed25519_dalek::SigningKey::from_bytes(&[9; 32])
-            .verifying_key()
-            .to_public_key_pem(LineEnding::LF)
-            .expect("pem")
-    }
-
-    fn secret_of(config: &Config) -> Option<&str> {
-        config.auth.secret.as_ref().map(|secret| secret.expose())
-    }
-
-    /// An SQLite database file in a directory of its own, and its URL.
-    fn sqlite_file() -> (tempfile::TempDir, String) {
-        let directory = tempfile::tempdir().expect("a directory");
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            directory.path().join("app.db").display()
-        );
-        (directory, url)
-    }
-
-    #[test]
-    fn sqlite_without_a_key_generates_a_secret_beside_the_database() {
-        let (directory, url) = sqlite_file();
-
-        let config = Config::from_settings(settings(&url, None)).expect("config");
-
-        let kept = std::fs::read_to_string(directory.path().join("app.db.jwt-secret"))
-            .expect("a secret file");
-        assert_eq!(secret_of(&config), Some(kept.trim()));
-        assert_eq!(config.auth.algorithms, [Algorithm::HS256]);
-    }
-
-    #[test]
-    fn sqlite_without_a_key_uses_the_same_secret_at_every_start() {
-        let (_directory, url) = sqlite_file();
-        let first = Config::from_settings(settings(&url, None)).expect("config");
-
-        let second = Config::from_settings(settings(&url, None)).expect("config");
-
-        assert_eq!(secret_of(&first), secret_of(&second));
-    }
-
-    #[test]
-    fn a_generated_secret_file_others_may_read_is_refused() {
-        use std::os::unix::fs::PermissionsExt;
-        let (directory, url) = sqlite_file();
-        Config::from_settings(settings(&url, None)).expect("config");
-        let path = directory.path().join("app.db.jwt-secret");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-
-        let error = Config::from_settings(settings(&url, None)).expect_err("refused");
-
-        assert!(matches!(
-            error,
-            ConfigError::Auth(AuthConfigError::SecretFile(SecretFileError::Exposed { .. }))
-        ));
-    }
-
-    #[test]
-    fn in_memory_sqlite_without_a_key_is_refused() {
-        let error = refusal(settings("sqlite::memory:", None));
-        assert!(error.contains("JWT_SECRET"), "{error}");
-    }
-
-    #[test]
-    fn postgres_without_a_key_is_refused_naming_every_key_setting() {
-        let error = refusal(settings(POSTGRES_URL, None));
-        for setting in ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"] {
-            assert!(error.contains(setting), "{error}");
-        }
-    }
-
-    #[test]
-    fn an_empty_secret_counts_as_unset() {
-        assert!(matches!(
-            Config::from_settings(settings(POSTGRES_URL, Some(" "))),
-            Err(ConfigError::Auth(AuthConfigError::MissingKey))
-        ));
-    }
-
-    #[test]
-    fn a_secret_shorter_than_32_bytes_is_refused() {
-        let error = refusal(settings(POSTGRES_URL, Some("s3cret")));
-        assert!(error.contains("JWT_SECRET"), "{error}");
-        assert!(!error.contains("s3cret"), "{error}");
-    }
-
-    #[test]
-    fn a_given_secret_is_used() {
-        let config = Config::from_settings(valid_settings()).expect("config");
-        assert_eq!(secret_of(&config), Some(SECRET));
-    }
-
-    #[test]
-    fn a_public_key_alone_suffices_on_any_address_and_brings_no_secret() {
-        let auth = AuthSettings {
-            jwt_public_key: Some(ed25519_pem()),
-            ..auth_settings()
-        };
-        let config = with_auth(POSTGRES_URL, auth).expect("config");
-        assert_eq!(secret_of(&config), None);
-        assert_eq!(config.auth.algorithms, [Algorithm::EdDSA]);
-    }
-
-    #[test]
-    fn a_pem_with_escaped_newlines_is_read() {
-        let auth = AuthSettings {
-            jwt_public_key: Some(ed25519_pem().replace('\n', "\\n")),
-            ..auth_settings()
-        };
-        assert!(matches!(
-            with_auth(POSTGRES_URL, auth)
-                .expect("config")
-                .auth
-                .public_keys,
-            Some(PublicKeys::Pem(_))
-        ));
-    }
-
-    #[test]
-    fn a_public_key_is_read_from_a_file_path() {
-        let directory = tempfile::tempdir().expect("a directory");
-        let path = directory.path().join("key.pem");
-        std::fs::write(&path, ed25519_pem()).expect("written");
-        let auth = AuthSettings {
-            jwt_public_key: Some(path.display().to_string()),
-            ..auth_settings()
-        };
-        assert!(with_auth(POSTGRES_URL, auth).is_ok());
-    }
-
-    #[test]
-    fn a_missing_key_file_is_refused() {
-        let auth = AuthSettings {
-            jwt_public_key: Some("/nonexistent/key.pem".into()),
-            ..auth_settings()
-        };
-        assert!(matches!(
-            with_auth(POSTGRES_URL, auth),
-            Err(ConfigError::Auth(AuthConfigError::ReadPublicKey { .. }))
-        ));
-    }
-
-    #[test]
-    fn a_jwks_url_accepts_rs256_es256_and_eddsa_by_default() {
-        let auth = AuthSettings {
-            jwt_jwks_url: Some("https://idp.example/jwks.json".into()),
-            ..auth_settings()
-        };
-        let config = with_auth(POSTGRES_URL, auth).expect("config");
-        assert_eq!(
-            config.auth.algorithms,
-            [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA]
-        );
-    }
-
-    #[test]
-    fn a_plain_http_jwks_url_is_refused_unless_loopback() {
-        for (url, accepted) in [
-            ("http://idp.example/jwks.json", false),
-            ("http://127.0.0.1:9000/jwks.json", true),
-            ("http://[::1]:9000/jwks.json", true),
-            ("http://localhost/jwks.json", true),
-            ("ftp://idp.example/jwks.json", false),
-        ] {
-            let auth = AuthSettings {
-                jwt_jwks_url: Some(url.into()),
-                ..auth_settings()
-            };
-            assert_eq!(with_auth(POSTGRES_URL, auth).is_ok(), accepted, "{url}");
-        }
-    }
-
-    #[test]
-    fn a_public_key_and_a_jwks_url_together_are_refused() {
-        let auth = AuthSettings {
-            jwt_public_key: Some(ed25519_pem()),
-            jwt_jwks_url: Some("https://idp.example/jwks.json".into()),
-            ..auth_settings()
-        };
-        assert!(matches!(
-            with_auth(POSTGRES_URL, auth),
-            Err(ConfigError::Auth(AuthConfigError::BothKeySources))
-        ));
-    }
-
-    #[test]
-    fn an_hmac_algorithm_without_a_secret_is_refused() {
-        let auth = AuthSettings {
-            jwt_public_key: Some(ed25519_pem()),
-            jwt_algorithms: Some("EdDSA,HS256".into()),
-            ..auth_settings()
-        };
-        assert!(matches!(
-            with_auth(POSTGRES_URL, auth),
-            Err(ConfigError::Auth(AuthConfigError::NoSecretFor(
-                Algorithm::HS256
-            )))
-        ));
-    }
-
-    #[test]
-    fn an_asymmetric_algorithm_without_a_public_key_is_refused() {
-        let auth = AuthSettings {
-            jwt_secret: Some(SECRET.into()),
-            jwt_algorithms: Some("HS256,RS256".into()),
-            ..auth_settings()
-        };
-        assert!(matches!(
-            with_auth(POSTGRES_URL, auth),
-            Err(ConfigError::Auth(AuthConfigError::NoPublicKeyFor(
-                Algorithm::RS256
-            )))
-        ));
-    }
-
-    #[test]
-    fn algorithms_the_pem_key_cannot_verify_are_refused() {
-        let auth = AuthSettings {
-            jwt_public_key: Some(ed25519_pem()),
-            jwt_algorithms: Some("RS256".into()),
-            ..auth_settings()
-        };
-        assert!(matches!(
-            with_auth(POSTGRES_URL, auth),
-            Err(ConfigError::Auth(AuthConfigError::PublicKeyUnused(_)))
-        ));
-    }
-
-    #[test]
-    fn an_unknown_algorithm_is_refused() {
-        let auth = AuthSettings {
-            jwt_secret: Some(SECRET.into()),
-            jwt_algorithms: Some("none".into()),
-            ..auth_settings()
-        };
-        assert!(matches!(
-            with_auth(POSTGRES_URL, auth),
-            Err(ConfigError::Auth(AuthConfigError::UnknownAlgorithm(_)))
-        ));
-    }
-
-    #[test]
-    fn audiences_are_a_comma_separated_list() {
-        let auth = AuthSettings {
-            jwt_secret: Some(SECRET.into()),
-            jwt_audience: Some("supportdesk, account,".into()),
-            ..auth_settings()
-        };
-        let config = with_auth(POSTGRES_URL, auth).expect("config");
-        assert_eq!(config.auth.audience, ["supportdesk", "account"]);
     }
 
     /// Every setting, by its environment variable; its flag is the same in kebab case.
