@@ -32,57 +32,42 @@ const JWKS_DEFAULT_ALGORITHMS: [Algorithm; 3] =
 pub struct AuthSettings {
     /// Secret that signs and verifies HS256 tokens, at least 32 bytes. Unset, with no other
     /// key, an SQLite database file gets one generated beside it (`<file>.jwt-secret`).
-    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
     /// Public key that verifies RS256, ES256 or EdDSA tokens: PEM text, or the path of a
     /// PEM file.
-    #[arg(long, env = "JWT_PUBLIC_KEY", global = true)]
+    #[arg(long, env = "JWT_PUBLIC_KEY")]
     pub jwt_public_key: Option<String>,
     /// URL of the identity provider's JWKS document (https).
-    #[arg(long, env = "JWT_JWKS_URL", global = true)]
+    #[arg(long, env = "JWT_JWKS_URL")]
     pub jwt_jwks_url: Option<String>,
     /// Least seconds between two fetches of the JWKS document.
-    #[arg(
-        long,
-        env = "JWT_JWKS_MIN_REFETCH_SECONDS",
-        default_value_t = 30,
-        global = true
-    )]
+    #[arg(long, env = "JWT_JWKS_MIN_REFETCH_SECONDS", default_value_t = 30)]
     pub jwt_jwks_min_refetch_seconds: u64,
     /// Seconds after which the cached JWKS is fetched again on the next token.
-    #[arg(
-        long,
-        env = "JWT_JWKS_MAX_AGE_SECONDS",
-        default_value_t = 3600,
-        global = true
-    )]
+    #[arg(long, env = "JWT_JWKS_MAX_AGE_SECONDS", default_value_t = 3600)]
     pub jwt_jwks_max_age_seconds: u64,
     /// Comma-separated algorithms accepted (e.g. `RS256,ES256`); by default those of the
     /// configured keys.
-    #[arg(long, env = "JWT_ALGORITHMS", global = true)]
+    #[arg(long, env = "JWT_ALGORITHMS")]
     pub jwt_algorithms: Option<String>,
     /// Required `iss` claim.
-    #[arg(long, env = "JWT_ISSUER", global = true)]
+    #[arg(long, env = "JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
     /// Comma-separated audiences; the `aud` claim must name one of them.
-    #[arg(long, env = "JWT_AUDIENCE", global = true)]
+    #[arg(long, env = "JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
-    #[arg(long, env = "JWT_LEEWAY_SECONDS", default_value_t = 60, global = true)]
+    #[arg(long, env = "JWT_LEEWAY_SECONDS", default_value_t = 60)]
     pub jwt_leeway_seconds: u64,
     /// Claim carrying the role: a name or a dotted path (`realm_access.roles`).
-    #[arg(long, env = "JWT_ROLE_CLAIM", default_value = "role", global = true)]
+    #[arg(long, env = "JWT_ROLE_CLAIM", default_value = "role")]
     pub jwt_role_claim: String,
     /// Role claim value that makes an admin.
-    #[arg(long, env = "JWT_ADMIN_ROLE", default_value = "admin", global = true)]
+    #[arg(long, env = "JWT_ADMIN_ROLE", default_value = "admin")]
     pub jwt_admin_role: String,
     /// Role claim value that makes a customer; `*` makes every other verified user one.
-    #[arg(
-        long,
-        env = "JWT_CUSTOMER_ROLE",
-        default_value = "customer",
-        global = true
-    )]
+    #[arg(long, env = "JWT_CUSTOMER_ROLE", default_value = "customer")]
     pub jwt_customer_role: String,
 }
 
@@ -395,4 +380,331 @@ fn pinned_algorithms(
         )));
     }
     Ok(algorithms)
+}
+
+#[cfg(test)]
+mod tests {
+    use rsa::pkcs8::{EncodePublicKey, LineEnding};
+
+    use super::*;
+
+    /// A secret of the least length accepted.
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    /// A database for which no secret is ever generated.
+    const POSTGRES_URL: &str = "postgres://supportdesk@127.0.0.1:5432/supportdesk";
+
+    impl AuthSettings {
+        /// The flags' defaults, no key set: what the tests start from.
+        pub(crate) fn without_keys() -> Self {
+            Self {
+                jwt_secret: None,
+                jwt_public_key: None,
+                jwt_jwks_url: None,
+                jwt_jwks_min_refetch_seconds: 30,
+                jwt_jwks_max_age_seconds: 3600,
+                jwt_algorithms: None,
+                jwt_issuer: None,
+                jwt_audience: None,
+                jwt_leeway_seconds: 60,
+                jwt_role_claim: "role".into(),
+                jwt_admin_role: "admin".into(),
+                jwt_customer_role: "customer".into(),
+            }
+        }
+    }
+
+    fn with_secret(secret: &str) -> AuthSettings {
+        AuthSettings {
+            jwt_secret: Some(secret.into()),
+            ..AuthSettings::without_keys()
+        }
+    }
+
+    /// Checked over PostgreSQL, for which no secret is ever generated.
+    fn checked(auth: AuthSettings) -> Result<AuthConfig, AuthConfigError> {
+        AuthConfig::from_settings(auth, POSTGRES_URL)
+    }
+
+    fn refusal(auth: AuthSettings) -> String {
+        checked(auth).expect_err("refused").to_string()
+    }
+
+    /// Checked with no key set, over `database_url`.
+    fn keyless(database_url: &str) -> Result<AuthConfig, AuthConfigError> {
+        AuthConfig::from_settings(AuthSettings::without_keys(), database_url)
+    }
+
+    #[test]
+    fn a_leeway_over_an_hour_is_refused() {
+        let auth = AuthSettings {
+            jwt_leeway_seconds: 3601,
+            ..with_secret(SECRET)
+        };
+        assert!(refusal(auth).contains("JWT_LEEWAY_SECONDS"));
+    }
+
+    #[test]
+    fn a_jwks_refetch_floor_of_zero_is_refused() {
+        let auth = AuthSettings {
+            jwt_jwks_min_refetch_seconds: 0,
+            ..with_secret(SECRET)
+        };
+        assert!(refusal(auth).contains("JWT_JWKS_MIN_REFETCH_SECONDS"));
+    }
+
+    #[test]
+    fn a_jwks_max_age_over_a_day_is_refused() {
+        let auth = AuthSettings {
+            jwt_jwks_max_age_seconds: 86_401,
+            ..with_secret(SECRET)
+        };
+        assert!(refusal(auth).contains("JWT_JWKS_MAX_AGE_SECONDS"));
+    }
+
+    fn ed25519_pem() -> String {
+        ed25519_dalek::SigningKey::from_bytes(&[9; 32])
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .expect("pem")
+    }
+
+    fn secret_of(config: &AuthConfig) -> Option<&str> {
+        config.secret.as_ref().map(|secret| secret.expose())
+    }
+
+    /// An SQLite database file in a directory of its own, and its URL.
+    fn sqlite_file() -> (tempfile::TempDir, String) {
+        let directory = tempfile::tempdir().expect("a directory");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            directory.path().join("app.db").display()
+        );
+        (directory, url)
+    }
+
+    #[test]
+    fn sqlite_without_a_key_generates_a_secret_beside_the_database() {
+        let (directory, url) = sqlite_file();
+
+        let config = keyless(&url).expect("config");
+
+        let kept = std::fs::read_to_string(directory.path().join("app.db.jwt-secret"))
+            .expect("a secret file");
+        assert_eq!(secret_of(&config), Some(kept.trim()));
+        assert_eq!(config.algorithms, [Algorithm::HS256]);
+    }
+
+    #[test]
+    fn sqlite_without_a_key_uses_the_same_secret_at_every_start() {
+        let (_directory, url) = sqlite_file();
+        let first = keyless(&url).expect("config");
+
+        let second = keyless(&url).expect("config");
+
+        assert_eq!(secret_of(&first), secret_of(&second));
+    }
+
+    #[test]
+    fn a_generated_secret_file_others_may_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let (directory, url) = sqlite_file();
+        keyless(&url).expect("config");
+        let path = directory.path().join("app.db.jwt-secret");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+
+        let error = keyless(&url).expect_err("refused");
+
+        assert!(matches!(
+            error,
+            AuthConfigError::SecretFile(SecretFileError::Exposed { .. })
+        ));
+    }
+
+    #[test]
+    fn in_memory_sqlite_without_a_key_is_refused() {
+        let error = keyless("sqlite::memory:").expect_err("refused").to_string();
+        assert!(error.contains("JWT_SECRET"), "{error}");
+    }
+
+    #[test]
+    fn postgres_without_a_key_is_refused_naming_every_key_setting() {
+        let error = refusal(AuthSettings::without_keys());
+        for setting in ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"] {
+            assert!(error.contains(setting), "{error}");
+        }
+    }
+
+    #[test]
+    fn an_empty_secret_counts_as_unset() {
+        assert!(matches!(
+            checked(with_secret(" ")),
+            Err(AuthConfigError::MissingKey)
+        ));
+    }
+
+    #[test]
+    fn a_secret_shorter_than_32_bytes_is_refused() {
+        let error = refusal(with_secret("s3cret"));
+        assert!(error.contains("JWT_SECRET"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn a_given_secret_is_used() {
+        let config = checked(with_secret(SECRET)).expect("config");
+        assert_eq!(secret_of(&config), Some(SECRET));
+    }
+
+    #[test]
+    fn a_public_key_alone_suffices_on_any_address_and_brings_no_secret() {
+        let auth = AuthSettings {
+            jwt_public_key: Some(ed25519_pem()),
+            ..AuthSettings::without_keys()
+        };
+        let config = checked(auth).expect("config");
+        assert_eq!(secret_of(&config), None);
+        assert_eq!(config.algorithms, [Algorithm::EdDSA]);
+    }
+
+    #[test]
+    fn a_pem_with_escaped_newlines_is_read() {
+        let auth = AuthSettings {
+            jwt_public_key: Some(ed25519_pem().replace('\n', "\\n")),
+            ..AuthSettings::without_keys()
+        };
+        assert!(matches!(
+            checked(auth).expect("config").public_keys,
+            Some(PublicKeys::Pem(_))
+        ));
+    }
+
+    #[test]
+    fn a_public_key_is_read_from_a_file_path() {
+        let directory = tempfile::tempdir().expect("a directory");
+        let path = directory.path().join("key.pem");
+        std::fs::write(&path, ed25519_pem()).expect("written");
+        let auth = AuthSettings {
+            jwt_public_key: Some(path.display().to_string()),
+            ..AuthSettings::without_keys()
+        };
+        assert!(checked(auth).is_ok());
+    }
+
+    #[test]
+    fn a_missing_key_file_is_refused() {
+        let auth = AuthSettings {
+            jwt_public_key: Some("/nonexistent/key.pem".into()),
+            ..AuthSettings::without_keys()
+        };
+        assert!(matches!(
+            checked(auth),
+            Err(AuthConfigError::ReadPublicKey { .. })
+        ));
+    }
+
+    #[test]
+    fn a_jwks_url_accepts_rs256_es256_and_eddsa_by_default() {
+        let auth = AuthSettings {
+            jwt_jwks_url: Some("https://idp.example/jwks.json".into()),
+            ..AuthSettings::without_keys()
+        };
+        let config = checked(auth).expect("config");
+        assert_eq!(
+            config.algorithms,
+            [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA]
+        );
+    }
+
+    #[test]
+    fn a_plain_http_jwks_url_is_refused_unless_loopback() {
+        for (url, accepted) in [
+            ("http://idp.example/jwks.json", false),
+            ("http://127.0.0.1:9000/jwks.json", true),
+            ("http://[::1]:9000/jwks.json", true),
+            ("http://localhost/jwks.json", true),
+            ("ftp://idp.example/jwks.json", false),
+        ] {
+            let auth = AuthSettings {
+                jwt_jwks_url: Some(url.into()),
+                ..AuthSettings::without_keys()
+            };
+            assert_eq!(checked(auth).is_ok(), accepted, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_public_key_and_a_jwks_url_together_are_refused() {
+        let auth = AuthSettings {
+            jwt_public_key: Some(ed25519_pem()),
+            jwt_jwks_url: Some("https://idp.example/jwks.json".into()),
+            ..AuthSettings::without_keys()
+        };
+        assert!(matches!(
+            checked(auth),
+            Err(AuthConfigError::BothKeySources)
+        ));
+    }
+
+    #[test]
+    fn an_hmac_algorithm_without_a_secret_is_refused() {
+        let auth = AuthSettings {
+            jwt_public_key: Some(ed25519_pem()),
+            jwt_algorithms: Some("EdDSA,HS256".into()),
+            ..AuthSettings::without_keys()
+        };
+        assert!(matches!(
+            checked(auth),
+            Err(AuthConfigError::NoSecretFor(Algorithm::HS256))
+        ));
+    }
+
+    #[test]
+    fn an_asymmetric_algorithm_without_a_public_key_is_refused() {
+        let auth = AuthSettings {
+            jwt_secret: Some(SECRET.into()),
+            jwt_algorithms: Some("HS256,RS256".into()),
+            ..AuthSettings::without_keys()
+        };
+        assert!(matches!(
+            checked(auth),
+            Err(AuthConfigError::NoPublicKeyFor(Algorithm::RS256))
+        ));
+    }
+
+    #[test]
+    fn algorithms_the_pem_key_cannot_verify_are_refused() {
+        let auth = AuthSettings {
+            jwt_public_key: Some(ed25519_pem()),
+            jwt_algorithms: Some("RS256".into()),
+            ..AuthSettings::without_keys()
+        };
+        assert!(matches!(
+            checked(auth),
+            Err(AuthConfigError::PublicKeyUnused(_))
+        ));
+    }
+
+    #[test]
+    fn an_unknown_algorithm_is_refused() {
+        let auth = AuthSettings {
+            jwt_secret: Some(SECRET.into()),
+            jwt_algorithms: Some("none".into()),
+            ..AuthSettings::without_keys()
+        };
+        assert!(matches!(
+            checked(auth),
+            Err(AuthConfigError::UnknownAlgorithm(_))
+        ));
+    }
+
+    #[test]
+    fn audiences_are_a_comma_separated_list() {
+        let auth = AuthSettings {
+            jwt_secret: Some(SECRET.into()),
+            jwt_audience: Some("supportdesk, account,".into()),
+            ..AuthSettings::without_keys()
+        };
+        let config = checked(auth).expect("config");
+        assert_eq!(config.audience, ["supportdesk", "account"]);
+    }
 }

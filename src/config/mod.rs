@@ -40,26 +40,32 @@ const MAX_RATE_LIMIT_BURST: u32 = 1_000_000;
 const RATE_LIMIT_PER_SECOND: RangeInclusive<f64> = 0.001..=1_000_000.0;
 const MAX_DATABASE_CONNECTIONS: u32 = 10_000;
 
-/// The settings as given, each a flag and an environment variable.
+/// Where the database is: all `supportdesk token` needs of it, to find the secret
+/// generated beside an SQLite file.
 #[derive(Clone, Debug, clap::Args)]
-pub struct Settings {
+pub struct DatabaseUrl {
     /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST:PORT/DB`.
     // Its value may hold a password: `--help` must not show it.
     #[arg(
         long,
         env = "DATABASE_URL",
         default_value = DEFAULT_DATABASE_URL,
-        hide_env_values = true,
-        global = true
+        hide_env_values = true
     )]
     pub database_url: String,
+}
+
+/// The database settings: all that `supportdesk migrate` and `seed` take.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DatabaseSettings {
+    #[command(flatten)]
+    pub url: DatabaseUrl,
     /// Most connections the database pool holds open.
     #[arg(
         long,
         env = "DATABASE_MAX_CONNECTIONS",
         default_value_t = DEFAULT_DATABASE_MAX_CONNECTIONS,
-        value_parser = clap::value_parser!(u32).range(1..),
-        global = true
+        value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub database_max_connections: u32,
     /// Seconds a request waits for a database connection before it fails.
@@ -67,8 +73,7 @@ pub struct Settings {
         long,
         env = "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
         default_value_t = DEFAULT_DATABASE_ACQUIRE_TIMEOUT.as_secs(),
-        value_parser = clap::value_parser!(u64).range(1..),
-        global = true
+        value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub database_acquire_timeout_seconds: u64,
     /// PostgreSQL only: seconds a statement may run before the database cancels it;
@@ -76,25 +81,56 @@ pub struct Settings {
     #[arg(
         long,
         env = "DATABASE_STATEMENT_TIMEOUT_SECONDS",
-        default_value_t = DEFAULT_DATABASE_STATEMENT_TIMEOUT.as_secs(),
-        global = true
+        default_value_t = DEFAULT_DATABASE_STATEMENT_TIMEOUT.as_secs()
     )]
     pub database_statement_timeout_seconds: u64,
+}
+
+impl TryFrom<DatabaseSettings> for DatabaseConfig {
+    type Error = ConfigError;
+
+    fn try_from(settings: DatabaseSettings) -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: settings.url.database_url,
+            max_connections: within(
+                "DATABASE_MAX_CONNECTIONS",
+                settings.database_max_connections,
+                1..=MAX_DATABASE_CONNECTIONS,
+            )?,
+            acquire_timeout: seconds(
+                "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+                settings.database_acquire_timeout_seconds,
+                1,
+            )?,
+            statement_timeout: seconds(
+                "DATABASE_STATEMENT_TIMEOUT_SECONDS",
+                settings.database_statement_timeout_seconds,
+                0,
+            )?,
+        })
+    }
+}
+
+/// Every setting of the server, each a flag and an environment variable: what
+/// `supportdesk serve` takes.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServerSettings {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
     /// Seconds the server lets requests in flight finish after SIGTERM or SIGINT before
     /// it exits anyway.
     #[arg(
         long,
         env = "SHUTDOWN_GRACE_SECONDS",
-        default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs(),
-        global = true
+        default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs()
     )]
     pub shutdown_grace_seconds: u64,
     /// Address and port the HTTP server listens on.
-    #[arg(long, env = "LISTEN_ADDR", default_value = DEFAULT_LISTEN_ADDR, global = true)]
+    #[arg(long, env = "LISTEN_ADDR", default_value = DEFAULT_LISTEN_ADDR)]
     pub listen_addr: SocketAddr,
     /// Address and port of the Prometheus metrics (`GET /metrics`); unset, they are not
     /// served. Keep it off the public network.
-    #[arg(long, env = "METRICS_ADDR", global = true)]
+    #[arg(long, env = "METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
     #[command(flatten)]
     pub auth: AuthSettings,
@@ -102,119 +138,95 @@ pub struct Settings {
     pub http: HttpSettings,
 }
 
-impl Settings {
-    /// The database settings alone, checked: all that `supportdesk migrate` needs.
-    pub fn database(&self) -> Result<DatabaseConfig, ConfigError> {
-        Ok(DatabaseConfig {
-            url: self.database_url.clone(),
-            max_connections: within(
-                "DATABASE_MAX_CONNECTIONS",
-                self.database_max_connections,
-                1..=MAX_DATABASE_CONNECTIONS,
-            )?,
-            acquire_timeout: seconds(
-                "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
-                self.database_acquire_timeout_seconds,
-                1,
-            )?,
-            statement_timeout: seconds(
-                "DATABASE_STATEMENT_TIMEOUT_SECONDS",
-                self.database_statement_timeout_seconds,
-                0,
-            )?,
-        })
-    }
-}
-
 /// How the HTTP endpoint defends itself; every default is in [`HttpOptions::DEFAULT`].
 #[derive(Clone, Debug, clap::Args)]
 pub struct HttpSettings {
     /// Largest request body accepted, in bytes; a larger one gets 413.
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = HttpOptions::DEFAULT.max_body_bytes, global = true)]
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = HttpOptions::DEFAULT.max_body_bytes)]
     pub max_body_bytes: usize,
     /// Time budget of one GraphQL operation, in seconds.
-    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = HttpOptions::DEFAULT.request_timeout.as_secs_f64(), global = true)]
+    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = HttpOptions::DEFAULT.request_timeout.as_secs_f64())]
     pub request_timeout_seconds: f64,
     /// Origins allowed to call the API from a browser, comma-separated; none by default.
-    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', global = true)]
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
     /// Whether the schema can be introspected; `false` also turns off field suggestions.
-    #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphql_introspection: bool,
     /// Deepest field nesting of a query.
-    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = QueryLimits::DEFAULT.max_depth, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = QueryLimits::DEFAULT.max_depth)]
     pub graphql_max_depth: u64,
     /// Most fields in a query, fragments expanded (its complexity).
-    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = QueryLimits::DEFAULT.max_fields, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = QueryLimits::DEFAULT.max_fields)]
     pub graphql_max_complexity: u64,
     /// Most aliased fields in a query.
-    #[arg(long, env = "GRAPHQL_MAX_ALIASES", default_value_t = QueryLimits::DEFAULT.max_aliases, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_ALIASES", default_value_t = QueryLimits::DEFAULT.max_aliases)]
     pub graphql_max_aliases: u64,
     /// Most fields at the root of an operation.
-    #[arg(long, env = "GRAPHQL_MAX_ROOT_FIELDS", default_value_t = QueryLimits::DEFAULT.max_root_fields, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_ROOT_FIELDS", default_value_t = QueryLimits::DEFAULT.max_root_fields)]
     pub graphql_max_root_fields: u64,
     /// Most directives in a document.
-    #[arg(long, env = "GRAPHQL_MAX_DIRECTIVES", default_value_t = QueryLimits::DEFAULT.max_directives, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_DIRECTIVES", default_value_t = QueryLimits::DEFAULT.max_directives)]
     pub graphql_max_directives: u64,
     /// Most an operation may load: every field counts one, lists multiply by their size.
-    #[arg(long, env = "GRAPHQL_MAX_COST", default_value_t = QueryLimits::DEFAULT.max_cost, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_COST", default_value_t = QueryLimits::DEFAULT.max_cost)]
     pub graphql_max_cost: u64,
     /// Deepest bracket nesting of a document's text and of its variables.
-    #[arg(long, env = "GRAPHQL_MAX_NESTING", default_value_t = QueryLimits::DEFAULT.max_nesting, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_NESTING", default_value_t = QueryLimits::DEFAULT.max_nesting)]
     pub graphql_max_nesting: usize,
     /// Most operations in one batched (JSON array) request.
-    #[arg(long, env = "GRAPHQL_MAX_BATCH", default_value_t = QueryLimits::DEFAULT.max_batch, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_BATCH", default_value_t = QueryLimits::DEFAULT.max_batch)]
     pub graphql_max_batch: usize,
     /// Most messages an operation may read.
-    #[arg(long, env = "GRAPHQL_MAX_MESSAGES", default_value_t = QueryLimits::DEFAULT.max_messages, global = true)]
+    #[arg(long, env = "GRAPHQL_MAX_MESSAGES", default_value_t = QueryLimits::DEFAULT.max_messages)]
     pub graphql_max_messages: u64,
     /// Prepared documents and persisted queries (APQ) kept for reuse.
-    #[arg(long, env = "GRAPHQL_DOCUMENT_CACHE_ENTRIES", default_value_t = QueryLimits::DEFAULT.document_cache_entries.get(), global = true)]
+    #[arg(long, env = "GRAPHQL_DOCUMENT_CACHE_ENTRIES", default_value_t = QueryLimits::DEFAULT.document_cache_entries.get())]
     pub graphql_document_cache_entries: usize,
     /// Most connections open at once; past it a new one is closed at once.
-    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = HttpOptions::DEFAULT.connection_limits.max_connections, global = true)]
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = HttpOptions::DEFAULT.connection_limits.max_connections)]
     pub max_connections: usize,
     /// Seconds a client may take to send a request's headers, and that a keep-alive
     /// connection may sit idle.
-    #[arg(long, env = "HEADER_READ_TIMEOUT_SECONDS", default_value_t = HttpOptions::DEFAULT.connection_limits.header_read_timeout.as_secs_f64(), global = true)]
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECONDS", default_value_t = HttpOptions::DEFAULT.connection_limits.header_read_timeout.as_secs_f64())]
     pub header_read_timeout_seconds: f64,
     /// Most GraphQL requests served at once; past it, 503 with `Retry-After`.
-    #[arg(long, env = "MAX_REQUESTS_IN_FLIGHT", default_value_t = HttpOptions::DEFAULT.max_requests_in_flight, global = true)]
+    #[arg(long, env = "MAX_REQUESTS_IN_FLIGHT", default_value_t = HttpOptions::DEFAULT.max_requests_in_flight)]
     pub max_requests_in_flight: usize,
     /// Seconds a WebSocket may stay open without `connection_init`.
-    #[arg(long, env = "WS_INIT_TIMEOUT_SECONDS", default_value_t = SocketLimits::DEFAULT.init_timeout.as_secs_f64(), global = true)]
+    #[arg(long, env = "WS_INIT_TIMEOUT_SECONDS", default_value_t = SocketLimits::DEFAULT.init_timeout.as_secs_f64())]
     pub ws_init_timeout_seconds: f64,
     /// Operations (subscriptions) one WebSocket may run at once.
-    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS", default_value_t = SocketLimits::DEFAULT.max_subscriptions, global = true)]
+    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS", default_value_t = SocketLimits::DEFAULT.max_subscriptions)]
     pub ws_max_subscriptions: usize,
     /// WebSockets one user may have open on one instance.
-    #[arg(long, env = "WS_MAX_SOCKETS_PER_USER", default_value_t = SocketLimits::DEFAULT.max_sockets_per_user, global = true)]
+    #[arg(long, env = "WS_MAX_SOCKETS_PER_USER", default_value_t = SocketLimits::DEFAULT.max_sockets_per_user)]
     pub ws_max_sockets_per_user: usize,
     /// WebSockets of every user together on one instance; by default three quarters of
     /// MAX_CONNECTIONS, and always fewer than it.
-    #[arg(long, env = "WS_MAX_SOCKETS", global = true)]
+    #[arg(long, env = "WS_MAX_SOCKETS")]
     pub ws_max_sockets: Option<usize>,
     /// WebSockets initialised without a token, together, on one instance.
-    #[arg(long, env = "WS_MAX_ANONYMOUS_SOCKETS", default_value_t = SocketLimits::DEFAULT.max_anonymous_sockets, global = true)]
+    #[arg(long, env = "WS_MAX_ANONYMOUS_SOCKETS", default_value_t = SocketLimits::DEFAULT.max_anonymous_sockets)]
     pub ws_max_anonymous_sockets: usize,
     /// Operations (subscriptions) one user may run at once over all their WebSockets on
     /// one instance.
-    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS_PER_USER", default_value_t = SocketLimits::DEFAULT.max_subscriptions_per_user, global = true)]
+    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS_PER_USER", default_value_t = SocketLimits::DEFAULT.max_subscriptions_per_user)]
     pub ws_max_subscriptions_per_user: usize,
     /// Messages one user's subscriptions together may read per second, on average.
-    #[arg(long, env = "WS_SUBSCRIPTION_MESSAGES_PER_SECOND", default_value_t = SocketLimits::DEFAULT.subscription_messages_per_second, global = true)]
+    #[arg(long, env = "WS_SUBSCRIPTION_MESSAGES_PER_SECOND", default_value_t = SocketLimits::DEFAULT.subscription_messages_per_second)]
     pub ws_subscription_messages_per_second: u64,
     /// Largest message a client may send over a WebSocket, in bytes.
-    #[arg(long, env = "WS_MAX_MESSAGE_BYTES", default_value_t = SocketLimits::DEFAULT.max_message_bytes, global = true)]
+    #[arg(long, env = "WS_MAX_MESSAGE_BYTES", default_value_t = SocketLimits::DEFAULT.max_message_bytes)]
     pub ws_max_message_bytes: usize,
     /// Seconds between two keep-alive pings on a WebSocket.
-    #[arg(long, env = "WS_KEEPALIVE_SECONDS", default_value_t = SocketLimits::DEFAULT.keepalive_interval.as_secs_f64(), global = true)]
+    #[arg(long, env = "WS_KEEPALIVE_SECONDS", default_value_t = SocketLimits::DEFAULT.keepalive_interval.as_secs_f64())]
     pub ws_keepalive_seconds: f64,
     /// Mutations a user may send at once.
-    #[arg(long, env = "MUTATION_RATE_LIMIT_BURST", default_value_t = RateLimit::DEFAULT.burst, global = true)]
+    #[arg(long, env = "MUTATION_RATE_LIMIT_BURST", default_value_t = RateLimit::DEFAULT.burst)]
     pub mutation_rate_limit_burst: u32,
     /// Mutations a user regains per second.
-    #[arg(long, env = "MUTATION_RATE_LIMIT_PER_SECOND", default_value_t = RateLimit::DEFAULT.per_second, global = true)]
+    #[arg(long, env = "MUTATION_RATE_LIMIT_PER_SECOND", default_value_t = RateLimit::DEFAULT.per_second)]
     pub mutation_rate_limit_per_second: f64,
 }
 
@@ -583,8 +595,8 @@ impl ConfigError {
 impl Config {
     /// Checks every setting. Authentication comes last: it may generate a secret file,
     /// which a configuration refused for another reason should not leave behind.
-    pub fn from_settings(settings: Settings) -> Result<Self, ConfigError> {
-        let database = settings.database()?;
+    pub fn from_settings(settings: ServerSettings) -> Result<Self, ConfigError> {
+        let database: DatabaseConfig = settings.database.try_into()?;
         let http = settings.http.try_into()?;
         let shutdown_grace = seconds("SHUTDOWN_GRACE_SECONDS", settings.shutdown_grace_seconds, 0)?;
         let metrics_addr = settings
@@ -605,33 +617,13 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use clap::Parser;
-    use jsonwebtoken::Algorithm;
-    use rsa::pkcs8::{EncodePublicKey, LineEnding};
 
     use super::*;
-    use crate::auth::{AuthConfigError, PublicKeys, SecretFileError};
 
     /// A secret of the least length accepted.
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
     /// A database for which no secret is ever generated.
     const POSTGRES_URL: &str = "postgres://supportdesk@127.0.0.1:5432/supportdesk";
-
-    fn auth_settings() -> AuthSettings {
-        AuthSettings {
-            jwt_secret: None,
-            jwt_public_key: None,
-            jwt_jwks_url: None,
-            jwt_jwks_min_refetch_seconds: 30,
-            jwt_jwks_max_age_seconds: 3600,
-            jwt_algorithms: None,
-            jwt_issuer: None,
-            jwt_audience: None,
-            jwt_leeway_seconds: 60,
-            jwt_role_claim: "role".into(),
-            jwt_admin_role: "admin".into(),
-            jwt_customer_role: "customer".into(),
-        }
-    }
 
     /// The HTTP settings as the flags' defaults give them.
     #[derive(Parser)]
@@ -640,29 +632,29 @@ mod tests {
         http: HttpSettings,
     }
 
-    fn settings(database_url: &str, jwt_secret: Option<&str>) -> Settings {
-        Settings {
-            database_url: database_url.into(),
-            database_max_connections: DEFAULT_DATABASE_MAX_CONNECTIONS,
-            database_acquire_timeout_seconds: DEFAULT_DATABASE_ACQUIRE_TIMEOUT.as_secs(),
-            database_statement_timeout_seconds: DEFAULT_DATABASE_STATEMENT_TIMEOUT.as_secs(),
+    /// Settings that pass, over PostgreSQL with a secret.
+    fn valid_settings() -> ServerSettings {
+        ServerSettings {
+            database: DatabaseSettings {
+                url: DatabaseUrl {
+                    database_url: POSTGRES_URL.into(),
+                },
+                database_max_connections: DEFAULT_DATABASE_MAX_CONNECTIONS,
+                database_acquire_timeout_seconds: DEFAULT_DATABASE_ACQUIRE_TIMEOUT.as_secs(),
+                database_statement_timeout_seconds: DEFAULT_DATABASE_STATEMENT_TIMEOUT.as_secs(),
+            },
             shutdown_grace_seconds: DEFAULT_SHUTDOWN_GRACE.as_secs(),
             listen_addr: "0.0.0.0:8080".parse().expect("socket address"),
             metrics_addr: None,
             auth: AuthSettings {
-                jwt_secret: jwt_secret.map(str::to_owned),
-                ..auth_settings()
+                jwt_secret: Some(SECRET.into()),
+                ..AuthSettings::without_keys()
             },
             http: DefaultHttpSettings::parse_from(["supportdesk"]).http,
         }
     }
 
-    /// Settings that pass, over PostgreSQL with a secret.
-    fn valid_settings() -> Settings {
-        settings(POSTGRES_URL, Some(SECRET))
-    }
-
-    fn refusal(settings: Settings) -> String {
+    fn refusal(settings: ServerSettings) -> String {
         Config::from_settings(settings)
             .expect_err("refused")
             .to_string()
@@ -727,7 +719,7 @@ mod tests {
     #[test]
     fn a_statement_timeout_over_a_day_is_refused() {
         let mut settings = valid_settings();
-        settings.database_statement_timeout_seconds = u64::MAX;
+        settings.database.database_statement_timeout_seconds = u64::MAX;
         assert!(refusal(settings).contains("DATABASE_STATEMENT_TIMEOUT_SECONDS"));
     }
 
@@ -813,27 +805,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_leeway_over_an_hour_is_refused() {
-        let mut settings = valid_settings();
-        settings.auth.jwt_leeway_seconds = 3601;
-        assert!(refusal(settings).contains("JWT_LEEWAY_SECONDS"));
-    }
-
-    #[test]
-    fn a_jwks_refetch_floor_of_zero_is_refused() {
-        let mut settings = valid_settings();
-        settings.auth.jwt_jwks_min_refetch_seconds = 0;
-        assert!(refusal(settings).contains("JWT_JWKS_MIN_REFETCH_SECONDS"));
-    }
-
-    #[test]
-    fn a_jwks_max_age_over_a_day_is_refused() {
-        let mut settings = valid_settings();
-        settings.auth.jwt_jwks_max_age_seconds = 86_401;
-        assert!(refusal(settings).contains("JWT_JWKS_MAX_AGE_SECONDS"));
-    }
-
     fn with_cors(origins: &[&str]) -> Result<Config, ConfigError> {
         let mut settings = valid_settings();
         settings.http.cors_origins = origins.iter().map(|origin| (*origin).to_owned()).collect();
@@ -878,267 +849,6 @@ mod tests {
             let error = with_cors(&[origin]).expect_err(origin).to_string();
             assert!(error.contains("CORS_ORIGINS"), "{origin}: {error}");
         }
-    }
-
-    fn with_auth(database_url: &str, auth: AuthSettings) -> Result<Config, ConfigError> {
-        Config::from_settings(Settings {
-            auth,
-            ..settings(database_url, None)
-        })
-    }
-
-    fn ed25519_pem() -> String {
-        ed25519_dalek::SigningKey::from_bytes(&[9; 32])
-            .verifying_key()
-            .to_public_key_pem(LineEnding::LF)
-            .expect("pem")
-    }
-
-    fn secret_of(config: &Config) -> Option<&str> {
-        config.auth.secret.as_ref().map(|secret| secret.expose())
-    }
-
-    /// An SQLite database file in a directory of its own, and its URL.
-    fn sqlite_file() -> (tempfile::TempDir, String) {
-        let directory = tempfile::tempdir().expect("a directory");
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            directory.path().join("app.db").display()
-        );
-        (directory, url)
-    }
-
-    #[test]
-    fn sqlite_without_a_key_generates_a_secret_beside_the_database() {
-        let (directory, url) = sqlite_file();
-
-        let config = Config::from_settings(settings(&url, None)).expect("config");
-
-        let kept = std::fs::read_to_string(directory.path().join("app.db.jwt-secret"))
-            .expect("a secret file");
-        assert_eq!(secret_of(&config), Some(kept.trim()));
-        assert_eq!(config.auth.algorithms, [Algorithm::HS256]);
-    }
-
-    #[test]
-    fn sqlite_without_a_key_uses_the_same_secret_at_every_start() {
-        let (_directory, url) = sqlite_file();
-        let first = Config::from_settings(settings(&url, None)).expect("config");
-
-        let second = Config::from_settings(settings(&url, None)).expect("config");
-
-        assert_eq!(secret_of(&first), secret_of(&second));
-    }
-
-    #[test]
-    fn a_generated_secret_file_others_may_read_is_refused() {
-        use std::os::unix::fs::PermissionsExt;
-        let (directory, url) = sqlite_file();
-        Config::from_settings(settings(&url, None)).expect("config");
-        let path = directory.path().join("app.db.jwt-secret");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-
-        let error = Config::from_settings(settings(&url, None)).expect_err("refused");
-
-        assert!(matches!(
-            error,
-            ConfigError::Auth(AuthConfigError::SecretFile(SecretFileError::Exposed { .. }))
-        ));
-    }
-
-    #[test]
-    fn in_memory_sqlite_without_a_key_is_refused() {
-        let error = refusal(settings("sqlite::memory:", None));
-        assert!(error.contains("JWT_SECRET"), "{error}");
-    }
-
-    #[test]
-    fn postgres_without_a_key_is_refused_naming_every_key_setting() {
-        let error = refusal(settings(POSTGRES_URL, None));
-        for setting in ["JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"] {
-            assert!(error.contains(setting), "{error}");
-        }
-    }
-
-    #[test]
-    fn an_empty_secret_counts_as_unset() {
-        assert!(matches!(
-            Config::from_settings(settings(POSTGRES_URL, Some(" "))),
-            Err(ConfigError::Auth(AuthConfigError::MissingKey))
-        ));
-    }
-
-    #[test]
-    fn a_secret_shorter_than_32_bytes_is_refused() {
-        let error = refusal(settings(POSTGRES_URL, Some("s3cret")));
-        assert!(error.contains("JWT_SECRET"), "{error}");
-        assert!(!error.contains("s3cret"), "{error}");
-    }
-
-    #[test]
-    fn a_given_secret_is_used() {
-        let config = Config::from_settings(valid_settings()).expect("config");
-        assert_eq!(secret_of(&config), Some(SECRET));
-    }
-
-    #[test]
-    fn a_public_key_alone_suffices_on_any_address_and_brings_no_secret() {
-        let auth = AuthSettings {
-            jwt_public_key: Some(ed25519_pem()),
-            ..auth_settings()
-        };
-        let config = with_auth(POSTGRES_URL, auth).expect("config");
-        assert_eq!(secret_of(&config), None);
-        assert_eq!(config.auth.algorithms, [Algorithm::EdDSA]);
-    }
-
-    #[test]
-    fn a_pem_with_escaped_newlines_is_read() {
-        let auth = AuthSettings {
-            jwt_public_key: Some(ed25519_pem().replace('\n', "\\n")),
-            ..auth_settings()
-        };
-        assert!(matches!(
-            with_auth(POSTGRES_URL, auth)
-                .expect("config")
-                .auth
-                .public_keys,
-            Some(PublicKeys::Pem(_))
-        ));
-    }
-
-    #[test]
-    fn a_public_key_is_read_from_a_file_path() {
-        let directory = tempfile::tempdir().expect("a directory");
-        let path = directory.path().join("key.pem");
-        std::fs::write(&path, ed25519_pem()).expect("written");
-        let auth = AuthSettings {
-            jwt_public_key: Some(path.display().to_string()),
-            ..auth_settings()
-        };
-        assert!(with_auth(POSTGRES_URL, auth).is_ok());
-    }
-
-    #[test]
-    fn a_missing_key_file_is_refused() {
-        let auth = AuthSettings {
-            jwt_public_key: Some("/nonexistent/key.pem".into()),
-            ..auth_settings()
-        };
-        assert!(matches!(
-            with_auth(POSTGRES_URL, auth),
-            Err(ConfigError::Auth(AuthConfigError::ReadPublicKey { .. }))
-        ));
-    }
-
-    #[test]
-    fn a_jwks_url_accepts_rs256_es256_and_eddsa_by_default() {
-        let auth = AuthSettings {
-            jwt_jwks_url: Some("https://idp.example/jwks.json".into()),
-            ..auth_settings()
-        };
-        let config = with_auth(POSTGRES_URL, auth).expect("config");
-        assert_eq!(
-            config.auth.algorithms,
-            [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA]
-        );
-    }
-
-    #[test]
-    fn a_plain_http_jwks_url_is_refused_unless_loopback() {
-        for (url, accepted) in [
-            ("http://idp.example/jwks.json", false),
-            ("http://127.0.0.1:9000/jwks.json", true),
-            ("http://[::1]:9000/jwks.json", true),
-            ("http://localhost/jwks.json", true),
-            ("ftp://idp.example/jwks.json", false),
-        ] {
-            let auth = AuthSettings {
-                jwt_jwks_url: Some(url.into()),
-                ..auth_settings()
-            };
-            assert_eq!(with_auth(POSTGRES_URL, auth).is_ok(), accepted, "{url}");
-        }
-    }
-
-    #[test]
-    fn a_public_key_and_a_jwks_url_together_are_refused() {
-        let auth = AuthSettings {
-            jwt_public_key: Some(ed25519_pem()),
-            jwt_jwks_url: Some("https://idp.example/jwks.json".into()),
-            ..auth_settings()
-        };
-        assert!(matches!(
-            with_auth(POSTGRES_URL, auth),
-            Err(ConfigError::Auth(AuthConfigError::BothKeySources))
-        ));
-    }
-
-    #[test]
-    fn an_hmac_algorithm_without_a_secret_is_refused() {
-        let auth = AuthSettings {
-            jwt_public_key: Some(ed25519_pem()),
-            jwt_algorithms: Some("EdDSA,HS256".into()),
-            ..auth_settings()
-        };
-        assert!(matches!(
-            with_auth(POSTGRES_URL, auth),
-            Err(ConfigError::Auth(AuthConfigError::NoSecretFor(
-                Algorithm::HS256
-            )))
-        ));
-    }
-
-    #[test]
-    fn an_asymmetric_algorithm_without_a_public_key_is_refused() {
-        let auth = AuthSettings {
-            jwt_secret: Some(SECRET.into()),
-            jwt_algorithms: Some("HS256,RS256".into()),
-            ..auth_settings()
-        };
-        assert!(matches!(
-            with_auth(POSTGRES_URL, auth),
-            Err(ConfigError::Auth(AuthConfigError::NoPublicKeyFor(
-                Algorithm::RS256
-            )))
-        ));
-    }
-
-    #[test]
-    fn algorithms_the_pem_key_cannot_verify_are_refused() {
-        let auth = AuthSettings {
-            jwt_public_key: Some(ed25519_pem()),
-            jwt_algorithms: Some("RS256".into()),
-            ..auth_settings()
-        };
-        assert!(matches!(
-            with_auth(POSTGRES_URL, auth),
-            Err(ConfigError::Auth(AuthConfigError::PublicKeyUnused(_)))
-        ));
-    }
-
-    #[test]
-    fn an_unknown_algorithm_is_refused() {
-        let auth = AuthSettings {
-            jwt_secret: Some(SECRET.into()),
-            jwt_algorithms: Some("none".into()),
-            ..auth_settings()
-        };
-        assert!(matches!(
-            with_auth(POSTGRES_URL, auth),
-            Err(ConfigError::Auth(AuthConfigError::UnknownAlgorithm(_)))
-        ));
-    }
-
-    #[test]
-    fn audiences_are_a_comma_separated_list() {
-        let auth = AuthSettings {
-            jwt_secret: Some(SECRET.into()),
-            jwt_audience: Some("supportdesk, account,".into()),
-            ..auth_settings()
-        };
-        let config = with_auth(POSTGRES_URL, auth).expect("config");
-        assert_eq!(config.auth.audience, ["supportdesk", "account"]);
     }
 
     /// Every setting, by its environment variable; its flag is the same in kebab case.
@@ -1227,7 +937,7 @@ mod tests {
             // What clap cannot read as the setting's type, it refuses (naming the flag,
             // with exit code 2) before any check of ours.
             if let Ok(cli) = crate::cli::Cli::try_parse_from(arguments)
-                && let Err(error) = Config::from_settings(cli.settings)
+                && let Err(error) = Config::from_settings(cli.server)
             {
                 let message = error.to_string();
                 proptest::prop_assert!(message.contains(setting), "{setting}={value:?}: {message}");

@@ -44,10 +44,15 @@ fn assert_printed(output: &Output, text: &str) {
 
 #[test]
 fn help_does_not_show_the_database_password() {
-    let output = run(&["--help"], &[("DATABASE_URL", POSTGRES_URL)]);
+    for command in [&[][..], &["serve"], &["migrate"], &["seed"], &["token"]] {
+        let output = run(
+            &[command, &["--help"]].concat(),
+            &[("DATABASE_URL", POSTGRES_URL)],
+        );
 
-    assert!(output.status.success());
-    assert!(!printed(&output).contains(PASSWORD), "{}", printed(&output));
+        assert!(output.status.success(), "{command:?}");
+        assert!(!printed(&output).contains(PASSWORD), "{}", printed(&output));
+    }
 }
 
 #[test]
@@ -115,6 +120,33 @@ fn a_token_for_a_sqlite_file_needs_no_key_and_keeps_its_secret_private() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+/// Settings the server refuses, none of them `migrate`'s or `token`'s.
+const SERVER_SETTINGS_REFUSED: &[(&str, &str)] = &[
+    ("CORS_ORIGINS", "*"),
+    ("LISTEN_ADDR", "127.0.0.1:8080"),
+    ("METRICS_ADDR", "127.0.0.1:8080"),
+    ("GRAPHQL_MAX_DEPTH", "0"),
+];
+
+#[test]
+fn migrate_and_token_ignore_server_settings_the_server_would_refuse() {
+    let (_directory, url, _secret_file) = sqlite_database();
+    let mut settings = SERVER_SETTINGS_REFUSED.to_vec();
+    settings.push(("DATABASE_URL", &url));
+
+    for arguments in [
+        &["migrate"][..],
+        &["token", "--sub", "alice", "--role", "customer"],
+    ] {
+        let output = run(arguments, &settings);
+        assert!(
+            output.status.success(),
+            "{arguments:?}: {}",
+            printed(&output)
+        );
+    }
 }
 
 #[test]
