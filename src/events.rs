@@ -23,12 +23,9 @@ use crate::store::{self, EventStream};
 pub enum StreamRequest<'a> {
     /// One ticket's, by its id as the client sent it.
     Ticket(&'a str),
-    /// Those of every ticket the viewer may see, narrowed by owner and by the status the
-    /// ticket had after the event.
-    Feed {
-        user_id: Option<&'a str>,
-        status: Option<TicketStatus>,
-    },
+    /// Those of every ticket the viewer may see, narrowed by the status the ticket had
+    /// after the event.
+    Feed { status: Option<TicketStatus> },
 }
 
 /// A stream as its viewer may see it.
@@ -63,7 +60,7 @@ pub async fn open_stream(
                 .ok_or_else(AppError::ticket_not_found)?;
             ticket_stream(viewer, &ticket)
         }
-        StreamRequest::Feed { user_id, status } => Ok(feed_stream(viewer, user_id, status)),
+        StreamRequest::Feed { status } => Ok(feed_stream(viewer, status)),
     }
 }
 
@@ -80,19 +77,13 @@ pub fn ticket_stream(viewer: &Viewer, ticket: &ticket::Model) -> Result<VisibleS
     })))
 }
 
-fn feed_stream(
-    viewer: &Viewer,
-    user_id: Option<&str>,
-    status: Option<TicketStatus>,
-) -> VisibleStream {
-    VisibleStream(
-        policy::owner_scope(viewer, user_id).map(|scope| EventStream {
-            ticket: None,
-            owner: scope.owner().map(str::to_owned),
-            status,
-            visibility: policy::visibility(viewer),
-        }),
-    )
+fn feed_stream(viewer: &Viewer, status: Option<TicketStatus>) -> VisibleStream {
+    VisibleStream(policy::owner_scope(viewer, None).map(|scope| EventStream {
+        ticket: None,
+        owner: scope.owner().map(str::to_owned),
+        status,
+        visibility: policy::visibility(viewer),
+    }))
 }
 
 /// `after` as the client sent it: an event id, or BAD_USER_INPUT naming `after`.

@@ -16,11 +16,11 @@ use pipeline::rate_limit::MutationRateLimiter;
 use pipeline::request::Introspection;
 use pipeline::spans::OperationSpans;
 pub use pipeline::{PanicGuard, execution_started};
-use schema::{MutationRoot, QueryRoot, StreamReads, SubscriptionRoot};
+use schema::{MutationRoot, QueryRoot, SubscriptionRoot};
 
 use crate::config::HttpOptions;
 use crate::metrics::Open;
-use crate::notify::EventNotifier;
+use crate::notify::{EventNotifier, StreamReads};
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

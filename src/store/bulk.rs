@@ -2,13 +2,16 @@
 
 use entity::prelude::{Ticket, TicketEvent, TicketMessage};
 use entity::{ticket, ticket_event, ticket_message};
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, IntoActiveModel};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, Iterable};
 
 /// Bound parameters per statement: below SQLite's limit (32,766) and PostgreSQL's (65,535).
 const MAX_PARAMETERS: usize = 30_000;
-const TICKET_COLUMNS: usize = 6;
-const MESSAGE_COLUMNS: usize = 7;
-const EVENT_COLUMNS: usize = 12;
+
+/// How many rows of `E` one statement binds: its columns counted from the entity, so
+/// that a new column can never push a statement past the limit.
+fn rows_per_statement<E: EntityTrait>() -> usize {
+    MAX_PARAMETERS / E::Column::iter().count().max(1)
+}
 
 /// Inserts the tickets, many per statement. Their counts are not kept: call
 /// [`super::rebuild_counts`] when the load is done.
@@ -16,7 +19,7 @@ pub async fn insert_tickets(
     db: &impl ConnectionTrait,
     tickets: Vec<ticket::Model>,
 ) -> Result<(), DbErr> {
-    for chunk in tickets.chunks(MAX_PARAMETERS / TICKET_COLUMNS) {
+    for chunk in tickets.chunks(rows_per_statement::<Ticket>()) {
         let rows = chunk
             .iter()
             .cloned()
@@ -30,7 +33,7 @@ pub async fn insert_messages(
     db: &impl ConnectionTrait,
     messages: Vec<ticket_message::Model>,
 ) -> Result<(), DbErr> {
-    for chunk in messages.chunks(MAX_PARAMETERS / MESSAGE_COLUMNS) {
+    for chunk in messages.chunks(rows_per_statement::<TicketMessage>()) {
         let rows = chunk
             .iter()
             .cloned()
@@ -48,7 +51,7 @@ pub async fn insert_events(
     db: &impl ConnectionTrait,
     events: Vec<ticket_event::Model>,
 ) -> Result<(), DbErr> {
-    for chunk in events.chunks(MAX_PARAMETERS / EVENT_COLUMNS) {
+    for chunk in events.chunks(rows_per_statement::<TicketEvent>()) {
         let rows = chunk
             .iter()
             .cloned()
@@ -64,4 +67,17 @@ pub async fn insert_events(
 pub async fn analyze(db: &impl ConnectionTrait) -> Result<(), DbErr> {
     db.execute_unprepared("ANALYZE").await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_binds_no_more_parameters_than_the_limit() {
+        let tickets = rows_per_statement::<Ticket>() * ticket::Column::iter().count();
+        let events = rows_per_statement::<TicketEvent>() * ticket_event::Column::iter().count();
+        assert!(tickets <= MAX_PARAMETERS && tickets > MAX_PARAMETERS - 20);
+        assert!(events <= MAX_PARAMETERS && events > MAX_PARAMETERS - 20);
+    }
 }

@@ -6,7 +6,7 @@
 use crate::domain::PageRequest;
 
 /// What a history is counted as: its length is not known before it is loaded, so what
-/// one request may load of them is also bounded while loading (`LoadBudget`).
+/// one request may load of them is also bounded while loading (`crate::budget::MessageBudget`).
 pub const HISTORY_ESTIMATE: usize = 20;
 
 /// A page of at most `limit` tickets: `limit` times one ticket. A limit out of range is

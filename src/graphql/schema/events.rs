@@ -42,11 +42,6 @@ impl From<ticket_event::Model> for TicketEvent {
 }
 
 impl TicketEvent {
-    /// The event's id, where its reader resumes after it.
-    pub fn event_id(&self) -> uuid::Uuid {
-        self.event.id
-    }
-
     /// An event read once for many subscribers, with its message: one its viewer may see,
     /// since the event is in their stream.
     pub fn with_message(

@@ -14,4 +14,4 @@ mod types;
 
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
-pub use subscription::{StreamReads, SubscriptionRoot};
+pub use subscription::SubscriptionRoot;

@@ -7,7 +7,13 @@
 //! their messages, once for all subscribers, and hands them on; each subscriber keeps
 //! those its viewer may see. The timeline stays the source of truth: a subscriber that
 //! falls behind what is handed on, or that resumes, reads its own stream from the table.
-//! So a lost or duplicated wake-up costs a read at most, never an event.
+//! So a lost or duplicated wake-up costs a read at most, never an event. How one
+//! subscriber follows its stream, from the table and from what is handed on, is
+//! `follower`'s.
+
+mod follower;
+
+pub use follower::{Followed, Follower, StreamReads};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,10 +44,6 @@ const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 /// An event as read once for every subscriber of the instance, with its message.
 #[derive(Debug)]
 pub struct LiveEvent {
-    /// The event handed on before this one (`None` for the first since the start): no
-    /// event lies between the two. A subscriber that has not seen everything up to it
-    /// reads the table instead.
-    pub previous: Option<Uuid>,
     pub event: ticket_event::Model,
     pub message: Option<ticket_message::Model>,
 }
@@ -96,7 +98,7 @@ impl EventNotifier {
     pub fn read_for_subscribers(self: &Arc<Self>, db: DatabaseConnection) -> JoinHandle<()> {
         let notifier = Arc::clone(self);
         tokio::spawn(async move {
-            let mut wakeups = notifier.subscribe();
+            let mut wakeups = notifier.wakeups.subscribe();
             // Until the migrations have run there is no timeline to start from.
             let mut cursor = loop {
                 match store::events::latest_event_id(&db, &EventStream::everything()).await {
@@ -111,8 +113,7 @@ impl EventNotifier {
                 wakeups.borrow_and_update();
                 match read_page(&db, cursor).await {
                     Ok(page) if !page.is_empty() => {
-                        for mut event in page {
-                            event.previous = cursor;
+                        for event in page {
                             cursor = Some(event.event.id);
                             // No subscriber listening is no loss: they read the table.
                             let _ = notifier.live.send(Arc::new(event));
@@ -143,10 +144,6 @@ impl EventNotifier {
     fn wake(&self) {
         self.wakeups
             .send_modify(|count| *count = count.wrapping_add(1));
-    }
-
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.wakeups.subscribe()
     }
 
     /// Listens on PostgreSQL at `url` until the process ends, waking the subscribers at
@@ -209,30 +206,7 @@ async fn read_page(db: &DatabaseConnection, cursor: Option<Uuid>) -> Result<Vec<
         .into_iter()
         .map(|event| {
             let message = event.message_id.and_then(|id| messages.remove(&id));
-            LiveEvent {
-                previous: None,
-                event,
-                message,
-            }
+            LiveEvent { event, message }
         })
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_wake_up_reaches_every_subscriber() {
-        let notifier = EventNotifier::new();
-        let mut first = notifier.subscribe();
-        let mut second = notifier.subscribe();
-
-        notifier.wake();
-
-        assert!(first.has_changed().expect("open"));
-        assert!(second.has_changed().expect("open"));
-        first.changed().await.expect("woken");
-        second.changed().await.expect("woken");
-    }
 }
