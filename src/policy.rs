@@ -10,12 +10,15 @@ use crate::error::AppError;
 pub enum AdminWork {
     /// `updateTicketStatus`.
     ChangeStatus,
+    /// `updateTicket`, `updateTickets`: status, priority, assignee and tags.
+    Triage,
 }
 
 impl AdminWork {
     fn refusal(self) -> &'static str {
         match self {
             Self::ChangeStatus => "Only admins may change a ticket's status",
+            Self::Triage => "Only admins may update tickets",
         }
     }
 }
@@ -97,7 +100,7 @@ pub fn owner_scope(viewer: &Viewer, asked: Option<&str>) -> Option<OwnerScope> {
 
 #[cfg(test)]
 mod tests {
-    use entity::prelude::{Role, TicketStatus};
+    use entity::prelude::{Role, TicketPriority, TicketStatus};
 
     use super::*;
 
@@ -117,6 +120,10 @@ mod tests {
             status: TicketStatus::Open,
             created_at: now,
             updated_at: now,
+            priority: TicketPriority::Normal,
+            assignee_id: None,
+            first_responded_at: None,
+            resolved_at: None,
         }
     }
 

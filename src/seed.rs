@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use entity::prelude::{Role, TicketEventKind, TicketStatus};
+use entity::prelude::{Role, TicketEventKind, TicketPriority, TicketStatus};
 use entity::{ticket, ticket_event, ticket_message};
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::task::JoinSet;
@@ -168,6 +168,10 @@ fn batch(
             status,
             created_at,
             updated_at,
+            priority: TicketPriority::Normal,
+            assignee_id: None,
+            first_responded_at: None,
+            resolved_at: None,
         });
     }
     Batch {
@@ -212,6 +216,12 @@ fn event_of(
         from_status: None,
         to_status: None,
         status_after: status,
+        from_priority: None,
+        to_priority: None,
+        from_assignee_id: None,
+        to_assignee_id: None,
+        added_tags: None,
+        removed_tags: None,
     }
 }
 

@@ -3,7 +3,7 @@
 //! failed precondition). Each mutation records its events (`store::record_events`) as
 //! the last write of its transaction, so the timeline holds exactly what committed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::prelude::TicketStatus;
@@ -12,7 +12,9 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::budget::MessageBudget;
-use crate::domain::{self, ListOrder, MessageBody, PageRequest, PageSummary, Subject, Viewer};
+use crate::domain::{
+    self, ListOrder, MessageBody, PageRequest, PageSummary, Patched, Subject, TicketPatch, Viewer,
+};
 use crate::error::AppError;
 use crate::policy::{self, AdminWork};
 use crate::store::{self, Change, NewEvent, TicketFilter};
@@ -42,13 +44,14 @@ impl NewTicketRequest {
     }
 }
 
-/// A page of tickets, each with its history when `with_messages` (in one query for the
-/// whole page).
+/// A page of tickets, each with its history when `with_messages` and its tags when
+/// `with_tags` (each in one query for the whole page).
 pub async fn list(
     db: &DatabaseConnection,
     viewer: &Viewer,
     request: ListRequest<'_>,
     with_messages: Option<&MessageBudget>,
+    with_tags: bool,
 ) -> Result<(Vec<TicketWithHistory>, PageSummary), AppError> {
     let page = PageRequest::parse(request.page, request.limit)?;
     let Some(scope) = policy::owner_scope(viewer, request.user_id) else {
@@ -66,22 +69,58 @@ pub async fn list(
         }
         None => HashMap::new(),
     };
+    let mut tags = if with_tags {
+        let ids: Vec<Uuid> = tickets.iter().map(|ticket| ticket.id).collect();
+        Some(tags_of_tickets(db, viewer, &ids).await?)
+    } else {
+        None
+    };
     let tickets = tickets
         .into_iter()
         .map(|ticket| {
             let messages = histories
                 .remove(&ticket.id)
                 .or(with_messages.map(|_| Vec::new()));
-            TicketWithHistory { ticket, messages }
+            let tags = tags
+                .as_mut()
+                .map(|tags| tags.remove(&ticket.id).unwrap_or_default());
+            TicketWithHistory {
+                ticket,
+                messages,
+                tags,
+            }
         })
         .collect();
     Ok((tickets, PageSummary::new(page, total)))
 }
 
-/// A ticket and, when it was loaded with it, its history.
+/// A ticket and, when they were loaded with it, its history and its tags.
 pub struct TicketWithHistory {
     pub ticket: ticket::Model,
     pub messages: Option<Vec<ticket_message::Model>>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// The tags of a ticket the viewer may see, sorted: none for a customer, since tags are
+/// staff-only.
+pub async fn tags(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    ticket: &ticket::Model,
+) -> Result<Vec<String>, AppError> {
+    let mut tags = tags_of_tickets(db, viewer, &[ticket.id]).await?;
+    Ok(tags.remove(&ticket.id).unwrap_or_default())
+}
+
+async fn tags_of_tickets(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    tickets: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<String>>, AppError> {
+    if !policy::visibility(viewer).includes_staff_only() {
+        return Ok(HashMap::new());
+    }
+    Ok(store::tags_of_tickets(db, tickets).await?)
 }
 
 fn group_by_ticket(
@@ -113,6 +152,7 @@ pub async fn get(
             found.map(|(ticket, messages)| TicketWithHistory {
                 ticket,
                 messages: Some(messages),
+                tags: None,
             })
         }
         None => store::find_ticket(db, id)
@@ -120,6 +160,7 @@ pub async fn get(
             .map(|ticket| TicketWithHistory {
                 ticket,
                 messages: None,
+                tags: None,
             }),
     };
     found
@@ -193,6 +234,7 @@ pub async fn create(
     Ok(ticket)
 }
 
+/// `updateTicketStatus`: [`update`] with the status alone.
 pub async fn update_status(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -201,21 +243,129 @@ pub async fn update_status(
 ) -> Result<ticket::Model, AppError> {
     policy::ensure_admin(viewer, AdminWork::ChangeStatus)?;
     let id = domain::parse_ticket_id(id)?;
+    patch_ticket(db, viewer, id, &TicketPatch::status_only(status)).await
+}
+
+/// Applies a valid patch to one ticket, in one transaction: every change it makes, with
+/// one event per field that really changed, or nothing. A repeat changes nothing more and
+/// records no event: the ticket is answered as it is.
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: &str,
+    patch: &TicketPatch,
+) -> Result<ticket::Model, AppError> {
+    policy::ensure_admin(viewer, AdminWork::Triage)?;
+    let id = domain::parse_ticket_id(id)?;
+    patch_ticket(db, viewer, id, patch).await
+}
+
+/// The most ids one `updateTickets` takes.
+pub const MAX_BULK_IDS: usize = 100;
+
+/// Applies a valid patch to each ticket in a transaction of its own, in the order given:
+/// one outcome per id. The ids are checked first (1 to 100, distinct): a list that is not
+/// is refused whole and nothing is written.
+pub async fn update_many(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    ids: &[&str],
+    patch: &TicketPatch,
+) -> Result<Vec<Result<ticket::Model, AppError>>, AppError> {
+    policy::ensure_admin(viewer, AdminWork::Triage)?;
+    ensure_bulk_ids(ids)?;
+    let mut outcomes = Vec::with_capacity(ids.len());
+    for id in ids {
+        let outcome = match domain::parse_ticket_id(id) {
+            Ok(id) => patch_ticket(db, viewer, id, patch).await,
+            Err(error) => Err(error),
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// 1 to 100 ids, none twice (the same UUID in two spellings is the same id).
+fn ensure_bulk_ids(ids: &[&str]) -> Result<(), AppError> {
+    if ids.is_empty() || ids.len() > MAX_BULK_IDS {
+        return Err(AppError::bad_input(
+            "ids",
+            format!("ids must hold 1 to {MAX_BULK_IDS} ticket ids"),
+        ));
+    }
+    let mut seen = HashSet::with_capacity(ids.len());
+    let distinct = ids.iter().all(|id| {
+        let key = Uuid::parse_str(id).map_or_else(|_| (*id).to_owned(), |id| id.to_string());
+        seen.insert(key)
+    });
+    if distinct {
+        Ok(())
+    } else {
+        Err(AppError::bad_input("ids", "ids must not repeat an id"))
+    }
+}
+
+async fn patch_ticket(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: Uuid,
+    patch: &TicketPatch,
+) -> Result<ticket::Model, AppError> {
     let txn = store::begin_write(db).await?;
     let ticket = store::lock_ticket(&txn, id)
         .await?
         .ok_or_else(AppError::ticket_not_found)?;
+    let tags = store::tags_of(&txn, id).await?;
     let at = now();
-    let updated = store::set_ticket_status(&txn, &ticket, status, at).await?;
-    if status != ticket.status {
-        let changed = Change::StatusChanged {
-            from: ticket.status,
-            to: status,
-        };
-        store::record_events(&txn, vec![event(&updated, viewer, at, changed)]).await?;
+    let patched = patch.apply(&ticket, &tags, at)?;
+    let events = patch_events(&ticket, viewer, &patched, at);
+    let updated = store::save_ticket(&txn, &ticket, patched.ticket).await?;
+    store::change_tags(&txn, id, &patched.added_tags, &patched.removed_tags).await?;
+    if !events.is_empty() {
+        store::record_events(&txn, events).await?;
     }
     store::commit(txn).await?;
     Ok(updated)
+}
+
+/// One event per field that really changed, in the contract's order: status, priority,
+/// assignee, tags.
+fn patch_events(
+    before: &ticket::Model,
+    viewer: &Viewer,
+    patched: &Patched,
+    at: DateTime<Utc>,
+) -> Vec<NewEvent> {
+    let after = &patched.ticket;
+    let mut changes = Vec::new();
+    if after.status != before.status {
+        changes.push(Change::StatusChanged {
+            from: before.status,
+            to: after.status,
+        });
+    }
+    if after.priority != before.priority {
+        changes.push(Change::PriorityChanged {
+            from: before.priority,
+            to: after.priority,
+        });
+    }
+    if after.assignee_id != before.assignee_id {
+        changes.push(Change::AssigneeChanged {
+            from: before.assignee_id.clone(),
+            to: after.assignee_id.clone(),
+        });
+    }
+    if !patched.added_tags.is_empty() || !patched.removed_tags.is_empty() {
+        changes.push(Change::TagsChanged {
+            added: patched.added_tags.clone(),
+            removed: patched.removed_tags.clone(),
+        });
+    }
+    changes
+        .into_iter()
+        .map(|change| event(after, viewer, at, change))
+        .collect()
 }
 
 /// Adds a message to a ticket. A public message bumps `updated_at` (and a customer's
@@ -238,16 +388,17 @@ pub async fn add_message(
         .ok_or_else(AppError::ticket_not_found)?;
     domain::ensure_open_for_messages(ticket.status)?;
     let at = now();
-    let status = if internal {
-        ticket.status
-    } else {
-        domain::status_after_message(ticket.status, viewer.role)
-    };
-    if !internal && status == ticket.status {
-        store::touch_ticket(&txn, ticket.id, at).await?;
-    } else if status != ticket.status {
-        store::set_ticket_status(&txn, &ticket, status, at).await?;
+    let mut after = ticket.clone();
+    if !internal {
+        after.status = domain::status_after_message(ticket.status, viewer.role);
+        after.resolved_at =
+            domain::resolved_at_after(ticket.status, after.status, ticket.resolved_at, at);
+        after.first_responded_at =
+            domain::first_responded_at_after(ticket.first_responded_at, viewer.role, false, at);
+        after.updated_at = at;
     }
+    let status = after.status;
+    store::save_ticket(&txn, &ticket, after).await?;
     let message = store::insert_message(
         &txn,
         store::NewMessage {

@@ -34,4 +34,25 @@ pub enum TicketEventKind {
     MessageAdded,
     #[sea_orm(string_value = "STATUS_CHANGED")]
     StatusChanged,
+    #[sea_orm(string_value = "PRIORITY_CHANGED")]
+    PriorityChanged,
+    #[sea_orm(string_value = "ASSIGNEE_CHANGED")]
+    AssigneeChanged,
+    #[sea_orm(string_value = "TAGS_CHANGED")]
+    TagsChanged,
+}
+
+/// How urgent a ticket is; stored as its rank, so that the most urgent sort first in
+/// one index.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "i16", db_type = "SmallInteger")]
+pub enum TicketPriority {
+    #[sea_orm(num_value = 0)]
+    Low,
+    #[sea_orm(num_value = 1)]
+    Normal,
+    #[sea_orm(num_value = 2)]
+    High,
+    #[sea_orm(num_value = 3)]
+    Urgent,
 }

@@ -1,5 +1,5 @@
-//! SeaORM entities of supportdesk's database: tickets, the messages on them, and their
-//! timeline of events.
+//! SeaORM entities of supportdesk's database: tickets, the messages on them, their
+//! staff-only tags, and their timeline of events.
 //!
 //! This crate holds the storage model only; GraphQL and HTTP live in the server crate.
 
@@ -9,3 +9,4 @@ pub mod ticket;
 pub mod ticket_count;
 pub mod ticket_event;
 pub mod ticket_message;
+pub mod ticket_tag;

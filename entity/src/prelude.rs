@@ -1,5 +1,6 @@
-pub use super::enums::{Role, TicketEventKind, TicketStatus};
+pub use super::enums::{Role, TicketEventKind, TicketPriority, TicketStatus};
 pub use super::ticket::Entity as Ticket;
 pub use super::ticket_count::Entity as TicketCount;
 pub use super::ticket_event::Entity as TicketEvent;
 pub use super::ticket_message::Entity as TicketMessage;
+pub use super::ticket_tag::Entity as TicketTag;

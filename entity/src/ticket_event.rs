@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::enums::{Role, TicketEventKind, TicketStatus};
+use crate::enums::{Role, TicketEventKind, TicketPriority, TicketStatus};
 
 /// Something that happened to a ticket, recorded in the same transaction as the change.
 /// Ids are UUID v7 in commit order, so a reader resumes a stream with `id > last seen`.
@@ -18,12 +18,24 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// TICKET_CREATED: the first message; MESSAGE_ADDED: the message.
     pub message_id: Option<Uuid>,
-    /// A MESSAGE_ADDED of an internal note: never shown to customers.
+    /// Staff-only, never shown to customers: a MESSAGE_ADDED of an internal note, or a
+    /// TAGS_CHANGED.
     pub internal: bool,
     pub from_status: Option<TicketStatus>,
     pub to_status: Option<TicketStatus>,
     /// The ticket's status once this event happened, for feeds filtered by status.
     pub status_after: TicketStatus,
+    pub from_priority: Option<TicketPriority>,
+    pub to_priority: Option<TicketPriority>,
+    /// ASSIGNEE_CHANGED: `None` for unassigned.
+    pub from_assignee_id: Option<String>,
+    pub to_assignee_id: Option<String>,
+    /// TAGS_CHANGED: the tags added and removed, sorted, separated by spaces (a tag holds
+    /// none).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub added_tags: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub removed_tags: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

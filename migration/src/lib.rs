@@ -11,6 +11,7 @@ mod m20261126_000001_create_tickets;
 mod m20261126_000002_create_ticket_messages;
 mod m20261127_000003_create_ticket_counts;
 mod m20261127_000004_create_ticket_events;
+mod m20261204_000005_add_triage;
 
 pub use event_ids::historical_event_id;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_ticket_messages::Migration),
             Box::new(m20261127_000003_create_ticket_counts::Migration),
             Box::new(m20261127_000004_create_ticket_events::Migration),
+            Box::new(m20261204_000005_add_triage::Migration),
         ]
     }
 }

@@ -4,9 +4,13 @@
 mod pagination;
 mod text;
 mod ticket;
+mod triage;
 mod viewer;
 
 pub use pagination::{EventLimit, ListOrder, PageRequest, PageSummary};
 pub use text::{MessageBody, Subject};
 pub use ticket::{ensure_open_for_messages, parse_ticket_id, status_after_message};
+pub use triage::{
+    PatchInput, Patched, Tag, TicketPatch, first_responded_at_after, resolved_at_after,
+};
 pub use viewer::Viewer;

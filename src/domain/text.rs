@@ -1,7 +1,11 @@
 use crate::error::AppError;
 
 /// Trims surrounding Unicode whitespace and checks the length in Unicode scalar values.
-fn trimmed_text(raw: &str, field: &'static str, max_chars: usize) -> Result<String, AppError> {
+pub(super) fn trimmed_text(
+    raw: &str,
+    field: &'static str,
+    max_chars: usize,
+) -> Result<String, AppError> {
     let text = raw.trim();
     let chars = text.chars().count();
     if chars == 0 {

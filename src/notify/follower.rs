@@ -48,7 +48,7 @@ impl StreamReads {
 /// An event a subscriber delivers: read from the table (its message read when asked for),
 /// or handed on by the instance's reader with its message.
 pub enum Followed {
-    Read(ticket_event::Model),
+    Read(Box<ticket_event::Model>),
     Live(Arc<LiveEvent>),
 }
 
@@ -171,7 +171,10 @@ impl Follower {
                 let started_after = start.ok().and_then(|start| *start).flatten();
                 self.catching_up = started_after > latest;
             }
-            Ok((_, page)) => self.unsent.extend(page.into_iter().map(Followed::Read)),
+            Ok((_, page)) => self.unsent.extend(
+                page.into_iter()
+                    .map(|event| Followed::Read(Box::new(event))),
+            ),
             Err(error) => {
                 tracing::warn!(?error, "a subscriber could not read its events; retrying");
                 tokio::time::sleep(RETRY_AFTER_FAILURE).await;

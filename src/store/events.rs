@@ -5,7 +5,7 @@
 //! reads `id > X` misses nothing: an event with a smaller id than X committed before X.
 
 use chrono::{DateTime, Utc};
-use entity::prelude::{Role, TicketEvent, TicketEventKind, TicketStatus};
+use entity::prelude::{Role, TicketEvent, TicketEventKind, TicketPriority, TicketStatus};
 use entity::ticket_event;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
@@ -24,7 +24,7 @@ pub const NOTIFY_CHANNEL: &str = "ticket_events";
 pub const EVENT_ORDER_LOCK_KEY: i64 = 0x7375_7070_6576_6e74;
 
 /// What happened, with what only that kind of event carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
     /// The ticket was opened with `message`.
     Created {
@@ -37,6 +37,20 @@ pub enum Change {
     StatusChanged {
         from: TicketStatus,
         to: TicketStatus,
+    },
+    PriorityChanged {
+        from: TicketPriority,
+        to: TicketPriority,
+    },
+    /// `None`: unassigned.
+    AssigneeChanged {
+        from: Option<String>,
+        to: Option<String>,
+    },
+    /// The tags really added and removed, sorted. Staff-only.
+    TagsChanged {
+        added: Vec<String>,
+        removed: Vec<String>,
     },
 }
 
@@ -96,43 +110,57 @@ pub async fn record_events(
 }
 
 fn model(id: Uuid, event: NewEvent) -> ticket_event::Model {
-    let (kind, message_id, internal, from_status, to_status) = match event.change {
-        Change::Created { message } => (
-            TicketEventKind::TicketCreated,
-            Some(message),
-            false,
-            None,
-            None,
-        ),
-        Change::MessageAdded { message, internal } => (
-            TicketEventKind::MessageAdded,
-            Some(message),
-            internal,
-            None,
-            None,
-        ),
-        Change::StatusChanged { from, to } => (
-            TicketEventKind::StatusChanged,
-            None,
-            false,
-            Some(from),
-            Some(to),
-        ),
-    };
-    ticket_event::Model {
+    let mut model = ticket_event::Model {
         id,
         ticket_id: event.ticket_id,
         owner_id: event.owner_id,
-        kind,
+        kind: TicketEventKind::TicketCreated,
         actor_id: event.actor_id,
         actor_role: event.actor_role,
         created_at: event.at,
-        message_id,
-        internal,
-        from_status,
-        to_status,
+        message_id: None,
+        internal: false,
+        from_status: None,
+        to_status: None,
         status_after: event.status_after,
+        from_priority: None,
+        to_priority: None,
+        from_assignee_id: None,
+        to_assignee_id: None,
+        added_tags: None,
+        removed_tags: None,
+    };
+    match event.change {
+        Change::Created { message } => model.message_id = Some(message),
+        Change::MessageAdded { message, internal } => {
+            model.kind = TicketEventKind::MessageAdded;
+            model.message_id = Some(message);
+            model.internal = internal;
+        }
+        Change::StatusChanged { from, to } => {
+            model.kind = TicketEventKind::StatusChanged;
+            model.from_status = Some(from);
+            model.to_status = Some(to);
+        }
+        Change::PriorityChanged { from, to } => {
+            model.kind = TicketEventKind::PriorityChanged;
+            model.from_priority = Some(from);
+            model.to_priority = Some(to);
+        }
+        Change::AssigneeChanged { from, to } => {
+            model.kind = TicketEventKind::AssigneeChanged;
+            model.from_assignee_id = from;
+            model.to_assignee_id = to;
+        }
+        Change::TagsChanged { added, removed } => {
+            model.kind = TicketEventKind::TagsChanged;
+            // Tags are staff-only: their events are read as internal notes' are.
+            model.internal = true;
+            model.added_tags = Some(added.join(" "));
+            model.removed_tags = Some(removed.join(" "));
+        }
     }
+    model
 }
 
 /// Tells the listeners, at commit, that `ticket` has new events: its id only, so that no

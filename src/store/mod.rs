@@ -4,14 +4,16 @@ pub mod bulk;
 mod counts;
 pub mod events;
 mod messages;
+mod tags;
 mod tickets;
 
 pub use counts::{count_tickets, rebuild_counts};
 pub use events::{Change, EventStream, NewEvent, record_events};
 pub use messages::{NewMessage, insert_message, messages_by_ids, messages_of_tickets};
+pub use tags::{change_tags, tags_of, tags_of_tickets};
 pub use tickets::{
     NewTicket, TicketFilter, find_ticket, find_ticket_with_messages, insert_ticket, list_tickets,
-    lock_ticket, set_ticket_status, touch_ticket,
+    lock_ticket, save_ticket,
 };
 
 use sea_orm::{

@@ -1,11 +1,11 @@
 use chrono::{DateTime, Utc};
-use entity::prelude::{Ticket, TicketMessage, TicketStatus};
+use entity::prelude::{Ticket, TicketMessage, TicketPriority, TicketStatus};
 use entity::{ticket, ticket_message};
-use sea_orm::sea_query::{Expr, IntoCondition, Order};
+use sea_orm::sea_query::{IntoCondition, Order};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, RelationTrait,
+    DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, RelationTrait,
 };
 use uuid::Uuid;
 
@@ -105,6 +105,10 @@ pub async fn insert_ticket(
         status: Set(TicketStatus::Open),
         created_at: Set(new.at),
         updated_at: Set(new.at),
+        priority: Set(TicketPriority::Normal),
+        assignee_id: Set(None),
+        first_responded_at: Set(None),
+        resolved_at: Set(None),
     }
     .insert(txn)
     .await?;
@@ -112,35 +116,23 @@ pub async fn insert_ticket(
     Ok(ticket)
 }
 
-/// Moves a locked ticket to `status` (keeping the counts exact) and sets `updated_at`.
-pub async fn set_ticket_status(
+/// Writes a locked ticket as it is `after` a change, keeping the counts exact when its
+/// status moved. Nothing is written when nothing changed.
+pub async fn save_ticket(
     txn: &DatabaseTransaction,
-    ticket: &ticket::Model,
-    status: TicketStatus,
-    at: DateTime<Utc>,
+    before: &ticket::Model,
+    after: ticket::Model,
 ) -> Result<ticket::Model, DbErr> {
-    if status != ticket.status {
-        counts::adjust(txn, &ticket.user_id, &[(ticket.status, -1), (status, 1)]).await?;
+    if after == *before {
+        return Ok(after);
     }
-    let mut updated = ticket::ActiveModel {
-        id: Set(ticket.id),
-        ..Default::default()
-    };
-    updated.status = Set(status);
-    updated.updated_at = Set(at);
-    updated.update(txn).await
-}
-
-/// Sets `updated_at` only.
-pub async fn touch_ticket(
-    txn: &DatabaseTransaction,
-    id: Uuid,
-    at: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    Ticket::update_many()
-        .col_expr(ticket::Column::UpdatedAt, Expr::value(at))
-        .filter(ticket::Column::Id.eq(id))
-        .exec(txn)
+    if after.status != before.status {
+        counts::adjust(
+            txn,
+            &before.user_id,
+            &[(before.status, -1), (after.status, 1)],
+        )
         .await?;
-    Ok(())
+    }
+    after.into_active_model().reset_all().update(txn).await
 }

@@ -156,6 +156,8 @@ async fn tickets_created_at_the_same_instant_are_ordered_by_id() {
             status: Set(TicketStatus::Open),
             created_at: Set(instant),
             updated_at: Set(instant),
+            // The columns triage added take their defaults, as for a ticket written before them.
+            ..Default::default()
         }
         .insert(&db)
         .await

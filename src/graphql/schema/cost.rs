@@ -16,6 +16,14 @@ pub fn page(limit: i32, child_complexity: usize) -> usize {
     items.saturating_mul(child_complexity).saturating_add(1)
 }
 
+/// One result per id, each costing what one item does: `ids` past the most one call takes
+/// cost what the most would (the resolver refuses them).
+pub fn per_id(ids: usize, child_complexity: usize) -> usize {
+    ids.clamp(1, crate::tickets::MAX_BULK_IDS)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
 /// A ticket's message history.
 pub fn history(child_complexity: usize) -> usize {
     HISTORY_ESTIMATE

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::context::Session;
 use super::scalars::DateTime;
-use super::types::{Role, Ticket, TicketMessage, TicketStatus};
+use super::types::{Role, Ticket, TicketMessage, TicketPriority, TicketStatus};
 use crate::events;
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
@@ -17,6 +17,10 @@ pub enum TicketEventKind {
     TicketCreated,
     MessageAdded,
     StatusChanged,
+    PriorityChanged,
+    AssigneeChanged,
+    /// Staff-only: never in a customer's timeline or subscriptions.
+    TagsChanged,
 }
 
 /// One event with what was loaded with it.
@@ -81,6 +85,11 @@ pub fn timeline_of(
         .collect()
 }
 
+/// Tags as a TAGS_CHANGED event keeps them: separated by spaces, which no tag holds.
+fn tag_list(stored: Option<&str>) -> Option<Vec<String>> {
+    stored.map(|tags| tags.split_whitespace().map(str::to_owned).collect())
+}
+
 /// Something that happened to a ticket. The ticket's timeline, and what subscriptions deliver.
 #[Object]
 impl TicketEvent {
@@ -140,6 +149,34 @@ impl TicketEvent {
 
     async fn to_status(&self) -> Option<TicketStatus> {
         self.event.to_status.map(Into::into)
+    }
+
+    /// PRIORITY_CHANGED only.
+    async fn from_priority(&self) -> Option<TicketPriority> {
+        self.event.from_priority.map(Into::into)
+    }
+
+    async fn to_priority(&self) -> Option<TicketPriority> {
+        self.event.to_priority.map(Into::into)
+    }
+
+    /// ASSIGNEE_CHANGED only; null: was unassigned.
+    async fn from_assignee_id(&self) -> Option<ID> {
+        self.event.from_assignee_id.clone().map(ID)
+    }
+
+    /// ASSIGNEE_CHANGED only; null: is now unassigned.
+    async fn to_assignee_id(&self) -> Option<ID> {
+        self.event.to_assignee_id.clone().map(ID)
+    }
+
+    /// TAGS_CHANGED only, sorted.
+    async fn added_tags(&self) -> Option<Vec<String>> {
+        tag_list(self.event.added_tags.as_deref())
+    }
+
+    async fn removed_tags(&self) -> Option<Vec<String>> {
+        tag_list(self.event.removed_tags.as_deref())
     }
 
     /// The ticket as it is now, as the viewer may see it.

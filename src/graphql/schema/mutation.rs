@@ -1,10 +1,13 @@
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object, Result, ResultExt};
+use async_graphql::{Context, ErrorExtensions, ID, Object, Result, ResultExt};
 
 use super::context::Session;
 use super::guards::{AdminOnly, MayWrite, SignedIn};
-use super::types::{CreateTicketInput, Ticket, TicketMessage, TicketStatus};
+use super::types::{
+    CreateTicketInput, Ticket, TicketMessage, TicketPatchInput, TicketStatus, TicketUpdateError,
+    TicketUpdateResult,
+};
 use crate::notify::EventNotifier;
 use crate::policy::AdminWork;
 use crate::tickets::{self, NewTicketRequest};
@@ -43,6 +46,65 @@ impl MutationRoot {
             .extend()?;
         wake_subscribers(ctx);
         Ok(Some(Ticket::from(ticket)))
+    }
+
+    /// Admins only: applies `input` to one ticket, in one transaction; one event per field
+    /// that really changed. A patch that changes nothing answers the ticket as it is.
+    #[graphql(guard = "AdminOnly(AdminWork::Triage)")]
+    async fn update_ticket(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: TicketPatchInput,
+    ) -> Result<Option<Ticket>> {
+        let session = Session::from_context(ctx).extend()?;
+        let patch = input.parse().extend()?;
+        let ticket = tickets::update(session.db, session.viewer, &id, &patch)
+            .await
+            .extend()?;
+        wake_subscribers(ctx);
+        Ok(Some(Ticket::from(ticket)))
+    }
+
+    /// Admins only: applies `input` to each of 1–100 distinct tickets, each in a
+    /// transaction of its own; one result per id, in the order given. Counts as one
+    /// mutation per 10 ids against the rate limit.
+    #[graphql(
+        guard = "AdminOnly(AdminWork::Triage)",
+        complexity = "crate::graphql::schema::cost::per_id(ids.len(), child_complexity)"
+    )]
+    async fn update_tickets(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+        input: TicketPatchInput,
+    ) -> Result<Vec<TicketUpdateResult>> {
+        let session = Session::from_context(ctx).extend()?;
+        let patch = input.parse().extend()?;
+        let raw: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+        let outcomes = tickets::update_many(session.db, session.viewer, &raw, &patch)
+            .await
+            .extend()?;
+        wake_subscribers(ctx);
+        Ok(ids
+            .into_iter()
+            .zip(outcomes)
+            .map(|(id, outcome)| match outcome {
+                Ok(ticket) => TicketUpdateResult {
+                    id,
+                    ticket: Some(Ticket::from(ticket)),
+                    error: None,
+                },
+                Err(error) => TicketUpdateResult {
+                    id,
+                    ticket: None,
+                    error: Some(TicketUpdateError {
+                        code: error.code().to_owned(),
+                        message: error.extend().message,
+                    }),
+                },
+            })
+            .collect())
     }
 
     /// Replies on a ticket you own, or any ticket as an admin. Only admins may write

@@ -57,9 +57,16 @@ impl TicketQuery {
             .field("messages")
             .exists()
             .then_some(session.messages);
-        let (items, summary) = tickets::list(session.db, session.viewer, request, with_messages)
-            .await
-            .extend()?;
+        let with_tags = ctx.look_ahead().field("items").field("tags").exists();
+        let (items, summary) = tickets::list(
+            session.db,
+            session.viewer,
+            request,
+            with_messages,
+            with_tags,
+        )
+        .await
+        .extend()?;
         Ok(Some(TicketPage {
             items: items.into_iter().map(Ticket::from).collect(),
             pagination: summary.into(),

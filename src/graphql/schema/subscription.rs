@@ -85,7 +85,7 @@ async fn follow(
     )
     .await?;
     Ok(follower.events().map(|followed| match followed {
-        Followed::Read(event) => TicketEvent::from(event),
+        Followed::Read(event) => TicketEvent::from(*event),
         Followed::Live(live) => TicketEvent::with_message(live.event.clone(), live.message.clone()),
     }))
 }

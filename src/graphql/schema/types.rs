@@ -6,7 +6,8 @@ use entity::{ticket, ticket_message};
 use super::context::Session;
 use super::events::{TicketEvent, timeline_of};
 use super::scalars::DateTime;
-use crate::domain::{self, ListOrder, PageSummary};
+use crate::domain::{self, ListOrder, PageSummary, PatchInput, TicketPatch};
+use crate::error::AppError;
 use crate::{events, tickets};
 
 /// The role a user acts in.
@@ -27,6 +28,16 @@ pub enum TicketStatus {
     InProgress,
     Resolved,
     Closed,
+}
+
+/// How urgent a ticket is.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "entity::prelude::TicketPriority")]
+pub enum TicketPriority {
+    Low,
+    Normal,
+    High,
+    Urgent,
 }
 
 /// The order of a ticket list.
@@ -66,6 +77,8 @@ pub struct Ticket {
     /// The history, when it was loaded with the ticket (a page's in one query for the whole
     /// page, a single ticket's in the ticket's own statement).
     messages: Option<Vec<TicketMessage>>,
+    /// The tags, when they were loaded with a page.
+    tags: Option<Vec<String>>,
 }
 
 impl From<ticket::Model> for Ticket {
@@ -73,6 +86,7 @@ impl From<ticket::Model> for Ticket {
         Self {
             model,
             messages: None,
+            tags: None,
         }
     }
 }
@@ -84,6 +98,7 @@ impl From<tickets::TicketWithHistory> for Ticket {
             messages: loaded
                 .messages
                 .map(|messages| messages.into_iter().map(TicketMessage).collect()),
+            tags: loaded.tags,
         }
     }
 }
@@ -112,9 +127,40 @@ impl Ticket {
         DateTime(self.model.created_at)
     }
 
-    /// Changes with the status and with every public message.
+    /// Changes with every change but a tag's, and with every public message.
     async fn updated_at(&self) -> DateTime {
         DateTime(self.model.updated_at)
+    }
+
+    /// NORMAL for a new ticket.
+    async fn priority(&self) -> TicketPriority {
+        self.model.priority.into()
+    }
+
+    /// The user id (token `sub`) of the admin who owns the ticket, or null.
+    async fn assignee_id(&self) -> Option<ID> {
+        self.model.assignee_id.clone().map(ID)
+    }
+
+    /// Staff-only labels, sorted; customers always get none.
+    async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        if let Some(loaded) = &self.tags {
+            return Ok(loaded.clone());
+        }
+        let session = Session::from_context(ctx).extend()?;
+        tickets::tags(session.db, session.viewer, &self.model)
+            .await
+            .extend()
+    }
+
+    /// The first public message by an admin; null until then.
+    async fn first_responded_at(&self) -> Option<DateTime> {
+        self.model.first_responded_at.map(DateTime)
+    }
+
+    /// When it last became RESOLVED or CLOSED; null while OPEN or IN_PROGRESS.
+    async fn resolved_at(&self) -> Option<DateTime> {
+        self.model.resolved_at.map(DateTime)
     }
 
     /// The whole history, oldest first; the first is the message the ticket was opened
@@ -230,6 +276,54 @@ impl From<PageSummary> for Pagination {
 pub struct TicketPage {
     pub items: Vec<Ticket>,
     pub pagination: Pagination,
+}
+
+/// Changes to a ticket: each field given is applied, all in one transaction, or none.
+#[derive(InputObject)]
+#[graphql(name = "TicketPatch")]
+pub struct TicketPatchInput {
+    pub status: Option<TicketStatus>,
+    pub priority: Option<TicketPriority>,
+    /// The admin who owns the ticket: any user id, trimmed, 1–255 characters.
+    pub assignee_id: Option<ID>,
+    /// Clears the assignee; not with `assigneeId`.
+    #[graphql(default = false)]
+    pub unassign: bool,
+    /// Each trimmed, lower-cased, then `^[a-z0-9][a-z0-9_:-]{0,39}$`; a ticket holds at
+    /// most 20.
+    pub add_tags: Option<Vec<String>>,
+    pub remove_tags: Option<Vec<String>>,
+}
+
+impl TicketPatchInput {
+    pub fn parse(&self) -> Result<TicketPatch, AppError> {
+        TicketPatch::parse(PatchInput {
+            status: self.status.map(Into::into),
+            priority: self.priority.map(Into::into),
+            assignee_id: self.assignee_id.as_ref().map(|id| id.as_str()),
+            unassign: self.unassign,
+            add_tags: self.add_tags.as_deref(),
+            remove_tags: self.remove_tags.as_deref(),
+        })
+    }
+}
+
+/// Why one ticket of a bulk update was not updated.
+#[derive(SimpleObject)]
+pub struct TicketUpdateError {
+    /// NOT_FOUND (unknown or malformed id), BAD_USER_INPUT (it would hold more than 20
+    /// tags) or INTERNAL_SERVER_ERROR.
+    pub code: String,
+    pub message: String,
+}
+
+/// The outcome of a bulk update for one id: `ticket` or `error`.
+#[derive(SimpleObject)]
+pub struct TicketUpdateResult {
+    /// The id as it was sent.
+    pub id: ID,
+    pub ticket: Option<Ticket>,
+    pub error: Option<TicketUpdateError>,
 }
 
 /// A new ticket. Both texts are trimmed; `subject` must then hold 1–255 characters and
