@@ -50,6 +50,7 @@ pub fn schema(
         limits,
         introspection,
         MutationRateLimiter::new(options.mutation_rate_limit),
+        schema::cost::root_field_rate_cost,
         options.socket_limits.subscription_messages_per_second,
         options.request_timeout,
     );

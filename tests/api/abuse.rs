@@ -104,3 +104,81 @@ async fn a_request_past_its_time_budget_gets_an_error_and_writes_nothing() {
         Some(1)
     );
 }
+
+/// A ticket id of the right shape that names no ticket: a bulk call over such ids writes
+/// nothing, whatever the rate limit says.
+fn unknown_ids(count: usize) -> Vec<String> {
+    (0..count)
+        .map(|index| format!("00000000-0000-7000-8000-{index:012}"))
+        .collect()
+}
+
+const BULK: &str = "mutation($ids: [ID!]!) {
+    updateTickets(ids: $ids, input: { priority: HIGH }) { id error { code } }
+}";
+
+#[tokio::test]
+async fn a_bulk_update_counts_one_mutation_per_ten_ids() {
+    let app = spawn_app_with(|config| {
+        config.http.mutation_rate_limit.burst = 3;
+        config.http.mutation_rate_limit.per_second = 0.01;
+    })
+    .await;
+    let root = app.admin("root");
+
+    let thirty = app
+        .graphql(&root, BULK, json!({ "ids": unknown_ids(30) }))
+        .await;
+    let one_more = app
+        .graphql(&root, BULK, json!({ "ids": unknown_ids(1) }))
+        .await;
+
+    assert_eq!(thirty.errors(), Vec::<serde_json::Value>::new());
+    assert_eq!(one_more.status, 429);
+    assert_eq!(one_more.error_code().as_deref(), Some("RATE_LIMITED"));
+}
+
+#[tokio::test]
+async fn a_bulk_update_past_the_burst_is_refused_before_it_runs() {
+    let app = spawn_app_with(|config| {
+        config.http.mutation_rate_limit.burst = 2;
+        config.http.mutation_rate_limit.per_second = 0.01;
+    })
+    .await;
+    let root = app.admin("root");
+    let ticket = app.open_ticket(&app.customer("alice"), "Printer").await;
+    let mut ids = unknown_ids(20);
+    ids.push(ticket.clone());
+
+    let refused = app.graphql(&root, BULK, json!({ "ids": ids })).await;
+
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.error_code().as_deref(), Some("RATE_LIMITED"));
+    let shown = app
+        .graphql(
+            &root,
+            "query($id: ID!) { ticket(id: $id) { priority } }",
+            json!({ "id": ticket }),
+        )
+        .await;
+    assert_eq!(shown.data("ticket")["priority"], "NORMAL");
+}
+
+#[tokio::test]
+async fn bulk_ids_written_inline_or_spread_over_aliases_count_the_same() {
+    let app = spawn_app_with(|config| {
+        config.http.mutation_rate_limit.burst = 1;
+        config.http.mutation_rate_limit.per_second = 0.01;
+    })
+    .await;
+    let ids = serde_json::to_string(&unknown_ids(11)).expect("json");
+    let query = format!(
+        "mutation {{ ...Bulk }} fragment Bulk on Mutation {{
+            a: updateTickets(ids: {ids}, input: {{ priority: LOW }}) {{ id }}
+        }}"
+    );
+
+    let refused = app.graphql(&app.admin("root"), &query, json!({})).await;
+
+    assert_eq!(refused.error_code().as_deref(), Some("RATE_LIMITED"));
+}

@@ -24,6 +24,7 @@ use tokio::time::Instant;
 
 use super::answer::shaped;
 use super::document_cache::DocumentCache;
+use super::mutation_cost::RootFieldCost;
 use super::rate_limit::MutationRateLimiter;
 use super::request::{Introspection, Operation, apply, prepare_document};
 use super::selected::OperationWatch;
@@ -50,6 +51,8 @@ struct Checks {
     documents: DocumentCache,
     introspection: Introspection,
     rate_limiter: MutationRateLimiter,
+    /// What each root field of a mutation costs against it: the schema's to say.
+    root_field_cost: RootFieldCost,
     reading_pace: Arc<ReadingPace>,
     /// The budget of an operation whose transport set no [`Deadline`].
     timeout: Duration,
@@ -60,6 +63,7 @@ impl RequestPipeline {
         limits: QueryLimits,
         introspection: Introspection,
         rate_limiter: MutationRateLimiter,
+        root_field_cost: RootFieldCost,
         subscription_messages_per_second: u64,
         timeout: Duration,
     ) -> Self {
@@ -68,6 +72,7 @@ impl RequestPipeline {
             limits,
             introspection,
             rate_limiter,
+            root_field_cost,
             reading_pace: Arc::new(ReadingPace::new(
                 limits.max_messages,
                 subscription_messages_per_second,
@@ -86,9 +91,10 @@ impl ExtensionFactory for RequestPipeline {
 struct PipelineExtension(Arc<Checks>);
 
 impl Checks {
-    /// The request's document, prepared now or taken from the cache, in the request.
+    /// The request's document, prepared now or taken from the cache, in the request, and
+    /// what it costs against the mutation rate limit (nothing unless a mutation).
     /// Only a signed-in viewer's request adds to the cache (see [`DocumentCache::prepared`]).
-    fn prepare(&self, request: &mut Request, signed_in: bool) -> Result<Operation, Refusal> {
+    fn prepare(&self, request: &mut Request, signed_in: bool) -> Result<(Operation, u64), Refusal> {
         let text = self.documents.resolve_text(request)?;
         let prepared = self.documents.prepared(&text, request, signed_in, || {
             prepare_document(
@@ -98,7 +104,14 @@ impl Checks {
                 self.introspection,
             )
         })?;
-        apply(request, &prepared, &self.limits)
+        let operation = apply(request, &prepared, &self.limits)?;
+        let rate_cost = match operation.kind {
+            OperationType::Mutation => {
+                prepared.mutation_cost(&request.variables, self.root_field_cost)
+            }
+            _ => 0,
+        };
+        Ok((operation, rate_cost))
     }
 }
 
@@ -112,14 +125,14 @@ impl Extension for PipelineExtension {
     ) -> ServerResult<Request> {
         let checks = &self.0;
         let signed_in = viewer_of(&request, ctx).is_some();
-        let operation = checks.prepare(&mut request, signed_in).map_err(refusal)?;
+        let (operation, rate_cost) = checks.prepare(&mut request, signed_in).map_err(refusal)?;
         OperationWatch::report(&mut request, operation.kind);
         if operation.kind == OperationType::Mutation {
             if data_of::<Transport>(&request) == Some(&Transport::HttpGet) {
                 return Err(refusal(Refusal::MutationOverGet));
             }
             if let Some(viewer) = viewer_of(&request, ctx)
-                && let Err(wait) = checks.rate_limiter.take(&viewer.id, operation.root_fields)
+                && let Err(wait) = checks.rate_limiter.take(&viewer.id, rate_cost)
             {
                 return Err(refusal(Refusal::RateLimited {
                     retry_after_seconds: wait.as_secs().saturating_add(1),

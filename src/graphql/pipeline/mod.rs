@@ -8,6 +8,7 @@ mod checks;
 mod document_cache;
 pub mod limits;
 pub mod metrics;
+pub mod mutation_cost;
 pub mod nesting;
 mod panic_guard;
 pub mod rate_limit;

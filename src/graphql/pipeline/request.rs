@@ -12,6 +12,7 @@ use async_graphql::{Name, Request, Value as ConstValue, Variables};
 use async_graphql_value::Value;
 
 use super::limits;
+use super::mutation_cost::{RootFieldCost, mutation_cost};
 use super::nesting::check_nesting;
 use crate::config::QueryLimits;
 use crate::refusal::Refusal;
@@ -20,8 +21,6 @@ use crate::refusal::Refusal;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Operation {
     pub kind: OperationType,
-    /// Fields selected at the root: what a mutation costs against the rate limit.
-    pub root_fields: u64,
 }
 
 /// How the schema may be looked at.
@@ -37,6 +36,15 @@ pub enum Introspection {
 pub struct PreparedDocument {
     pub document: ExecutableDocument,
     pub operation: Operation,
+}
+
+impl PreparedDocument {
+    /// What the operation costs against the mutation rate limit with these variables.
+    pub fn mutation_cost(&self, variables: &Variables, cost_of: RootFieldCost) -> u64 {
+        the_operation(&self.document.operations).map_or(0, |operation| {
+            mutation_cost(&self.document, &operation.selection_set, variables, cost_of)
+        })
+    }
 }
 
 /// Checks and parses a document before anything executes, selects its operation as
@@ -56,10 +64,8 @@ pub fn prepare_document(
     let Some(operation) = the_operation(&document.operations) else {
         return Err(Refusal::Internal("a selected document lost its operation"));
     };
-    let operation = Operation {
-        kind: operation.ty,
-        root_fields: limits::check_document(&document, operation, limits)?,
-    };
+    limits::check_document(&document, operation, limits)?;
+    let operation = Operation { kind: operation.ty };
     if introspection == Introspection::Refused && asks_for_introspection(&document) {
         return Err(Refusal::ValidationFailed(
             "GraphQL introspection is not allowed, but the query contained __schema or __type"

@@ -3,6 +3,9 @@
 //! limit does. async-graphql adds it up during validation, variables and defaults
 //! applied, and refuses a query past `GRAPHQL_MAX_COST` before any resolver runs.
 
+use async_graphql::parser::types::Field;
+use async_graphql::{Value as ConstValue, Variables};
+
 use crate::domain::PageRequest;
 
 /// What a history is counted as: its length is not known before it is loaded, so what
@@ -22,6 +25,29 @@ pub fn per_id(ids: usize, child_complexity: usize) -> usize {
     ids.clamp(1, crate::tickets::MAX_BULK_IDS)
         .saturating_mul(child_complexity)
         .saturating_add(1)
+}
+
+/// How many ids of a bulk update count as one mutation against the rate limit.
+pub const IDS_PER_MUTATION: u64 = 10;
+
+/// What a root field of a mutation costs against the user's rate limit: one, and for
+/// `updateTickets` one per 10 ids (rounded up), so that a bulk call cannot go around the
+/// limit. Its `ids` are read as the request gives them, inline or in a variable; a value
+/// that is not a list (coerced to a list of one) costs one.
+pub fn root_field_rate_cost(field: &Field, variables: &Variables) -> u64 {
+    if field.name.node != "updateTickets" {
+        return 1;
+    }
+    let ids = field.get_argument("ids").and_then(|ids| {
+        ids.node
+            .clone()
+            .into_const_with(|name| variables.get(&name).cloned().ok_or(()))
+            .ok()
+    });
+    match ids {
+        Some(ConstValue::List(ids)) => (ids.len() as u64).div_ceil(IDS_PER_MUTATION).max(1),
+        _ => 1,
+    }
 }
 
 /// A ticket's message history.
