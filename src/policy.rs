@@ -2,7 +2,7 @@
 
 use entity::ticket;
 
-use crate::domain::Viewer;
+use crate::domain::{FilterInput, Viewer};
 use crate::error::AppError;
 
 /// The work only admins do, each named in the refusal of a customer who tries it.
@@ -29,6 +29,16 @@ pub fn ensure_admin(viewer: &Viewer, work: AdminWork) -> Result<(), AppError> {
         Ok(())
     } else {
         Err(AppError::Forbidden(work.refusal()))
+    }
+}
+
+/// Tags are staff-only: a customer may not even filter by them, since an answer (an empty
+/// one too) would tell them something.
+pub fn ensure_may_filter(viewer: &Viewer, filters: &FilterInput<'_>) -> Result<(), AppError> {
+    if filters.tags.is_some() && !viewer.is_admin() {
+        Err(AppError::Forbidden("Only admins may filter by tags"))
+    } else {
+        Ok(())
     }
 }
 

@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use crate::budget::MessageBudget;
 use crate::domain::{
-    self, ListOrder, MessageBody, PageRequest, PageSummary, Patched, Subject, TicketPatch, Viewer,
+    self, FilterInput, ListFilters, ListOrder, MessageBody, PageRequest, PageSummary, Patched,
+    Subject, TicketPatch, Viewer,
 };
 use crate::error::AppError;
 use crate::policy::{self, AdminWork};
@@ -21,8 +22,8 @@ use crate::store::{self, Change, NewEvent, TicketFilter};
 
 /// What a ticket list asks for, as the client sent it.
 pub struct ListRequest<'a> {
-    pub status: Option<TicketStatus>,
     pub user_id: Option<&'a str>,
+    pub filters: FilterInput<'a>,
     pub page: i32,
     pub limit: i32,
     pub order: ListOrder,
@@ -53,13 +54,18 @@ pub async fn list(
     with_messages: Option<&MessageBudget>,
     with_tags: bool,
 ) -> Result<(Vec<TicketWithHistory>, PageSummary), AppError> {
+    policy::ensure_may_filter(viewer, &request.filters)?;
+    let filters = ListFilters::parse(request.filters)?;
     let page = PageRequest::parse(request.page, request.limit)?;
     let Some(scope) = policy::owner_scope(viewer, request.user_id) else {
         return Ok((Vec::new(), PageSummary::new(page, 0)));
     };
     let filter = TicketFilter {
         owner: scope.owner(),
-        status: request.status,
+        status: filters.status,
+        priority: filters.priority,
+        assignee: &filters.assignee,
+        tags: &filters.tags,
     };
     let (tickets, total) = store::list_tickets(db, filter, request.order, page).await?;
     let mut histories = match with_messages {

@@ -12,6 +12,7 @@ mod m20261126_000002_create_ticket_messages;
 mod m20261127_000003_create_ticket_counts;
 mod m20261127_000004_create_ticket_events;
 mod m20261204_000005_add_triage;
+mod m20261204_000006_add_queue_indexes;
 
 pub use event_ids::historical_event_id;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_create_ticket_counts::Migration),
             Box::new(m20261127_000004_create_ticket_events::Migration),
             Box::new(m20261204_000005_add_triage::Migration),
+            Box::new(m20261204_000006_add_queue_indexes::Migration),
         ]
     }
 }

@@ -1,12 +1,14 @@
 //! Domain values that can only hold valid data, who acts, and the rules of a ticket's
 //! life.
 
+mod listing;
 mod pagination;
 mod text;
 mod ticket;
 mod triage;
 mod viewer;
 
+pub use listing::{AssigneeFilter, FilterInput, ListFilters};
 pub use pagination::{EventLimit, ListOrder, PageRequest, PageSummary};
 pub use text::{MessageBody, Subject};
 pub use ticket::{ensure_open_for_messages, parse_ticket_id, status_after_message};

@@ -1,10 +1,17 @@
 use crate::error::AppError;
 
-/// The order of a ticket list; ties on the creation time are broken by id.
+/// The order of a ticket list. Every order is total (ties broken by id), so that pages
+/// never repeat or skip a ticket while nothing changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListOrder {
+    /// `created_at` descending, then id descending.
     NewestFirst,
+    /// The exact reverse of `NewestFirst`.
     OldestFirst,
+    /// The most urgent first; within a priority the oldest first, then id ascending.
+    Priority,
+    /// `updated_at` descending, then id descending.
+    RecentlyUpdated,
 }
 
 /// A valid page request: `page` ≥ 1 and 1 ≤ `limit` ≤ 100.

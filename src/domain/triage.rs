@@ -57,6 +57,10 @@ impl AssigneeId {
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         trimmed_text(raw, "assigneeId", 255).map(Self)
     }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
 }
 
 /// What a patch does to a ticket's assignee.

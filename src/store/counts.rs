@@ -6,7 +6,7 @@ use entity::ticket_count;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+    EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait,
 };
 
 use super::TicketFilter;
@@ -14,11 +14,16 @@ use super::TicketFilter;
 /// The owner that stands for all owners.
 const ALL_OWNERS: &str = "";
 
-/// How many tickets match the filter.
+/// How many tickets match the filter: from the counts kept per owner and status when it
+/// narrows by nothing else, otherwise counted.
 pub async fn count_tickets(
     db: &DatabaseConnection,
     filter: TicketFilter<'_>,
 ) -> Result<u64, DbErr> {
+    if !filter.counted_by_owner_and_status() {
+        let total = filter.select().count(db).await?;
+        return Ok(total);
+    }
     // PostgreSQL sums BIGINT into NUMERIC: cast back so both databases answer an i64.
     let total: Option<i64> = TicketCount::find()
         .select_only()

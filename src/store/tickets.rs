@@ -1,23 +1,70 @@
 use chrono::{DateTime, Utc};
-use entity::prelude::{Ticket, TicketMessage, TicketPriority, TicketStatus};
-use entity::{ticket, ticket_message};
-use sea_orm::sea_query::{IntoCondition, Order};
+use entity::prelude::{Ticket, TicketMessage, TicketPriority, TicketStatus, TicketTag};
+use entity::{ticket, ticket_message, ticket_tag};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, IntoCondition, Order};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, RelationTrait,
+    QuerySelect, QueryTrait, RelationTrait, Select,
 };
 use uuid::Uuid;
 
 use super::counts;
-use crate::domain::{ListOrder, PageRequest};
+use crate::domain::{AssigneeFilter, ListOrder, PageRequest};
 use crate::policy::Visibility;
 
-/// Which tickets a list holds: those of one owner (or all), in one status (or any).
-#[derive(Clone, Copy, Debug, Default)]
+/// Which tickets a list holds: those of one owner (or all), narrowed by status, priority,
+/// assignee and tags (every one of them), combined with AND.
+#[derive(Clone, Copy, Debug)]
 pub struct TicketFilter<'a> {
     pub owner: Option<&'a str>,
     pub status: Option<TicketStatus>,
+    pub priority: Option<TicketPriority>,
+    pub assignee: &'a AssigneeFilter,
+    pub tags: &'a [String],
+}
+
+impl TicketFilter<'_> {
+    /// Whether the exact counts kept per owner and status answer its total.
+    pub(super) fn counted_by_owner_and_status(&self) -> bool {
+        self.priority.is_none() && *self.assignee == AssigneeFilter::Anyone && self.tags.is_empty()
+    }
+
+    /// The tickets that match, as a query to order, page or count.
+    pub(super) fn select(&self) -> Select<Ticket> {
+        let mut query = Ticket::find()
+            .apply_if(self.owner, |query, owner| {
+                query.filter(ticket::Column::UserId.eq(owner))
+            })
+            .apply_if(self.status, |query, status| {
+                query.filter(ticket::Column::Status.eq(status))
+            })
+            .apply_if(self.priority, |query, priority| {
+                query.filter(ticket::Column::Priority.eq(priority))
+            });
+        match self.assignee {
+            AssigneeFilter::Anyone => {}
+            AssigneeFilter::To(assignee) => {
+                query = query.filter(ticket::Column::AssigneeId.eq(assignee.as_str()));
+            }
+            AssigneeFilter::Nobody => query = query.filter(ticket::Column::AssigneeId.is_null()),
+        }
+        if !self.tags.is_empty() {
+            // Tickets holding every tag: one row per tag they hold among those asked for.
+            let tagged = TicketTag::find()
+                .select_only()
+                .column(ticket_tag::Column::TicketId)
+                .filter(ticket_tag::Column::Tag.is_in(self.tags.iter().cloned()))
+                .group_by(ticket_tag::Column::TicketId)
+                .having(
+                    Expr::expr(Func::count(Expr::col(ticket_tag::Column::Tag)))
+                        .eq(i64::try_from(self.tags.len()).unwrap_or(i64::MAX)),
+                )
+                .into_query();
+            query = query.filter(ticket::Column::Id.in_subquery(tagged));
+        }
+        query
+    }
 }
 
 /// One page of tickets and the count of all that match, read side by side.
@@ -27,21 +74,30 @@ pub async fn list_tickets(
     order: ListOrder,
     page: PageRequest,
 ) -> Result<(Vec<ticket::Model>, u64), DbErr> {
-    let direction = match order {
-        ListOrder::NewestFirst => Order::Desc,
-        ListOrder::OldestFirst => Order::Asc,
+    let keys: &[(ticket::Column, Order)] = match order {
+        ListOrder::NewestFirst => &[
+            (ticket::Column::CreatedAt, Order::Desc),
+            (ticket::Column::Id, Order::Desc),
+        ],
+        ListOrder::OldestFirst => &[
+            (ticket::Column::CreatedAt, Order::Asc),
+            (ticket::Column::Id, Order::Asc),
+        ],
+        ListOrder::Priority => &[
+            (ticket::Column::Priority, Order::Desc),
+            (ticket::Column::CreatedAt, Order::Asc),
+            (ticket::Column::Id, Order::Asc),
+        ],
+        ListOrder::RecentlyUpdated => &[
+            (ticket::Column::UpdatedAt, Order::Desc),
+            (ticket::Column::Id, Order::Desc),
+        ],
     };
-    let page_query = Ticket::find()
-        .apply_if(filter.owner, |query, owner| {
-            query.filter(ticket::Column::UserId.eq(owner))
-        })
-        .apply_if(filter.status, |query, status| {
-            query.filter(ticket::Column::Status.eq(status))
-        })
-        .order_by(ticket::Column::CreatedAt, direction.clone())
-        .order_by(ticket::Column::Id, direction)
-        .offset(page.offset())
-        .limit(page.limit());
+    let mut page_query = filter.select();
+    for (column, direction) in keys {
+        page_query = page_query.order_by(*column, direction.clone());
+    }
+    let page_query = page_query.offset(page.offset()).limit(page.limit());
     tokio::try_join!(page_query.all(db), counts::count_tickets(db, filter))
 }
 

@@ -26,6 +26,7 @@ mod persisted_queries;
 mod production_auth;
 mod prometheus;
 mod proxy;
+mod queue_filters;
 mod schema;
 mod seed;
 mod server_process;

@@ -30,7 +30,7 @@ use sea_orm::{ActiveEnum, DatabaseConnection, DbErr};
 use serde::{Deserialize, Serialize};
 use supportdesk::auth::{AuthConfig, Verifier};
 use supportdesk::config::{DatabaseConfig, QueryLimits};
-use supportdesk::domain::{ListOrder, PageRequest, PageSummary, Viewer};
+use supportdesk::domain::{AssigneeFilter, ListOrder, PageRequest, PageSummary, Viewer};
 use supportdesk::policy;
 use supportdesk::store::{self, TicketFilter};
 use uuid::Uuid;
@@ -134,6 +134,9 @@ async fn list(
     let filter = TicketFilter {
         owner: scope.as_ref().and_then(policy::OwnerScope::owner),
         status,
+        priority: None,
+        assignee: &AssigneeFilter::Anyone,
+        tags: &[],
     };
     let (tickets, total) = store::list_tickets(db, filter, ListOrder::NewestFirst, page).await?;
     let mut histories: HashMap<Uuid, Vec<ticket_message::Model>> = HashMap::new();

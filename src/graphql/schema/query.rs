@@ -2,7 +2,8 @@ use async_graphql::{Context, ID, MergedObject, Object, Result, ResultExt};
 
 use super::context::Session;
 use super::guards::SignedIn;
-use super::types::{Ticket, TicketOrder, TicketPage, TicketStatus, Viewer};
+use super::types::{Ticket, TicketOrder, TicketPage, TicketPriority, TicketStatus, Viewer};
+use crate::domain::FilterInput;
 use crate::tickets::{self, ListRequest};
 
 #[derive(MergedObject, Default)]
@@ -28,24 +29,38 @@ pub struct TicketQuery;
 #[Object]
 impl TicketQuery {
     /// A page of tickets. Customers see only their own, whatever `userId` says; admins
-    /// see all and may filter by owner. `page` ≥ 1, 1 ≤ `limit` ≤ 100.
+    /// see all and may filter by owner. Filters combine with AND: `assigneeId` (assigned to
+    /// that id) or `unassigned: true` (no assignee), `tags` (every one of them, 1–5;
+    /// admins only). `page` ≥ 1, 1 ≤ `limit` ≤ 100.
     #[graphql(
         guard = "SignedIn",
         complexity = "crate::graphql::schema::cost::page(limit, child_complexity)"
     )]
+    // Each one is an argument of the contract's `tickets` field.
+    #[allow(clippy::too_many_arguments)]
     async fn tickets(
         &self,
         ctx: &Context<'_>,
         status: Option<TicketStatus>,
         user_id: Option<ID>,
+        priority: Option<TicketPriority>,
+        assignee_id: Option<ID>,
+        unassigned: Option<bool>,
+        tags: Option<Vec<String>>,
         #[graphql(default = 1)] page: i32,
         #[graphql(default = 10)] limit: i32,
         #[graphql(default)] order: TicketOrder,
     ) -> Result<Option<TicketPage>> {
         let session = Session::from_context(ctx).extend()?;
         let request = ListRequest {
-            status: status.map(Into::into),
             user_id: user_id.as_ref().map(|id| id.as_str()),
+            filters: FilterInput {
+                status: status.map(Into::into),
+                priority: priority.map(Into::into),
+                assignee_id: assignee_id.as_ref().map(|id| id.as_str()),
+                unassigned,
+                tags: tags.as_deref(),
+            },
             page,
             limit,
             order: order.into(),

@@ -48,6 +48,10 @@ pub enum TicketOrder {
     NewestFirst,
     /// The exact reverse of `NEWEST_FIRST`.
     OldestFirst,
+    /// URGENT, HIGH, NORMAL, LOW; within a priority the oldest first; ties by id ascending.
+    Priority,
+    /// `updatedAt` descending; ties by id descending.
+    RecentlyUpdated,
 }
 
 impl Default for TicketOrder {
