@@ -56,6 +56,19 @@ async fn assert_refused_naming(
     assert_eq!(staff_views(app, tickets).await, before);
 }
 
+/// Sends `ids` with a valid patch, which must be refused whole naming `ids`.
+async fn assert_ids_refused(app: &TestApp, root: &User, tickets: &[String], ids: &[&str]) {
+    assert_refused_naming(
+        app,
+        root,
+        tickets,
+        ids,
+        json!({ "priority": "HIGH" }),
+        "ids",
+    )
+    .await;
+}
+
 fn refs(ids: &[String]) -> Vec<&str> {
     ids.iter().map(String::as_str).collect()
 }
@@ -136,15 +149,7 @@ async fn good_unknown_and_malformed_ids_get_one_result_each_in_the_order_given()
 async fn no_ids_is_bad_user_input_naming_ids() {
     let (app, root, tickets) = app_with_tickets(1).await;
 
-    assert_refused_naming(
-        &app,
-        &root,
-        &tickets,
-        &[],
-        json!({ "priority": "HIGH" }),
-        "ids",
-    )
-    .await;
+    assert_ids_refused(&app, &root, &tickets, &[]).await;
 }
 
 #[tokio::test]
@@ -153,15 +158,7 @@ async fn a_hundred_and_one_ids_are_bad_user_input_naming_ids_and_write_nothing()
     let mut ids: Vec<String> = (0..100).map(|_| uuid::Uuid::now_v7().to_string()).collect();
     ids.push(tickets[0].clone());
 
-    assert_refused_naming(
-        &app,
-        &root,
-        &tickets,
-        &refs(&ids),
-        json!({ "priority": "HIGH" }),
-        "ids",
-    )
-    .await;
+    assert_ids_refused(&app, &root, &tickets, &refs(&ids)).await;
 }
 
 #[tokio::test]
@@ -185,15 +182,7 @@ async fn the_same_id_twice_is_bad_user_input_naming_ids_and_writes_nothing() {
         tickets[0].as_str(),
     ];
 
-    assert_refused_naming(
-        &app,
-        &root,
-        &tickets,
-        &ids,
-        json!({ "priority": "HIGH" }),
-        "ids",
-    )
-    .await;
+    assert_ids_refused(&app, &root, &tickets, &ids).await;
 }
 
 #[tokio::test]
@@ -202,15 +191,7 @@ async fn the_same_id_in_another_spelling_is_the_same_id() {
     let shouted = tickets[0].to_uppercase();
     let ids = [tickets[0].as_str(), shouted.as_str()];
 
-    assert_refused_naming(
-        &app,
-        &root,
-        &tickets,
-        &ids,
-        json!({ "priority": "HIGH" }),
-        "ids",
-    )
-    .await;
+    assert_ids_refused(&app, &root, &tickets, &ids).await;
 }
 
 #[tokio::test]
