@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, User, spawn_app};
-use crate::socket::{PROTOCOLS, Received, acknowledged, start};
+use crate::helpers::spawn_app;
+use crate::socket::{PROTOCOLS, over_socket};
 
 const UNKNOWN_TICKET: &str = "0190c1f4-0000-7000-8000-000000000000";
 
@@ -27,20 +27,6 @@ fn shape_of(answer: &Value) -> Value {
         })
         .collect();
     json!({ "data": answer["data"], "errors": errors })
-}
-
-/// The socket's answer to `query`, over `protocol`, as a response: a refusal before
-/// execution comes as an `error` message whose payload is the list of errors.
-async fn over_socket(app: &TestApp, protocol: &str, user: &User, query: &str) -> Value {
-    let mut socket = acknowledged(app, protocol, Some(&user.token)).await;
-    socket.send(start(protocol, "1", query)).await;
-    match socket.receive().await {
-        Received::Json(message) if message["id"] == "1" => match &message["payload"] {
-            Value::Array(errors) => json!({ "errors": errors }),
-            response => response.clone(),
-        },
-        other => panic!("expected an answer over {protocol}, got {other:?}"),
-    }
 }
 
 #[tokio::test]

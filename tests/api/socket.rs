@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with, unix_now};
+use crate::helpers::{TestApp, User, spawn_app, spawn_app_with, unix_now};
 
 /// Far longer than any answer takes; only a server that never answers reaches it.
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
@@ -49,6 +49,20 @@ pub async fn acknowledged(app: &TestApp, protocol: &str, token: Option<&str>) ->
         "{ack:?}"
     );
     socket
+}
+
+/// The socket's answer to `query`, over `protocol`, as a response: a refusal before
+/// execution comes as an `error` message whose payload is the list of errors.
+pub async fn over_socket(app: &TestApp, protocol: &str, user: &User, query: &str) -> Value {
+    let mut socket = acknowledged(app, protocol, Some(&user.token)).await;
+    socket.send(start(protocol, "1", query)).await;
+    match socket.receive().await {
+        Received::Json(message) if message["id"] == "1" => match &message["payload"] {
+            Value::Array(errors) => json!({ "errors": errors }),
+            response => response.clone(),
+        },
+        other => panic!("expected an answer over {protocol}, got {other:?}"),
+    }
 }
 
 impl Socket {

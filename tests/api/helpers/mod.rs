@@ -7,8 +7,10 @@ mod app;
 mod database;
 mod replies;
 mod tokens;
+mod triage;
 
 pub use app::*;
 pub use database::*;
 pub use replies::*;
 pub use tokens::*;
+pub use triage::*;
