@@ -68,3 +68,50 @@ async fn an_invalid_document_has_no_data_over_every_transport() {
         assert_eq!(shape_of(&answer), expected, "{protocol}");
     }
 }
+
+#[tokio::test]
+async fn a_failed_non_null_root_field_makes_the_whole_data_null_over_every_transport() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice");
+    let mutation = format!(
+        r#"mutation {{ updateTickets(ids: ["{UNKNOWN_TICKET}"], input: {{ priority: HIGH }}) {{ id }} }}"#
+    );
+    let expected = json!({
+        "data": null,
+        "errors": [{
+            "message": "Only admins may update tickets",
+            "path": ["updateTickets"],
+            "code": "FORBIDDEN",
+        }],
+    });
+
+    let post = app.graphql(&alice, &mutation, json!({})).await;
+    assert_eq!(
+        post.body.as_object().map(|body| body.contains_key("data")),
+        Some(true)
+    );
+    assert_eq!(shape_of(&post.body), expected, "POST");
+    let batch = app
+        .post_batch(Some(&alice), &[json!({ "query": mutation })])
+        .await;
+    assert_eq!(shape_of(&batch.body[0]), expected, "batch");
+    for protocol in PROTOCOLS {
+        let answer = over_socket(&app, protocol, &alice, &mutation).await;
+        assert_eq!(shape_of(&answer), expected, "{protocol}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_non_null_root_field_under_an_alias_makes_the_whole_data_null() {
+    let app = spawn_app().await;
+    let mutation = format!(
+        r#"mutation {{ bulk: updateTickets(ids: ["{UNKNOWN_TICKET}"], input: {{ priority: LOW }}) {{ id }} }}"#
+    );
+
+    let reply = app
+        .graphql(&app.customer("alice"), &mutation, json!({}))
+        .await;
+
+    assert_eq!(reply.body["data"], Value::Null);
+    assert_eq!(reply.error_code().as_deref(), Some("FORBIDDEN"));
+}

@@ -1,13 +1,15 @@
 //! The shape of every answer, whatever carried it (HTTP, a batch, either WebSocket
-//! protocol): shaped here, in the pipeline's `request` and `subscribe` hooks, so that the
+//! protocol): each execution's `data` completed here in the pipeline's `execute` hook, and
+//! every answer's errors coded in its `request` and `subscribe` hooks, so that the
 //! transports only write it out.
 
 use async_graphql::{Name, PathSegment, Response, Value};
 
 use super::execution_started;
+use super::root_fields::NonNullRoots;
 use crate::telemetry::Escaped;
 
-/// A code on every error, the executor's own included, and `null` where a field failed.
+/// A code on every error, the executor's own included.
 pub(super) fn shaped(mut response: Response) -> Response {
     let executed = execution_started(&response);
     for error in &mut response.errors {
@@ -27,13 +29,29 @@ pub(super) fn shaped(mut response: Response) -> Response {
                 .set("code", code);
         }
     }
-    if executed {
-        if response.data == Value::Null {
-            response.data = Value::Object(Default::default());
-        }
-        for error in &response.errors {
-            null_where_failed(&mut response.data, &error.path);
-        }
+    response
+}
+
+/// An execution's `data` as the specification has it: `null` where a field failed, and
+/// `null` as a whole when a failed root field is non-null (one in `non_null_roots`).
+/// async-graphql leaves a failed field out, whatever its type.
+pub(super) fn completed(mut response: Response, non_null_roots: Option<&NonNullRoots>) -> Response {
+    if response.errors.iter().all(|error| error.path.is_empty()) {
+        return response;
+    }
+    let failed_non_null_root = response.errors.iter().any(|error| {
+        matches!(error.path.as_slice(), [PathSegment::Field(key)]
+            if non_null_roots.is_some_and(|roots| roots.contains(key)))
+    });
+    if failed_non_null_root {
+        response.data = Value::Null;
+        return response;
+    }
+    if response.data == Value::Null {
+        response.data = Value::Object(Default::default());
+    }
+    for error in &response.errors {
+        null_where_failed(&mut response.data, &error.path);
     }
     response
 }
@@ -123,7 +141,7 @@ mod tests {
     #[test]
     fn a_failed_root_field_is_null_beside_those_that_resolved() {
         let data = async_graphql::value!({ "me": { "id": "alice" } });
-        let response = shaped(failed_at(data, vec![field("ticket")]));
+        let response = completed(failed_at(data, vec![field("ticket")]), None);
         assert_eq!(
             response.data,
             async_graphql::value!({ "me": { "id": "alice" }, "ticket": null })
@@ -139,7 +157,7 @@ mod tests {
             PathSegment::Index(1),
             field("messages"),
         ];
-        let response = shaped(failed_at(data, path));
+        let response = completed(failed_at(data, path), None);
         assert_eq!(
             response.data,
             async_graphql::value!({ "page": { "items": [{ "id": "1" }, { "id": "2", "messages": null }] } })
@@ -148,7 +166,7 @@ mod tests {
 
     #[test]
     fn an_answer_whose_only_field_failed_still_has_data() {
-        let response = shaped(failed_at(Value::Null, vec![field("ticket")]));
+        let response = completed(failed_at(Value::Null, vec![field("ticket")]), None);
         assert_eq!(response.data, async_graphql::value!({ "ticket": null }));
     }
 
@@ -208,7 +226,7 @@ mod tests {
 
     #[test]
     fn an_answer_refused_before_execution_has_no_data() {
-        let response = shaped(failed_at(Value::Null, Vec::new()));
+        let response = completed(failed_at(Value::Null, Vec::new()), None);
         assert_eq!(response.data, Value::Null);
     }
 }

@@ -17,16 +17,17 @@ use async_graphql::extensions::{
     NextSubscribe,
 };
 use async_graphql::parser::types::OperationType;
+use async_graphql::registry::Registry;
 use async_graphql::{Data, ErrorExtensions, Request, Response, ServerError, ServerResult};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use tokio::time::Instant;
 
-use super::answer::shaped;
+use super::answer::{completed, shaped};
 use super::document_cache::DocumentCache;
-use super::mutation_cost::RootFieldCost;
 use super::rate_limit::MutationRateLimiter;
 use super::request::{Introspection, Operation, apply, prepare_document};
+use super::root_fields::{NonNullRoots, RootFieldCost};
 use super::selected::OperationWatch;
 use crate::budget::{Deadline, MessageBudget, run_until};
 use crate::config::QueryLimits;
@@ -91,10 +92,16 @@ impl ExtensionFactory for RequestPipeline {
 struct PipelineExtension(Arc<Checks>);
 
 impl Checks {
-    /// The request's document, prepared now or taken from the cache, in the request, and
-    /// what it costs against the mutation rate limit (nothing unless a mutation).
-    /// Only a signed-in viewer's request adds to the cache (see [`DocumentCache::prepared`]).
-    fn prepare(&self, request: &mut Request, signed_in: bool) -> Result<(Operation, u64), Refusal> {
+    /// The request's document, prepared now or taken from the cache, in the request, with
+    /// its non-null root fields, and what it costs against the mutation rate limit
+    /// (nothing unless a mutation). Only a signed-in viewer's request adds to the cache
+    /// (see [`DocumentCache::prepared`]).
+    fn prepare(
+        &self,
+        request: &mut Request,
+        signed_in: bool,
+        registry: &Registry,
+    ) -> Result<(Operation, u64), Refusal> {
         let text = self.documents.resolve_text(request)?;
         let prepared = self.documents.prepared(&text, request, signed_in, || {
             prepare_document(
@@ -105,6 +112,7 @@ impl Checks {
             )
         })?;
         let operation = apply(request, &prepared, &self.limits)?;
+        request.data.insert(prepared.non_null_roots(registry));
         let rate_cost = match operation.kind {
             OperationType::Mutation => {
                 prepared.mutation_cost(&request.variables, self.root_field_cost)
@@ -125,7 +133,9 @@ impl Extension for PipelineExtension {
     ) -> ServerResult<Request> {
         let checks = &self.0;
         let signed_in = viewer_of(&request, ctx).is_some();
-        let (operation, rate_cost) = checks.prepare(&mut request, signed_in).map_err(refusal)?;
+        let (operation, rate_cost) = checks
+            .prepare(&mut request, signed_in, &ctx.schema_env.registry)
+            .map_err(refusal)?;
         OperationWatch::report(&mut request, operation.kind);
         if operation.kind == OperationType::Mutation {
             if data_of::<Transport>(&request) == Some(&Transport::HttpGet) {
@@ -181,7 +191,8 @@ impl Extension for PipelineExtension {
             let deadline = ctx
                 .data_opt::<Deadline>()
                 .map_or_else(|| Instant::now() + checks.timeout, |deadline| deadline.0);
-            return within_time(deadline, next.run(ctx, operation_name)).await;
+            let response = within_time(deadline, next.run(ctx, operation_name)).await;
+            return completed(response, ctx.data_opt::<NonNullRoots>());
         };
         let reservation = checks.reading_pace.reserve(&viewer.id).await;
         let budget = MessageBudget::new(checks.limits.max_messages);
@@ -191,7 +202,7 @@ impl Extension for PipelineExtension {
         let response =
             within_time(deadline, next.run_with_data(ctx, operation_name, delivery)).await;
         reservation.settle(budget.spent().await);
-        response
+        completed(response, ctx.data_opt::<NonNullRoots>())
     }
 }
 

@@ -8,11 +8,11 @@ mod checks;
 mod document_cache;
 pub mod limits;
 pub mod metrics;
-pub mod mutation_cost;
 pub mod nesting;
 mod panic_guard;
 pub mod rate_limit;
 pub mod request;
+pub mod root_fields;
 mod selected;
 pub mod spans;
 

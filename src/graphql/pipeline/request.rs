@@ -8,12 +8,13 @@ use async_graphql::parser::types::{
     Directive, DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
     Selection, SelectionSet,
 };
+use async_graphql::registry::Registry;
 use async_graphql::{Name, Request, Value as ConstValue, Variables};
 use async_graphql_value::Value;
 
 use super::limits;
-use super::mutation_cost::{RootFieldCost, mutation_cost};
 use super::nesting::check_nesting;
+use super::root_fields::{NonNullRoots, RootFieldCost, mutation_cost};
 use crate::config::QueryLimits;
 use crate::refusal::Refusal;
 
@@ -43,6 +44,23 @@ impl PreparedDocument {
     pub fn mutation_cost(&self, variables: &Variables, cost_of: RootFieldCost) -> u64 {
         the_operation(&self.document.operations).map_or(0, |operation| {
             mutation_cost(&self.document, &operation.selection_set, variables, cost_of)
+        })
+    }
+
+    /// The root fields of its operation whose type `registry` says is non-null.
+    pub fn non_null_roots(&self, registry: &Registry) -> NonNullRoots {
+        the_operation(&self.document.operations).map_or_else(NonNullRoots::default, |operation| {
+            let root_type = match operation.ty {
+                OperationType::Query => Some(registry.query_type.as_str()),
+                OperationType::Mutation => registry.mutation_type.as_deref(),
+                OperationType::Subscription => registry.subscription_type.as_deref(),
+            };
+            NonNullRoots::of(
+                &self.document,
+                &operation.selection_set,
+                registry,
+                root_type,
+            )
         })
     }
 }

@@ -1,34 +1,31 @@
-//! What a mutation costs against its user's rate limit: each root field costs what the
-//! schema says it does given its arguments (one, or for a bulk field one per so many
-//! items), fragments spread at the root included. Measured on the document that runs,
-//! with the request's variables, before anything executes.
+//! The fields an operation selects at its root, fragments spread there included: what a
+//! mutation costs against its user's rate limit (each root field what the schema says it
+//! costs given its arguments: one, or for a bulk field one per so many items), and which
+//! answers must be `null` as a whole when a non-null root field fails.
 
 use std::collections::HashSet;
 
 use async_graphql::Variables;
 use async_graphql::parser::Positioned;
 use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
+use async_graphql::registry::Registry;
 
 /// What one root field of a mutation costs, given the request's variables.
 pub type RootFieldCost = fn(&Field, &Variables) -> u64;
 
-/// The cost of the operation's root fields, each fragment at the root counted where it
-/// is spread (a fragment spread twice at the root counts twice; cycles were refused
-/// before, and are not followed again here).
-pub fn mutation_cost(
-    document: &ExecutableDocument,
-    root: &Positioned<SelectionSet>,
-    variables: &Variables,
-    cost_of: RootFieldCost,
-) -> u64 {
-    let mut total = 0u64;
+/// The root fields of `root`, each fragment counted where it is spread (a fragment spread
+/// twice at the root counts twice; cycles were refused before, and are not followed again
+/// here).
+fn root_fields<'a>(
+    document: &'a ExecutableDocument,
+    root: &'a Positioned<SelectionSet>,
+) -> Vec<&'a Field> {
+    let mut fields = Vec::new();
     let mut pending: Vec<(&Positioned<SelectionSet>, HashSet<&str>)> = vec![(root, HashSet::new())];
     while let Some((set, through)) = pending.pop() {
         for selection in &set.node.items {
             match &selection.node {
-                Selection::Field(field) => {
-                    total = total.saturating_add(cost_of(&field.node, variables));
-                }
+                Selection::Field(field) => fields.push(&field.node),
                 Selection::InlineFragment(fragment) => {
                     pending.push((&fragment.node.selection_set, through.clone()));
                 }
@@ -45,7 +42,53 @@ pub fn mutation_cost(
             }
         }
     }
-    total
+    fields
+}
+
+/// The cost of the operation's root fields against the mutation rate limit.
+pub fn mutation_cost(
+    document: &ExecutableDocument,
+    root: &Positioned<SelectionSet>,
+    variables: &Variables,
+    cost_of: RootFieldCost,
+) -> u64 {
+    root_fields(document, root)
+        .into_iter()
+        .fold(0u64, |total, field| {
+            total.saturating_add(cost_of(field, variables))
+        })
+}
+
+/// The response keys (aliases, or names) of the root fields whose type is non-null: when
+/// one fails, the whole `data` is `null`, as the GraphQL specification propagates it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NonNullRoots(Vec<String>);
+
+impl NonNullRoots {
+    pub fn of(
+        document: &ExecutableDocument,
+        root: &Positioned<SelectionSet>,
+        registry: &Registry,
+        root_type: Option<&str>,
+    ) -> Self {
+        let Some(root_type) = root_type.and_then(|name| registry.types.get(name)) else {
+            return Self::default();
+        };
+        let keys = root_fields(document, root)
+            .into_iter()
+            .filter(|field| {
+                root_type
+                    .field_by_name(field.name.node.as_str())
+                    .is_some_and(|meta| meta.ty.ends_with('!'))
+            })
+            .map(|field| field.response_key().node.to_string())
+            .collect();
+        Self(keys)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.iter().any(|held| held == key)
+    }
 }
 
 #[cfg(test)]
