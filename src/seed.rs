@@ -5,12 +5,19 @@
 //! heavy users own a large share; each ticket has its messages, some internal notes, and
 //! the timeline the migration would backfill for them (a creation, then each later
 //! message; no status change is invented).
+//!
+//! Triage is spread as a support team's would be: most tickets NORMAL; a few dozen agents
+//! (`agent-01` … `agent-36`) own them, an OPEN ticket often nobody; 0–4 tags from a
+//! vocabulary of 50, some far more common than others. Response times follow the
+//! messages: `first_responded_at` is the first public admin message, `resolved_at` the
+//! last change of a RESOLVED or CLOSED ticket (its `updated_at`). The admin messages of
+//! an assigned ticket are its assignee's.
 
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use entity::prelude::{Role, TicketEventKind, TicketPriority, TicketStatus};
-use entity::{ticket, ticket_event, ticket_message};
+use entity::{ticket, ticket_event, ticket_message, ticket_tag};
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::task::JoinSet;
 use uuid::Uuid;
@@ -35,12 +42,19 @@ pub struct SeedArgs {
     pub messages_per_ticket: u64,
 }
 
-/// Tickets per batch: a few multi-row statements each, within both databases' limits on
-/// bound parameters (tickets 6 columns, messages 7, events 12).
+/// Tickets per batch: a few multi-row statements each, each within both databases' limits
+/// on bound parameters (see [`bulk`]).
 const TICKETS_PER_BATCH: u64 = 2_000;
 /// Batches written at once on PostgreSQL; SQLite has one writer.
 const POSTGRES_WRITERS: usize = 4;
 const THREE_YEARS_SECONDS: i64 = 3 * 365 * 24 * 3600;
+/// The agents who answer and own tickets: `agent-01` … `agent-36`.
+const AGENTS: u64 = 36;
+/// Mixed into a ticket's index to seed the generator of its triage, a sequence of its own,
+/// so that the rest of the ticket stays as the seed wrote it before triage existed.
+const TRIAGE_STREAM: u64 = 0x7472_6961_6765_0000;
+/// The most tags the seed gives one ticket.
+const MAX_TAGS: usize = 4;
 
 pub async fn seed(db: &DatabaseConnection, args: SeedArgs) -> Result<(), DbErr> {
     let started = Instant::now();
@@ -59,12 +73,14 @@ pub async fn seed(db: &DatabaseConnection, args: SeedArgs) -> Result<(), DbErr> 
             tickets,
             messages,
             events,
+            tags,
         } = batch(first, count, args, users, first_created);
         let db = db.clone();
         in_flight.spawn(async move {
             bulk::insert_tickets(&db, tickets).await?;
             bulk::insert_messages(&db, messages).await?;
             bulk::insert_events(&db, events).await?;
+            bulk::insert_tags(&db, tags).await?;
             Ok::<u64, DbErr>(count)
         });
         first += count;
@@ -106,9 +122,10 @@ struct Batch {
     tickets: Vec<ticket::Model>,
     messages: Vec<ticket_message::Model>,
     events: Vec<ticket_event::Model>,
+    tags: Vec<ticket_tag::Model>,
 }
 
-/// Tickets `first .. first + count`, their messages and their events.
+/// Tickets `first .. first + count`, their messages, events and tags.
 fn batch(
     first: u64,
     count: u64,
@@ -119,6 +136,7 @@ fn batch(
     let mut tickets = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     let mut messages = Vec::new();
     let mut events = Vec::new();
+    let mut tags = Vec::new();
     for index in first..first + count {
         let mut random = SplitMix64(index);
         let offset = spread(index, args.tickets, THREE_YEARS_SECONDS * 1_000);
@@ -126,7 +144,10 @@ fn batch(
         let id = uuid_at(created_at, &mut random);
         let owner = format!("customer-{}", owner_of(&mut random, users));
         let status = status_of(&mut random);
+        let mut triage = SplitMix64(index ^ TRIAGE_STREAM);
+        let assignee_id = assignee_of(&mut triage, status);
         let mut updated_at = created_at;
+        let mut first_responded_at = None;
         for position in 0..args.messages_per_ticket {
             let at =
                 created_at + chrono::Duration::minutes(i64::try_from(position * 37).unwrap_or(0));
@@ -134,14 +155,19 @@ fn batch(
             let internal = !from_customer && random.next().is_multiple_of(5);
             if !internal {
                 updated_at = at;
+                if !from_customer {
+                    first_responded_at.get_or_insert(at);
+                }
             }
+            // Drawn for every admin message, so that the sequence stays as it was.
+            let agent = random.next() % AGENTS;
             let message = ticket_message::Model {
                 id: uuid_at(at, &mut random),
                 ticket_id: id,
                 author_id: if from_customer {
                     owner.clone()
                 } else {
-                    format!("admin-{}", random.next() % 20)
+                    assignee_id.clone().unwrap_or_else(|| agent_name(agent))
                 },
                 author_role: if from_customer {
                     Role::Customer
@@ -168,16 +194,26 @@ fn batch(
             status,
             created_at,
             updated_at,
-            priority: TicketPriority::Normal,
-            assignee_id: None,
-            first_responded_at: None,
-            resolved_at: None,
+            priority: priority_of(&mut triage),
+            assignee_id,
+            first_responded_at,
+            resolved_at: matches!(status, TicketStatus::Resolved | TicketStatus::Closed)
+                .then_some(updated_at),
         });
+        tags.extend(
+            tags_of(&mut triage)
+                .into_iter()
+                .map(|tag| ticket_tag::Model {
+                    ticket_id: id,
+                    tag: tag.to_owned(),
+                }),
+        );
     }
     Batch {
         tickets,
         messages,
         events,
+        tags,
     }
 }
 
@@ -251,6 +287,56 @@ fn status_of(random: &mut SplitMix64) -> TicketStatus {
     }
 }
 
+/// About a tenth LOW, two thirds NORMAL, a fifth HIGH, one in twenty URGENT.
+fn priority_of(random: &mut SplitMix64) -> TicketPriority {
+    match random.next() % 100 {
+        0..=9 => TicketPriority::Low,
+        10..=74 => TicketPriority::Normal,
+        75..=94 => TicketPriority::High,
+        _ => TicketPriority::Urgent,
+    }
+}
+
+/// Six OPEN tickets in ten wait for someone to take them; nearly every ticket further
+/// along has an owner (a few RESOLVED or CLOSED ones were answered by whoever was there).
+fn assignee_of(random: &mut SplitMix64, status: TicketStatus) -> Option<String> {
+    let unassigned_in_ten = match status {
+        TicketStatus::Open => 6,
+        TicketStatus::InProgress => 0,
+        TicketStatus::Resolved | TicketStatus::Closed => 1,
+    };
+    let unassigned = random.next() % 10 < unassigned_in_ten;
+    let agent = random.next() % AGENTS;
+    (!unassigned).then(|| agent_name(agent))
+}
+
+fn agent_name(agent: u64) -> String {
+    format!("agent-{:02}", agent + 1)
+}
+
+/// 0–4 distinct tags: three tickets in ten have none, one in ten has four. The earlier a
+/// tag stands in [`TAGS`], the more tickets have it (the lower of two draws).
+fn tags_of(random: &mut SplitMix64) -> Vec<&'static str> {
+    let wanted = match random.next() % 10 {
+        0..=2 => 0,
+        3..=5 => 1,
+        6 | 7 => 2,
+        8 => 3,
+        _ => MAX_TAGS,
+    };
+    let vocabulary = TAGS.len() as u64;
+    let mut chosen: Vec<&'static str> = Vec::with_capacity(wanted);
+    while chosen.len() < wanted {
+        let index = (random.next() % vocabulary).min(random.next() % vocabulary);
+        let tag = TAGS[index as usize];
+        if !chosen.contains(&tag) {
+            chosen.push(tag);
+        }
+    }
+    chosen.sort_unstable();
+    chosen
+}
+
 /// A UUID v7 for the instant `at`, so ids sort like creation times, as live ones do.
 fn uuid_at(at: DateTime<Utc>, random: &mut SplitMix64) -> Uuid {
     let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
@@ -282,6 +368,60 @@ const SUBJECTS: [&str; 8] = [
     "App crashes on start",
     "Refund request",
     "Slow dashboard",
+];
+
+/// The tag vocabulary, most common first.
+const TAGS: [&str; 50] = [
+    "billing",
+    "login",
+    "bug",
+    "how-to",
+    "refund",
+    "password",
+    "invoice",
+    "mobile",
+    "export",
+    "performance",
+    "vip",
+    "feature-request",
+    "email",
+    "sso",
+    "api",
+    "android",
+    "ios",
+    "dashboard",
+    "notifications",
+    "subscription",
+    "upgrade",
+    "downgrade",
+    "cancellation",
+    "payment-failed",
+    "2fa",
+    "permissions",
+    "integration:slack",
+    "integration:jira",
+    "webhooks",
+    "import",
+    "reports",
+    "search",
+    "printer",
+    "data-loss",
+    "security",
+    "gdpr",
+    "onboarding",
+    "trial",
+    "enterprise",
+    "translation",
+    "accessibility",
+    "outage",
+    "regression",
+    "duplicate",
+    "spam",
+    "legal",
+    "hardware",
+    "shipping",
+    "escalated",
+    "needs-info",
 ];
 
 const LOREM: [&str; 4] = [
@@ -350,6 +490,7 @@ mod tests {
             tickets,
             messages,
             events,
+            ..
         } = batch(0, 10, args(10), 50, start);
         assert_eq!(events.len(), messages.len());
         for ticket in &tickets {
@@ -391,5 +532,28 @@ mod tests {
                 "{status:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_ticket_has_at_most_four_distinct_sorted_tags_and_some_have_none() {
+        let mut counts = [0; MAX_TAGS + 1];
+        for index in 0..1_000 {
+            let tags = tags_of(&mut SplitMix64(index));
+            assert!(tags.windows(2).all(|pair| pair[0] < pair[1]), "{tags:?}");
+            counts[tags.len()] += 1;
+        }
+        assert!(counts.iter().all(|&count| count > 0), "{counts:?}");
+    }
+
+    #[test]
+    fn open_tickets_wait_for_an_owner_more_often_than_others() {
+        let unassigned = |status| {
+            (0..1_000)
+                .filter(|&index| assignee_of(&mut SplitMix64(index), status).is_none())
+                .count()
+        };
+        assert!((500..700).contains(&unassigned(TicketStatus::Open)));
+        assert_eq!(unassigned(TicketStatus::InProgress), 0);
+        assert!(unassigned(TicketStatus::Closed) < 200);
     }
 }

@@ -1,15 +1,22 @@
 //! Migrations are atomic: each one commits with its row in `seaql_migrations` or not at
 //! all, and servers starting together over one database apply each one once. Until the
-//! schema is current, `/graphql` answers 503.
+//! schema is current, `/graphql` answers 503. Triage (migration 5) fills what the old
+//! rows already tell, and can be undone and done again.
 
 use std::time::Duration;
 
+use chrono::{DateTime, TimeZone, Utc};
+use entity::prelude::{Ticket, TicketPriority, TicketTag};
+use entity::ticket;
 use migration::{Migrator, MigratorTrait, SchemaManager};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, Statement,
+};
 use serde_json::json;
 use supportdesk::config::DatabaseConfig;
+use uuid::Uuid;
 
-use crate::helpers::{Reply, TestDatabase, spawn_app_over};
+use crate::helpers::{Reply, TestDatabase, execute_sql, spawn_app_over};
 
 /// How long a server may take to migrate once nothing holds it back.
 const MIGRATED_WITHIN: Duration = Duration::from_secs(10);
@@ -141,4 +148,197 @@ async fn a_graphql_get_answers_503_until_the_schema_is_migrated() {
     let alice = app.customer("alice");
 
     assert_schema_not_ready(&app.get_graphql(&alice, "{ me { id } }").await);
+}
+
+/// A fresh database migrated to the step before triage (4): fixtures go in with SQL of
+/// that schema's shape, which today's entities, with triage's columns, would not fit.
+async fn database_before_triage() -> (TestDatabase, DatabaseConnection) {
+    let database = TestDatabase::create().await;
+    let db = supportdesk::db::connect(&DatabaseConfig::new(database.url.clone())).expect("a pool");
+    Migrator::up(&db, Some(4))
+        .await
+        .expect("the migrations before triage");
+    (database, db)
+}
+
+const INSERT_TICKET_BEFORE_TRIAGE: &str = "INSERT INTO tickets
+    (id, user_id, subject, status, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6)";
+const INSERT_MESSAGE_BEFORE_TRIAGE: &str = "INSERT INTO ticket_messages
+    (id, ticket_id, author_id, author_role, body, internal, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const INSERT_STATUS_CHANGE_BEFORE_TRIAGE: &str = "INSERT INTO ticket_events
+    (id, ticket_id, owner_id, kind, actor_id, actor_role, created_at, message_id, internal,
+     from_status, to_status, status_after)
+    VALUES ($1, $2, 'alice', 'STATUS_CHANGED', 'root', 'ADMIN', $3, NULL, FALSE, $4, $5, $5)";
+
+/// A ticket of alice's, `status` now, opened a day before `updated_at`.
+async fn ticket_before_triage(
+    db: &DatabaseConnection,
+    status: &str,
+    updated_at: DateTime<Utc>,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    let created_at = updated_at - chrono::Duration::days(1);
+    execute_sql(
+        db,
+        INSERT_TICKET_BEFORE_TRIAGE,
+        [
+            id.into(),
+            "alice".into(),
+            "Before triage".into(),
+            status.into(),
+            created_at.into(),
+            updated_at.into(),
+        ],
+    )
+    .await;
+    id
+}
+
+async fn message_before_triage(
+    db: &DatabaseConnection,
+    ticket: Uuid,
+    (author_id, author_role): (&str, &str),
+    internal: bool,
+    at: DateTime<Utc>,
+) {
+    execute_sql(
+        db,
+        INSERT_MESSAGE_BEFORE_TRIAGE,
+        [
+            Uuid::now_v7().into(),
+            ticket.into(),
+            author_id.into(),
+            author_role.into(),
+            "Written before triage".into(),
+            internal.into(),
+            at.into(),
+        ],
+    )
+    .await;
+}
+
+const ALICE: (&str, &str) = ("alice", "CUSTOMER");
+const ROOT: (&str, &str) = ("root", "ADMIN");
+
+fn instant(hour: u32, minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 1, hour, minute, 0)
+        .single()
+        .expect("an instant")
+}
+
+/// The tickets of the triage migration's fixtures, and the instants it must find.
+struct BeforeTriage {
+    resolved_with_event: Uuid,
+    resolved_at_event: DateTime<Utc>,
+    closed_without_event: Uuid,
+    closed_updated_at: DateTime<Utc>,
+    answered: Uuid,
+    first_public_answer: DateTime<Utc>,
+    unanswered: Uuid,
+}
+
+async fn write_tickets_before_triage(db: &DatabaseConnection) -> BeforeTriage {
+    let resolved_at_event = instant(12, 0);
+    let resolved_with_event = ticket_before_triage(db, "RESOLVED", instant(13, 0)).await;
+    execute_sql(
+        db,
+        INSERT_STATUS_CHANGE_BEFORE_TRIAGE,
+        [
+            Uuid::now_v7().into(),
+            resolved_with_event.into(),
+            resolved_at_event.into(),
+            "OPEN".into(),
+            "RESOLVED".into(),
+        ],
+    )
+    .await;
+
+    let closed_updated_at = instant(14, 30);
+    let closed_without_event = ticket_before_triage(db, "CLOSED", closed_updated_at).await;
+
+    let first_public_answer = instant(9, 9);
+    let answered = ticket_before_triage(db, "OPEN", instant(10, 0)).await;
+    message_before_triage(db, answered, ALICE, false, instant(9, 0)).await;
+    message_before_triage(db, answered, ROOT, true, instant(9, 5)).await;
+    message_before_triage(db, answered, ROOT, false, first_public_answer).await;
+    message_before_triage(db, answered, ROOT, false, instant(9, 30)).await;
+
+    let unanswered = ticket_before_triage(db, "OPEN", instant(11, 0)).await;
+    message_before_triage(db, unanswered, ALICE, false, instant(10, 0)).await;
+    message_before_triage(db, unanswered, ALICE, false, instant(10, 30)).await;
+
+    BeforeTriage {
+        resolved_with_event,
+        resolved_at_event,
+        closed_without_event,
+        closed_updated_at,
+        answered,
+        first_public_answer,
+        unanswered,
+    }
+}
+
+async fn triaged(db: &DatabaseConnection, id: Uuid) -> ticket::Model {
+    Ticket::find_by_id(id)
+        .one(db)
+        .await
+        .expect("the ticket is read")
+        .expect("the ticket is kept")
+}
+
+/// What the triage migration must have made of the fixtures.
+async fn assert_triage_filled(db: &DatabaseConnection, before: &BeforeTriage) {
+    let resolved = triaged(db, before.resolved_with_event).await;
+    assert_eq!(resolved.resolved_at, Some(before.resolved_at_event));
+    assert_eq!(resolved.first_responded_at, None);
+    let closed = triaged(db, before.closed_without_event).await;
+    assert_eq!(closed.resolved_at, Some(before.closed_updated_at));
+    let answered = triaged(db, before.answered).await;
+    assert_eq!(
+        answered.first_responded_at,
+        Some(before.first_public_answer)
+    );
+    assert_eq!(answered.resolved_at, None);
+    let unanswered = triaged(db, before.unanswered).await;
+    assert_eq!(unanswered.first_responded_at, None);
+    assert_eq!(unanswered.resolved_at, None);
+
+    let tickets = Ticket::find().all(db).await.expect("the tickets");
+    assert_eq!(tickets.len(), 4);
+    for ticket in &tickets {
+        assert_eq!(ticket.priority, TicketPriority::Normal, "{ticket:?}");
+        assert_eq!(ticket.assignee_id, None, "{ticket:?}");
+    }
+    let tags = TicketTag::find().all(db).await.expect("the tags");
+    assert!(tags.is_empty(), "{tags:?}");
+}
+
+#[tokio::test]
+async fn triage_makes_old_tickets_normal_unassigned_untagged_with_response_times_from_history() {
+    let (_database, db) = database_before_triage().await;
+    let before = write_tickets_before_triage(&db).await;
+
+    Migrator::up(&db, None).await.expect("the triage migration");
+
+    assert_triage_filled(&db, &before).await;
+}
+
+#[tokio::test]
+async fn triage_undone_and_done_again_fills_the_same_response_times() {
+    let (_database, db) = database_before_triage().await;
+    let before = write_tickets_before_triage(&db).await;
+    Migrator::up(&db, None).await.expect("the triage migration");
+
+    Migrator::down(&db, Some(1))
+        .await
+        .expect("the triage migration is undone");
+    assert!(!has_table(&db, "ticket_tags").await);
+    Migrator::up(&db, None)
+        .await
+        .expect("the triage migration again");
+
+    assert_eq!(applied_versions(&db).await, all_versions());
+    assert_triage_filled(&db, &before).await;
 }

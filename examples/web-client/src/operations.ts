@@ -65,6 +65,10 @@ export const TicketEvents = graphql(`
       id
       kind
       toStatus
+      toPriority
+      toAssigneeId
+      addedTags
+      removedTags
       message {
         id
         authorRole
@@ -91,6 +95,34 @@ export const MoveTicket = graphql(`
     updateTicketStatus(id: $id, status: $status) {
       id
       status
+    }
+  }
+`);
+
+export const TriageTicket = graphql(`
+  mutation TriageTicket($id: ID!, $input: TicketPatch!) {
+    updateTicket(id: $id, input: $input) {
+      id
+      priority
+      assigneeId
+      tags
+    }
+  }
+`);
+
+export const TicketTriage = graphql(`
+  query TicketTriage($id: ID!) {
+    ticket(id: $id) {
+      id
+      priority
+      assigneeId
+      tags
+      events(limit: 100) {
+        id
+        kind
+        addedTags
+        removedTags
+      }
     }
   }
 `);
