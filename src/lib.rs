@@ -21,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod listing;
 pub mod metrics;
 pub mod notify;
 pub mod policy;

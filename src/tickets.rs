@@ -12,22 +12,10 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::budget::MessageBudget;
-use crate::domain::{
-    self, FilterInput, ListFilters, ListOrder, MessageBody, PageRequest, PageSummary, Patched,
-    Subject, TicketPatch, Viewer,
-};
+use crate::domain::{self, MessageBody, Patched, Subject, TicketPatch, Viewer};
 use crate::error::AppError;
 use crate::policy::{self, AdminWork};
-use crate::store::{self, Change, NewEvent, TicketFilter};
-
-/// What a ticket list asks for, as the client sent it.
-pub struct ListRequest<'a> {
-    pub user_id: Option<&'a str>,
-    pub filters: FilterInput<'a>,
-    pub page: i32,
-    pub limit: i32,
-    pub order: ListOrder,
-}
+use crate::store::{self, Change, NewEvent};
 
 /// A valid request to open a ticket.
 pub struct NewTicketRequest {
@@ -43,61 +31,6 @@ impl NewTicketRequest {
             message: MessageBody::parse(message, "message")?,
         })
     }
-}
-
-/// A page of tickets, each with its history when `with_messages` and its tags when
-/// `with_tags` (each in one query for the whole page).
-pub async fn list(
-    db: &DatabaseConnection,
-    viewer: &Viewer,
-    request: ListRequest<'_>,
-    with_messages: Option<&MessageBudget>,
-    with_tags: bool,
-) -> Result<(Vec<TicketWithHistory>, PageSummary), AppError> {
-    policy::ensure_may_filter(viewer, &request.filters)?;
-    let filters = ListFilters::parse(request.filters)?;
-    let page = PageRequest::parse(request.page, request.limit)?;
-    let Some(scope) = policy::owner_scope(viewer, request.user_id) else {
-        return Ok((Vec::new(), PageSummary::new(page, 0)));
-    };
-    let filter = TicketFilter {
-        owner: scope.owner(),
-        status: filters.status,
-        priority: filters.priority,
-        assignee: &filters.assignee,
-        tags: &filters.tags,
-    };
-    let (tickets, total) = store::list_tickets(db, filter, request.order, page).await?;
-    let mut histories = match with_messages {
-        Some(budget) => {
-            let ids: Vec<Uuid> = tickets.iter().map(|ticket| ticket.id).collect();
-            group_by_ticket(read_histories(db, viewer, &ids, budget).await?)
-        }
-        None => HashMap::new(),
-    };
-    let mut tags = if with_tags {
-        let ids: Vec<Uuid> = tickets.iter().map(|ticket| ticket.id).collect();
-        Some(tags_of_tickets(db, viewer, &ids).await?)
-    } else {
-        None
-    };
-    let tickets = tickets
-        .into_iter()
-        .map(|ticket| {
-            let messages = histories
-                .remove(&ticket.id)
-                .or(with_messages.map(|_| Vec::new()));
-            let tags = tags
-                .as_mut()
-                .map(|tags| tags.remove(&ticket.id).unwrap_or_default());
-            TicketWithHistory {
-                ticket,
-                messages,
-                tags,
-            }
-        })
-        .collect();
-    Ok((tickets, PageSummary::new(page, total)))
 }
 
 /// A ticket and, when they were loaded with it, its history and its tags.
@@ -118,7 +51,7 @@ pub async fn tags(
     Ok(tags.remove(&ticket.id).unwrap_or_default())
 }
 
-async fn tags_of_tickets(
+pub(crate) async fn tags_of_tickets(
     db: &DatabaseConnection,
     viewer: &Viewer,
     tickets: &[Uuid],
@@ -129,7 +62,7 @@ async fn tags_of_tickets(
     Ok(store::tags_of_tickets(db, tickets).await?)
 }
 
-fn group_by_ticket(
+pub(crate) fn group_by_ticket(
     messages: Vec<ticket_message::Model>,
 ) -> HashMap<Uuid, Vec<ticket_message::Model>> {
     let mut grouped: HashMap<Uuid, Vec<ticket_message::Model>> = HashMap::new();
@@ -189,7 +122,7 @@ pub async fn history(
 
 /// The histories of `tickets` as `viewer` may see them, within what the operation may
 /// still read.
-async fn read_histories(
+pub(crate) async fn read_histories(
     db: &DatabaseConnection,
     viewer: &Viewer,
     tickets: &[Uuid],

@@ -5,6 +5,7 @@
 
 pub mod enums;
 pub mod prelude;
+pub mod server_key;
 pub mod ticket;
 pub mod ticket_count;
 pub mod ticket_event;

@@ -13,6 +13,7 @@ mod m20261127_000003_create_ticket_counts;
 mod m20261127_000004_create_ticket_events;
 mod m20261204_000005_add_triage;
 mod m20261204_000006_add_queue_indexes;
+mod m20261204_000007_create_server_keys;
 
 pub use event_ids::historical_event_id;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_create_ticket_events::Migration),
             Box::new(m20261204_000005_add_triage::Migration),
             Box::new(m20261204_000006_add_queue_indexes::Migration),
+            Box::new(m20261204_000007_create_server_keys::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! Domain values that can only hold valid data, who acts, and the rules of a ticket's
 //! life.
 
+mod cursor;
 mod listing;
 mod pagination;
 mod text;
@@ -8,8 +9,9 @@ mod ticket;
 mod triage;
 mod viewer;
 
+pub use cursor::{CursorSigner, ListKey, Position};
 pub use listing::{AssigneeFilter, FilterInput, ListFilters};
-pub use pagination::{EventLimit, ListOrder, PageRequest, PageSummary};
+pub use pagination::{EventLimit, ListOrder, PageRequest, PageSummary, WindowRequest};
 pub use text::{MessageBody, Subject};
 pub use ticket::{ensure_open_for_messages, parse_ticket_id, status_after_message};
 pub use triage::{

@@ -54,6 +54,50 @@ impl PageRequest {
     }
 }
 
+/// A valid window of a connection: `first` or `last`, 1 to 100; neither is `first: 10`;
+/// both are refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowRequest {
+    count: u64,
+    backward: bool,
+}
+
+impl WindowRequest {
+    pub const DEFAULT_FIRST: i32 = 10;
+
+    pub fn parse(first: Option<i32>, last: Option<i32>) -> Result<Self, AppError> {
+        let (count, backward, field) = match (first, last) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::bad_input(
+                    "last",
+                    "first and last cannot go together",
+                ));
+            }
+            (None, Some(last)) => (last, true, "last"),
+            (first, None) => (first.unwrap_or(Self::DEFAULT_FIRST), false, "first"),
+        };
+        if !(1..=PageRequest::MAX_LIMIT).contains(&count) {
+            return Err(AppError::bad_input(
+                field,
+                format!("{field} must be between 1 and {}", PageRequest::MAX_LIMIT),
+            ));
+        }
+        Ok(Self {
+            count: count.unsigned_abs().into(),
+            backward,
+        })
+    }
+
+    pub fn count(self) -> u64 {
+        self.count
+    }
+
+    /// `last`: read from the end (or from `before`) backwards.
+    pub fn backward(self) -> bool {
+        self.backward
+    }
+}
+
 /// How many events one read of a timeline returns: 1 to 100.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EventLimit(u64);

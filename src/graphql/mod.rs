@@ -19,6 +19,7 @@ pub use pipeline::{PanicGuard, execution_started};
 use schema::{MutationRoot, QueryRoot, SubscriptionRoot};
 
 use crate::config::HttpOptions;
+use crate::listing::CursorKeys;
 use crate::metrics::Open;
 use crate::notify::{EventNotifier, StreamReads};
 
@@ -67,6 +68,7 @@ pub fn schema(
     builder = builder
         .extension(pipeline)
         .data(Arc::new(StreamReads::for_pool(&db)))
+        .data(Arc::new(CursorKeys::default()))
         .data(db)
         .data(notifier)
         .data(open)

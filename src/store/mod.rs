@@ -4,16 +4,18 @@ pub mod bulk;
 mod counts;
 pub mod events;
 mod messages;
+mod server_keys;
 mod tags;
 mod tickets;
 
 pub use counts::{count_tickets, rebuild_counts};
 pub use events::{Change, EventStream, NewEvent, record_events};
 pub use messages::{NewMessage, insert_message, messages_by_ids, messages_of_tickets};
+pub use server_keys::shared_secret;
 pub use tags::{change_tags, tags_of, tags_of_tickets};
 pub use tickets::{
-    NewTicket, TicketFilter, find_ticket, find_ticket_with_messages, insert_ticket, list_tickets,
-    lock_ticket, save_ticket,
+    Direction, NewTicket, TicketFilter, find_ticket, find_ticket_with_messages, insert_ticket,
+    list_tickets, list_window, lock_ticket, save_ticket,
 };
 
 use sea_orm::{

@@ -3,14 +3,14 @@ use entity::prelude::{Ticket, TicketMessage, TicketPriority, TicketStatus, Ticke
 use entity::{ticket, ticket_message, ticket_tag};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, IntoCondition, Order};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, RelationTrait, Select,
+    ActiveEnum, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
 };
 use uuid::Uuid;
 
 use super::counts;
-use crate::domain::{AssigneeFilter, ListOrder, PageRequest};
+use crate::domain::{AssigneeFilter, ListOrder, PageRequest, Position};
 use crate::policy::Visibility;
 
 /// Which tickets a list holds: those of one owner (or all), narrowed by status, priority,
@@ -67,14 +67,10 @@ impl TicketFilter<'_> {
     }
 }
 
-/// One page of tickets and the count of all that match, read side by side.
-pub async fn list_tickets(
-    db: &DatabaseConnection,
-    filter: TicketFilter<'_>,
-    order: ListOrder,
-    page: PageRequest,
-) -> Result<(Vec<ticket::Model>, u64), DbErr> {
-    let keys: &[(ticket::Column, Order)] = match order {
+/// The columns `order` sorts by, each with its direction; the last is the id, so the
+/// order is total.
+fn sort_keys(order: ListOrder) -> &'static [(ticket::Column, Order)] {
+    match order {
         ListOrder::NewestFirst => &[
             (ticket::Column::CreatedAt, Order::Desc),
             (ticket::Column::Id, Order::Desc),
@@ -92,13 +88,97 @@ pub async fn list_tickets(
             (ticket::Column::UpdatedAt, Order::Desc),
             (ticket::Column::Id, Order::Desc),
         ],
-    };
-    let mut page_query = filter.select();
-    for (column, direction) in keys {
-        page_query = page_query.order_by(*column, direction.clone());
     }
-    let page_query = page_query.offset(page.offset()).limit(page.limit());
+}
+
+fn ordered(mut query: Select<Ticket>, order: ListOrder, reversed: bool) -> Select<Ticket> {
+    for (column, direction) in sort_keys(order) {
+        let direction = match (direction, reversed) {
+            (Order::Asc, true) => Order::Desc,
+            (Order::Desc, true) => Order::Asc,
+            (direction, _) => direction.clone(),
+        };
+        query = query.order_by(*column, direction);
+    }
+    query
+}
+
+/// One page of tickets and the count of all that match, read side by side.
+pub async fn list_tickets(
+    db: &DatabaseConnection,
+    filter: TicketFilter<'_>,
+    order: ListOrder,
+    page: PageRequest,
+) -> Result<(Vec<ticket::Model>, u64), DbErr> {
+    let page_query = ordered(filter.select(), order, false)
+        .offset(page.offset())
+        .limit(page.limit());
     tokio::try_join!(page_query.all(db), counts::count_tickets(db, filter))
+}
+
+/// Which way a window of a list reads from its cursor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// The tickets after the cursor (all from the first without one), in the list's order.
+    Forward,
+    /// The tickets before the cursor (all up to the last without one), read from the cursor
+    /// backwards: nearest first.
+    Backward,
+}
+
+/// At most `limit` tickets read from `from` in `direction` (from the list's start or end
+/// without it), and short of `to`, by key rather than by offset: a ticket written before
+/// a cursor's position shifts nothing after it. Backward windows come nearest first; the
+/// caller puts them back in the list's order.
+pub async fn list_window(
+    db: &DatabaseConnection,
+    filter: TicketFilter<'_>,
+    order: ListOrder,
+    from: Option<&Position>,
+    to: Option<&Position>,
+    direction: Direction,
+    limit: u64,
+) -> Result<Vec<ticket::Model>, DbErr> {
+    let backward = direction == Direction::Backward;
+    let mut query = filter.select();
+    if let Some(position) = from {
+        query = query.filter(beyond(order, position, backward));
+    }
+    if let Some(position) = to {
+        query = query.filter(beyond(order, position, !backward));
+    }
+    ordered(query, order, backward).limit(limit).all(db).await
+}
+
+/// The rows strictly past `position` in `order` (before it when `backward`): the first
+/// key that differs decides, compared in its own direction.
+fn beyond(order: ListOrder, position: &Position, backward: bool) -> Condition {
+    let keys = sort_keys(order);
+    let mut any = Condition::any();
+    for (index, (column, direction)) in keys.iter().enumerate() {
+        let mut all = Condition::all();
+        for (equal, _) in &keys[..index] {
+            all = all.add(equal.eq(key_value(*equal, position)));
+        }
+        let value = key_value(*column, position);
+        let ascending = matches!(direction, Order::Asc) != backward;
+        all = all.add(if ascending {
+            column.gt(value)
+        } else {
+            column.lt(value)
+        });
+        any = any.add(all);
+    }
+    any
+}
+
+fn key_value(column: ticket::Column, position: &Position) -> sea_orm::Value {
+    match column {
+        ticket::Column::Priority => position.priority.to_value().into(),
+        ticket::Column::CreatedAt => position.created_at.into(),
+        ticket::Column::UpdatedAt => position.updated_at.into(),
+        _ => position.id.into(),
+    }
 }
 
 pub async fn find_ticket(

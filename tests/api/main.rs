@@ -6,6 +6,7 @@ mod attacks;
 mod authentication;
 mod concurrency;
 mod configuration;
+mod connection;
 mod connections;
 mod cors;
 mod create_ticket;

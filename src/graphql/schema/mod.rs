@@ -2,6 +2,7 @@
 //! turn arguments into use-case calls (`crate::tickets`, `crate::events`) and their
 //! results into GraphQL types; the rules live in the use cases and in `crate::policy`.
 
+mod connection;
 mod context;
 pub mod cost;
 mod events;

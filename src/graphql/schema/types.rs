@@ -76,6 +76,7 @@ impl Viewer {
 }
 
 /// A customer's support request and its conversation.
+#[derive(Clone)]
 pub struct Ticket {
     model: ticket::Model,
     /// The history, when it was loaded with the ticket (a page's in one query for the whole
