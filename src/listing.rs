@@ -16,7 +16,7 @@ use crate::domain::{
     Viewer, WindowRequest,
 };
 use crate::error::AppError;
-use crate::policy::{self, OwnerScope};
+use crate::policy::{self, OwnerScope, Visibility};
 use crate::store::{self, Direction, TicketFilter};
 use crate::tickets::{TicketWithHistory, group_by_ticket, read_histories, tags_of_tickets};
 
@@ -40,6 +40,7 @@ pub struct Details<'a> {
 struct Narrowed {
     scope: OwnerScope,
     filters: ListFilters,
+    visibility: Visibility,
 }
 
 impl Narrowed {
@@ -50,6 +51,8 @@ impl Narrowed {
             priority: self.filters.priority,
             assignee: &self.filters.assignee,
             tags: &self.filters.tags,
+            search: self.filters.search.as_ref(),
+            visibility: self.visibility,
         }
     }
 
@@ -62,7 +65,19 @@ impl Narrowed {
 fn narrow(viewer: &Viewer, request: &ListRequest<'_>) -> Result<Option<Narrowed>, AppError> {
     policy::ensure_may_filter(viewer, &request.filters)?;
     let filters = ListFilters::parse(request.filters)?;
-    Ok(policy::owner_scope(viewer, request.user_id).map(|scope| Narrowed { scope, filters }))
+    if request.order == ListOrder::Relevance && filters.search.is_none() {
+        return Err(AppError::bad_input(
+            "order",
+            "RELEVANCE orders a search: give search too",
+        ));
+    }
+    Ok(
+        policy::owner_scope(viewer, request.user_id).map(|scope| Narrowed {
+            scope,
+            filters,
+            visibility: policy::visibility(viewer),
+        }),
+    )
 }
 
 /// A page of tickets by number.
@@ -114,6 +129,13 @@ pub async fn window(
     details: Details<'_>,
 ) -> Result<Window, AppError> {
     let narrowed = narrow(viewer, &request)?;
+    // A rank is no key a cursor can hold: the connection pages by the other orders.
+    if request.order == ListOrder::Relevance {
+        return Err(AppError::bad_input(
+            "order",
+            "RELEVANCE is offered on tickets only",
+        ));
+    }
     let size = WindowRequest::parse(input.first, input.last)?;
     let signer = cursors.signer(db).await?;
     let Some(narrowed) = narrowed else {

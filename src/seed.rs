@@ -94,6 +94,7 @@ pub async fn seed(db: &DatabaseConnection, args: SeedArgs) -> Result<(), DbErr> 
     progress.finish();
     eprintln!("counting and analyzing …");
     store::rebuild_counts(db).await?;
+    store::rebuild_search(db).await?;
     bulk::analyze(db).await?;
     eprintln!(
         "seeded {} tickets, {} messages, {} users in {:.1} s",

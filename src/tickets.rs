@@ -165,6 +165,7 @@ pub async fn create(
         },
     )
     .await?;
+    store::index_new_ticket(&txn, ticket.id, &ticket.subject, &message.body).await?;
     let created = Change::Created {
         message: message.id,
     };
@@ -350,6 +351,7 @@ pub async fn add_message(
         },
     )
     .await?;
+    store::index_message(&txn, ticket.id, &message.body, message.internal).await?;
     store::record_events(&txn, message_events(&ticket, viewer, &message, status)).await?;
     store::commit(txn).await?;
     Ok(message)

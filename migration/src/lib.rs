@@ -14,8 +14,10 @@ mod m20261127_000004_create_ticket_events;
 mod m20261204_000005_add_triage;
 mod m20261204_000006_add_queue_indexes;
 mod m20261204_000007_create_server_keys;
+mod m20261204_000008_add_search;
 
 pub use event_ids::historical_event_id;
+pub use m20261204_000008_add_search::search_rebuild;
 
 pub struct Migrator;
 
@@ -30,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000005_add_triage::Migration),
             Box::new(m20261204_000006_add_queue_indexes::Migration),
             Box::new(m20261204_000007_create_server_keys::Migration),
+            Box::new(m20261204_000008_add_search::Migration),
         ]
     }
 }

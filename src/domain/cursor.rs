@@ -127,6 +127,7 @@ fn order_byte(order: ListOrder) -> u8 {
         ListOrder::OldestFirst => 2,
         ListOrder::Priority => 3,
         ListOrder::RecentlyUpdated => 4,
+        ListOrder::Relevance => 5,
     }
 }
 

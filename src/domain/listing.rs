@@ -3,6 +3,7 @@
 
 use entity::prelude::{TicketPriority, TicketStatus};
 
+use super::search::SearchQuery;
 use super::triage::{AssigneeId, Tag};
 use crate::error::AppError;
 
@@ -25,6 +26,7 @@ pub struct FilterInput<'a> {
     pub assignee_id: Option<&'a str>,
     pub unassigned: Option<bool>,
     pub tags: Option<&'a [String]>,
+    pub search: Option<&'a str>,
 }
 
 /// Valid filters, combined with AND.
@@ -35,6 +37,7 @@ pub struct ListFilters {
     pub assignee: AssigneeFilter,
     /// Every one of them, normalized as tags are, distinct and sorted.
     pub tags: Vec<String>,
+    pub search: Option<SearchQuery>,
 }
 
 impl ListFilters {
@@ -73,11 +76,13 @@ impl ListFilters {
                 tags
             }
         };
+        let search = input.search.map(SearchQuery::parse).transpose()?;
         Ok(Self {
             status: input.status,
             priority: input.priority,
             assignee,
             tags,
+            search,
         })
     }
 }

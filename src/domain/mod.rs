@@ -4,6 +4,7 @@
 mod cursor;
 mod listing;
 mod pagination;
+mod search;
 mod text;
 mod ticket;
 mod triage;
@@ -12,6 +13,7 @@ mod viewer;
 pub use cursor::{CursorSigner, ListKey, Position};
 pub use listing::{AssigneeFilter, FilterInput, ListFilters};
 pub use pagination::{EventLimit, ListOrder, PageRequest, PageSummary, WindowRequest};
+pub use search::SearchQuery;
 pub use text::{MessageBody, Subject};
 pub use ticket::{ensure_open_for_messages, parse_ticket_id, status_after_message};
 pub use triage::{

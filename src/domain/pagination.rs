@@ -12,6 +12,8 @@ pub enum ListOrder {
     Priority,
     /// `updated_at` descending, then id descending.
     RecentlyUpdated,
+    /// The best match of a search first; ties newest first.
+    Relevance,
 }
 
 /// A valid page request: `page` ≥ 1 and 1 ≤ `limit` ≤ 100.

@@ -21,7 +21,7 @@ pub async fn count_tickets(
     filter: TicketFilter<'_>,
 ) -> Result<u64, DbErr> {
     if !filter.counted_by_owner_and_status() {
-        let total = filter.select().count(db).await?;
+        let total = filter.select(db.get_database_backend()).count(db).await?;
         return Ok(total);
     }
     // PostgreSQL sums BIGINT into NUMERIC: cast back so both databases answer an i64.

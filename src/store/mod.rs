@@ -4,6 +4,7 @@ pub mod bulk;
 mod counts;
 pub mod events;
 mod messages;
+mod search;
 mod server_keys;
 mod tags;
 mod tickets;
@@ -11,6 +12,7 @@ mod tickets;
 pub use counts::{count_tickets, rebuild_counts};
 pub use events::{Change, EventStream, NewEvent, record_events};
 pub use messages::{NewMessage, insert_message, messages_by_ids, messages_of_tickets};
+pub use search::{index_message, index_new_ticket, rebuild_search};
 pub use server_keys::shared_secret;
 pub use tags::{change_tags, tags_of, tags_of_tickets};
 pub use tickets::{

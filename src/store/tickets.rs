@@ -4,13 +4,14 @@ use entity::{ticket, ticket_message, ticket_tag};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, IntoCondition, Order};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, JoinType,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel,
+    JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
 };
 use uuid::Uuid;
 
 use super::counts;
-use crate::domain::{AssigneeFilter, ListOrder, PageRequest, Position};
+use super::search;
+use crate::domain::{AssigneeFilter, ListOrder, PageRequest, Position, SearchQuery};
 use crate::policy::Visibility;
 
 /// Which tickets a list holds: those of one owner (or all), narrowed by status, priority,
@@ -22,16 +23,22 @@ pub struct TicketFilter<'a> {
     pub priority: Option<TicketPriority>,
     pub assignee: &'a AssigneeFilter,
     pub tags: &'a [String],
+    /// Words to find, among what `visibility` may see.
+    pub search: Option<&'a SearchQuery>,
+    pub visibility: Visibility,
 }
 
 impl TicketFilter<'_> {
     /// Whether the exact counts kept per owner and status answer its total.
     pub(super) fn counted_by_owner_and_status(&self) -> bool {
-        self.priority.is_none() && *self.assignee == AssigneeFilter::Anyone && self.tags.is_empty()
+        self.priority.is_none()
+            && *self.assignee == AssigneeFilter::Anyone
+            && self.tags.is_empty()
+            && self.search.is_none()
     }
 
-    /// The tickets that match, as a query to order, page or count.
-    pub(super) fn select(&self) -> Select<Ticket> {
+    /// The tickets that match on `backend`, as a query to order, page or count.
+    pub(super) fn select(&self, backend: DbBackend) -> Select<Ticket> {
         let mut query = Ticket::find()
             .apply_if(self.owner, |query, owner| {
                 query.filter(ticket::Column::UserId.eq(owner))
@@ -63,6 +70,13 @@ impl TicketFilter<'_> {
                 .into_query();
             query = query.filter(ticket::Column::Id.in_subquery(tagged));
         }
+        if let Some(search) = self.search {
+            query = match search::matching(backend, search, self.visibility) {
+                Some(matching) => query.filter(matching),
+                // A search that wants no word finds nothing.
+                None => query.filter(Expr::val(false)),
+            };
+        }
         query
     }
 }
@@ -88,6 +102,11 @@ fn sort_keys(order: ListOrder) -> &'static [(ticket::Column, Order)] {
             (ticket::Column::UpdatedAt, Order::Desc),
             (ticket::Column::Id, Order::Desc),
         ],
+        // After the rank (`list_tickets`), ties newest first.
+        ListOrder::Relevance => &[
+            (ticket::Column::CreatedAt, Order::Desc),
+            (ticket::Column::Id, Order::Desc),
+        ],
     }
 }
 
@@ -110,7 +129,14 @@ pub async fn list_tickets(
     order: ListOrder,
     page: PageRequest,
 ) -> Result<(Vec<ticket::Model>, u64), DbErr> {
-    let page_query = ordered(filter.select(), order, false)
+    let mut page_query = filter.select(db.get_database_backend());
+    if order == ListOrder::Relevance
+        && let Some(search) = filter.search
+    {
+        let rank = search::relevance(db.get_database_backend(), search, filter.visibility);
+        page_query = page_query.order_by(rank, Order::Asc);
+    }
+    let page_query = ordered(page_query, order, false)
         .offset(page.offset())
         .limit(page.limit());
     tokio::try_join!(page_query.all(db), counts::count_tickets(db, filter))
@@ -140,7 +166,7 @@ pub async fn list_window(
     limit: u64,
 ) -> Result<Vec<ticket::Model>, DbErr> {
     let backward = direction == Direction::Backward;
-    let mut query = filter.select();
+    let mut query = filter.select(db.get_database_backend());
     if let Some(position) = from {
         query = query.filter(beyond(order, position, backward));
     }

@@ -30,6 +30,7 @@ mod proxy;
 mod queue_filters;
 mod response_times;
 mod schema;
+mod search;
 mod seed;
 mod server_process;
 mod shutdown;

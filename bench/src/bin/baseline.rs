@@ -137,6 +137,8 @@ async fn list(
         priority: None,
         assignee: &AssigneeFilter::Anyone,
         tags: &[],
+        search: None,
+        visibility: policy::visibility(viewer),
     };
     let (tickets, total) = store::list_tickets(db, filter, ListOrder::NewestFirst, page).await?;
     let mut histories: HashMap<Uuid, Vec<ticket_message::Model>> = HashMap::new();

@@ -36,7 +36,9 @@ impl TicketQuery {
     /// A page of tickets. Customers see only their own, whatever `userId` says; admins
     /// see all and may filter by owner. Filters combine with AND: `assigneeId` (assigned to
     /// that id) or `unassigned: true` (no assignee), `tags` (every one of them, 1–5;
-    /// admins only). `page` ≥ 1, 1 ≤ `limit` ≤ 100.
+    /// admins only), `search` (1–200 characters: every word, stemmed, in the subject or a
+    /// message the viewer may see; `"phrases"`, `-word`, `or`). `page` ≥ 1,
+    /// 1 ≤ `limit` ≤ 100.
     #[graphql(
         guard = "SignedIn",
         complexity = "crate::graphql::schema::cost::page(limit, child_complexity)"
@@ -52,6 +54,7 @@ impl TicketQuery {
         assignee_id: Option<ID>,
         unassigned: Option<bool>,
         tags: Option<Vec<String>>,
+        search: Option<String>,
         #[graphql(default = 1)] page: i32,
         #[graphql(default = 10)] limit: i32,
         #[graphql(default)] order: TicketOrder,
@@ -63,6 +66,7 @@ impl TicketQuery {
             assignee_id,
             unassigned,
             tags,
+            search,
         };
         let request = list_request(&user_id, &filters, order);
         let items = ctx.look_ahead().field("items");
@@ -100,6 +104,7 @@ impl TicketQuery {
         assignee_id: Option<ID>,
         unassigned: Option<bool>,
         tags: Option<Vec<String>>,
+        search: Option<String>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
@@ -119,6 +124,7 @@ impl TicketQuery {
             assignee_id,
             unassigned,
             tags,
+            search,
         };
         let request = list_request(&user_id, &filters, order);
         let look_ahead = ctx.look_ahead();
@@ -170,6 +176,7 @@ struct ListFilterArguments {
     assignee_id: Option<ID>,
     unassigned: Option<bool>,
     tags: Option<Vec<String>>,
+    search: Option<String>,
 }
 
 fn list_request<'a>(
@@ -185,6 +192,7 @@ fn list_request<'a>(
             assignee_id: filters.assignee_id.as_ref().map(|id| id.as_str()),
             unassigned: filters.unassigned,
             tags: filters.tags.as_deref(),
+            search: filters.search.as_deref(),
         },
         order: order.into(),
     }

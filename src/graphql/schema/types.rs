@@ -52,6 +52,8 @@ pub enum TicketOrder {
     Priority,
     /// `updatedAt` descending; ties by id descending.
     RecentlyUpdated,
+    /// The best match first (only with `search`, and on `tickets` only); ties newest first.
+    Relevance,
 }
 
 impl Default for TicketOrder {

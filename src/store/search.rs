@@ -1,0 +1,155 @@
+//! The full-text index of tickets (see the `add_search` migration): kept in the
+//! transaction of each write, and read as a condition and an order on `tickets`.
+
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+};
+use uuid::Uuid;
+
+use crate::domain::SearchQuery;
+use crate::policy::Visibility;
+
+/// Indexes every ticket again, after rows were written around the index (bulk loads), in
+/// one transaction: a search meanwhile sees the old index or the new one.
+pub async fn rebuild_search(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let txn = super::begin_write(db).await?;
+    for statement in migration::search_rebuild(db.get_database_backend()) {
+        txn.execute_unprepared(statement).await?;
+    }
+    txn.commit().await
+}
+
+/// Indexes a new ticket: its subject and its first (public) message.
+pub async fn index_new_ticket(
+    txn: &DatabaseTransaction,
+    ticket: Uuid,
+    subject: &str,
+    message: &str,
+) -> Result<(), DbErr> {
+    let statements: &[&str] = match txn.get_database_backend() {
+        DbBackend::Postgres => &["UPDATE tickets SET
+            public_search = to_tsvector('english', $2) || to_tsvector('english', $3),
+            staff_search = to_tsvector('english', $2) || to_tsvector('english', $3)
+            WHERE id = $1"],
+        // Writers take turns on SQLite: the next row number is free. SQLite numbers `$N`
+        // in the order they first appear; `?N` are numbered as written.
+        _ => &[
+            "INSERT INTO ticket_search_rows (ticket_id, search_row)
+                SELECT ?1, COALESCE(MAX(search_row), 0) + 1 FROM ticket_search_rows",
+            "INSERT INTO ticket_search (rowid, subject, public_text, staff_text)
+                SELECT search_row, ?2, ?3, '' FROM ticket_search_rows WHERE ticket_id = ?1",
+        ],
+    };
+    for sql in statements {
+        execute(txn, sql, ticket, [subject, message]).await?;
+    }
+    Ok(())
+}
+
+/// Adds a message to its ticket's index: to what customers may find, unless `internal`.
+pub async fn index_message(
+    txn: &DatabaseTransaction,
+    ticket: Uuid,
+    body: &str,
+    internal: bool,
+) -> Result<(), DbErr> {
+    let sql = match (txn.get_database_backend(), internal) {
+        (DbBackend::Postgres, false) => {
+            "UPDATE tickets SET
+                public_search = public_search || to_tsvector('english', $2),
+                staff_search = staff_search || to_tsvector('english', $2)
+                WHERE id = $1"
+        }
+        (DbBackend::Postgres, true) => {
+            "UPDATE tickets SET staff_search = staff_search || to_tsvector('english', $2)
+                WHERE id = $1"
+        }
+        (_, false) => {
+            "UPDATE ticket_search SET public_text = public_text || ' ' || ?2
+                WHERE rowid = (SELECT search_row FROM ticket_search_rows WHERE ticket_id = ?1)"
+        }
+        (_, true) => {
+            "UPDATE ticket_search SET staff_text = staff_text || ' ' || ?2
+                WHERE rowid = (SELECT search_row FROM ticket_search_rows WHERE ticket_id = ?1)"
+        }
+    };
+    execute(txn, sql, ticket, [body]).await
+}
+
+async fn execute<const N: usize>(
+    txn: &DatabaseTransaction,
+    sql: &str,
+    ticket: Uuid,
+    texts: [&str; N],
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = vec![ticket.into()];
+    values.extend(texts.iter().map(|text| sea_orm::Value::from(*text)));
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
+}
+
+/// The tickets `search` finds among what `visibility` may see: internal notes only for
+/// staff. `None` when the search can find nothing at all on this database. (sea-query
+/// reads `$N` placeholders on PostgreSQL, `?` on SQLite.)
+pub fn matching(
+    backend: DbBackend,
+    search: &SearchQuery,
+    visibility: Visibility,
+) -> Option<SimpleExpr> {
+    match backend {
+        DbBackend::Postgres => Some(Expr::cust_with_values(
+            format!(
+                "tickets.{} @@ websearch_to_tsquery('english', $1)",
+                postgres_column(visibility)
+            ),
+            [search.as_str()],
+        )),
+        _ => search.fts5().map(|query| {
+            Expr::cust_with_values(
+                "tickets.id IN (SELECT r.ticket_id FROM ticket_search
+                    JOIN ticket_search_rows r ON r.search_row = ticket_search.rowid
+                    WHERE ticket_search MATCH ?)",
+                [sqlite_match(&query, visibility)],
+            )
+        }),
+    }
+}
+
+/// How well a ticket matches `search`, best first when sorted ascending.
+pub fn relevance(backend: DbBackend, search: &SearchQuery, visibility: Visibility) -> SimpleExpr {
+    match backend {
+        DbBackend::Postgres => Expr::cust_with_values(
+            format!(
+                "-ts_rank(tickets.{}, websearch_to_tsquery('english', $1))",
+                postgres_column(visibility)
+            ),
+            [search.as_str()],
+        ),
+        _ => Expr::cust_with_values(
+            "(SELECT bm25(ticket_search) FROM ticket_search
+                JOIN ticket_search_rows r ON r.search_row = ticket_search.rowid
+                WHERE ticket_search MATCH ? AND r.ticket_id = tickets.id)",
+            [sqlite_match(&search.fts5().unwrap_or_default(), visibility)],
+        ),
+    }
+}
+
+fn postgres_column(visibility: Visibility) -> &'static str {
+    if visibility.includes_staff_only() {
+        "staff_search"
+    } else {
+        "public_search"
+    }
+}
+
+/// Customers search the subject and the public messages only.
+fn sqlite_match(query: &str, visibility: Visibility) -> String {
+    if visibility.includes_staff_only() {
+        query.to_owned()
+    } else {
+        format!("{{subject public_text}} : ({query})")
+    }
+}
