@@ -1,24 +1,36 @@
 // The life of one ticket, as a customer's web client lives it: who am I, open a ticket,
-// list my tickets, read the ticket, watch it live, reply, and see the reply arrive over
-// the socket. With an admin's token too, an admin takes the ticket on and the customer
-// sees the status change live; then the admin triages it (a priority, themself as the
-// assignee, two tags) and the customer sees the priority and the assignee, never a tag.
+// page through my tickets by cursor, read the ticket, watch it live, reply, and see the
+// reply arrive over the socket. With an admin's token too, the admin looks at the queue of
+// open tickets, takes the ticket on and the customer sees the status change live; then the
+// admin triages it (a priority, themself as the assignee, two tags) and the customer sees
+// the priority and the assignee, never a tag.
 import { mutate, present, query, signIn, type Session } from "./client.js";
 import { readConfig, type Config } from "./config.js";
-import type { TicketPatch, TicketPriority } from "./gql/graphql.js";
+import type {
+  CreateTicketInput,
+  TicketPatch,
+  TicketPriority,
+  TicketsByCursorQueryVariables,
+} from "./gql/graphql.js";
 import {
   CreateTicket,
   Me,
   MoveTicket,
+  OpenQueue,
   OpenTicket,
   Reply,
   TicketTriage,
-  Tickets,
+  TicketsByCursor,
   TriageTicket,
 } from "./operations.js";
 import { watchTicket, type TicketEvent, type TicketWatch } from "./watch.js";
 
-const PAGE_SIZE = 5;
+/** Tickets a page when the customer pages through their tickets by cursor. */
+const PAGE_SIZE = 2;
+/** How many tickets of the admin's queue to show. */
+const QUEUE_SIZE = 5;
+/** Most urgent first, as the `PRIORITY` order sorts. */
+const PRIORITY_RANK: Record<TicketPriority, number> = { URGENT: 0, HIGH: 1, NORMAL: 2, LOW: 3 };
 /** How long an event may take to come back over the socket. */
 const EVENT_TIMEOUT_MS = 10_000;
 /** The priority and the tags the admin gives the ticket. */
@@ -47,10 +59,10 @@ async function walkThrough({ client }: Session, admin: Session | undefined): Pro
     subject: "The typed client says hello",
     message: "Opened by examples/web-client.",
   };
-  const created = present((await mutate(client, CreateTicket, { input })).createTicket, "ticket");
-  console.log(`created ticket ${created.id} "${created.subject}" (${created.status})`);
+  const created = await openTicket({ client }, input);
+  const more = await fillPages({ client });
 
-  await listTickets({ client }, created.id);
+  await pageTickets({ client }, [created.id, ...more]);
 
   const ticket = present((await query(client, OpenTicket, { id: created.id })).ticket, "ticket");
   console.log(`opened ticket ${ticket.id}: ${ticket.status}, ${ticket.messages.length} message(s)`);
@@ -81,6 +93,7 @@ async function walkThrough({ client }: Session, admin: Session | undefined): Pro
     console.log("the reply came back over the socket");
 
     if (admin) {
+      await showQueue(admin);
       const variables = { id: ticket.id, status: "IN_PROGRESS" } as const;
       const moved = present(
         (await mutate(admin.client, MoveTicket, variables)).updateTicketStatus,
@@ -162,25 +175,118 @@ function showsTags(event: Pick<TicketEvent, "kind" | "addedTags" | "removedTags"
   );
 }
 
-/** Every page of the viewer's tickets, newest first; `expected` must be among them. */
-async function listTickets({ client }: Pick<Session, "client">, expected: string): Promise<void> {
-  let found = false;
-  for (let page = 1; ; page += 1) {
-    const tickets = (await query(client, Tickets, { page, limit: PAGE_SIZE })).tickets;
-    const { pagination, items } = present(tickets, "ticket page");
-    const { page: shown, totalPages, total } = pagination;
-    console.log(`tickets page ${shown}/${totalPages} (${total} in all):`);
-    for (const item of items) {
-      console.log(`  ${item.id} ${item.status} "${item.subject}"`);
+/** Opens a ticket owned by the viewer, and says so. */
+async function openTicket(
+  { client }: Pick<Session, "client">,
+  input: CreateTicketInput,
+): Promise<{ id: string }> {
+  const created = present((await mutate(client, CreateTicket, { input })).createTicket, "ticket");
+  console.log(`created ticket ${created.id} "${created.subject}" (${created.status})`);
+  return created;
+}
+
+/**
+ * Opens as many more tickets as it takes for the viewer's tickets not to fit on one page
+ * of `PAGE_SIZE` (none when they already do not), so that paging has more than one page
+ * to show. Answers their ids.
+ */
+async function fillPages({ client }: Pick<Session, "client">): Promise<string[]> {
+  const first = (await query(client, TicketsByCursor, { first: PAGE_SIZE })).ticketsConnection;
+  const missing = PAGE_SIZE + 1 - present(first, "ticket connection").totalCount;
+  const opened: string[] = [];
+  for (let n = 1; n <= missing; n += 1) {
+    const input = {
+      subject: `Another ticket from the typed client (${n}/${missing})`,
+      message: "Opened so that the customer's tickets take more than one page.",
+    };
+    opened.push((await openTicket({ client }, input)).id);
+  }
+  return opened;
+}
+
+/**
+ * Every ticket of the viewer, newest first, `PAGE_SIZE` at a time by cursor: `first` after
+ * the previous page's `pageInfo.endCursor`, for as long as `hasNextPage`. The pages together
+ * must hold each ticket exactly once: no ticket twice, `totalCount` of them in all, and
+ * every one of `expected` among them.
+ */
+async function pageTickets(
+  { client }: Pick<Session, "client">,
+  expected: string[],
+): Promise<void> {
+  /** The page each ticket was on. */
+  const pageOf = new Map<string, number>();
+  let total: number | undefined;
+  let after: string | null = null;
+  let page = 1;
+  for (; ; page += 1) {
+    const variables: TicketsByCursorQueryVariables = { first: PAGE_SIZE, after };
+    const connection = (await query(client, TicketsByCursor, variables)).ticketsConnection;
+    const { edges, pageInfo, totalCount } = present(connection, "ticket connection");
+    const ids = edges.map((edge) => edge.node.id);
+    console.log(`tickets page ${page} (totalCount ${totalCount}): ${ids.join(", ") || "none"}`);
+    if (total !== undefined && totalCount !== total) {
+      throw new Error(`page ${page} says totalCount ${totalCount}, page 1 said ${total}`);
     }
-    found ||= items.some((item) => item.id === expected);
-    if (!pagination.hasNextPage) {
+    total = totalCount;
+    if (edges.length > PAGE_SIZE) {
+      throw new Error(`page ${page} holds ${edges.length} tickets, more than first: ${PAGE_SIZE}`);
+    }
+    for (const id of ids) {
+      const earlier = pageOf.get(id);
+      if (earlier !== undefined) {
+        throw new Error(`ticket ${id} is on page ${earlier} and again on page ${page}`);
+      }
+      pageOf.set(id, page);
+    }
+    if (!pageInfo.hasNextPage) {
       break;
     }
+    const last = edges.at(-1);
+    if (!last || !pageInfo.endCursor) {
+      throw new Error(`page ${page} says hasNextPage but has no endCursor`);
+    }
+    if (pageInfo.endCursor !== last.cursor) {
+      throw new Error(`page ${page}'s endCursor is not the cursor of its last ticket ${last.node.id}`);
+    }
+    if (page * PAGE_SIZE >= totalCount) {
+      throw new Error(
+        `page ${page} says hasNextPage, but ${page} pages of ${PAGE_SIZE} hold all ${totalCount}`,
+      );
+    }
+    after = pageInfo.endCursor;
   }
-  if (!found) {
-    throw new Error(`ticket ${expected} is not in the list`);
+  if (pageOf.size !== total) {
+    throw new Error(`the pages hold ${pageOf.size} tickets, but totalCount is ${total}`);
   }
+  const missing = expected.filter((id) => !pageOf.has(id));
+  if (missing.length > 0) {
+    throw new Error(`ticket(s) ${missing.join(", ")} on no page`);
+  }
+  console.log(`the ${page} page(s) hold each of the ${total} tickets exactly once`);
+}
+
+/**
+ * What an admin works through: the open tickets, most urgent first (the oldest first
+ * within a priority), the first `QUEUE_SIZE` of them, with their priorities and tags.
+ */
+async function showQueue({ client }: Pick<Session, "client">): Promise<void> {
+  const connection = (await query(client, OpenQueue, { first: QUEUE_SIZE })).ticketsConnection;
+  const { nodes, totalCount } = present(connection, "ticket connection");
+  console.log(`admin queue, OPEN by PRIORITY (${nodes.length} of ${totalCount}):`);
+  nodes.forEach((ticket, i) => {
+    console.log(
+      `  ${ticket.priority} ${JSON.stringify(ticket.tags)} ${ticket.id} ` +
+        `from ${ticket.userId} "${ticket.subject}"`,
+    );
+    if (ticket.status !== "OPEN") {
+      throw new Error(`ticket ${ticket.id} is ${ticket.status} in the OPEN queue`);
+    }
+    const before = nodes[i - 1];
+    if (before && PRIORITY_RANK[before.priority] > PRIORITY_RANK[ticket.priority]) {
+      throw new Error(`the queue puts ${before.priority} before ${ticket.priority}`);
+    }
+  });
 }
 
 function describe(event: TicketEvent): string {

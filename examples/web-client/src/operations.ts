@@ -22,20 +22,41 @@ export const CreateTicket = graphql(`
   }
 `);
 
-export const Tickets = graphql(`
-  query Tickets($page: Int!, $limit: Int!) {
-    tickets(page: $page, limit: $limit, order: NEWEST_FIRST) {
-      items {
+// One window of the viewer's tickets, newest first: `first` after the cursor `after` (none:
+// from the start). The cursors are valid for this order and these filters only.
+export const TicketsByCursor = graphql(`
+  query TicketsByCursor($first: Int!, $after: String) {
+    ticketsConnection(first: $first, after: $after, order: NEWEST_FIRST) {
+      edges {
+        cursor
+        node {
+          id
+          subject
+          status
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      totalCount
+    }
+  }
+`);
+
+// Admins: the open tickets, most urgent first (the oldest first within a priority).
+export const OpenQueue = graphql(`
+  query OpenQueue($first: Int!) {
+    ticketsConnection(status: OPEN, order: PRIORITY, first: $first) {
+      nodes {
         id
         subject
         status
+        priority
+        tags
+        userId
       }
-      pagination {
-        page
-        totalPages
-        total
-        hasNextPage
-      }
+      totalCount
     }
   }
 `);
