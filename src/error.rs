@@ -49,6 +49,14 @@ impl AppError {
         Self::NotFound("Ticket")
     }
 
+    /// The input a BAD_USER_INPUT names (`extensions.field`); `None` for any other error.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::BadUserInput { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
     /// The value of `extensions.code` that clients branch on.
     pub fn code(&self) -> &'static str {
         match self {
@@ -81,8 +89,8 @@ impl ErrorExtensions for AppError {
         }
         async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
             extensions.set("code", self.code());
-            if let Self::BadUserInput { field, .. } = self {
-                extensions.set("field", *field);
+            if let Some(field) = self.field() {
+                extensions.set("field", field);
             }
         })
     }

@@ -16,13 +16,13 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use entity::prelude::{Role, TicketEventKind, TicketPriority, TicketStatus};
+use entity::prelude::{Role, TicketPriority, TicketStatus};
 use entity::{ticket, ticket_event, ticket_message, ticket_tag};
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::store::{self, bulk};
+use crate::store::{self, Change, NewEvent, bulk};
 
 mod progress;
 
@@ -226,40 +226,32 @@ fn event_of(
     status: TicketStatus,
     position: u64,
 ) -> ticket_event::Model {
-    let (kind, actor_id, source) = if position == 0 {
-        (
-            TicketEventKind::TicketCreated,
-            owner.to_owned(),
-            message.ticket_id,
-        )
+    let (change, actor_id, source) = if position == 0 {
+        let created = Change::Created {
+            message: message.id,
+        };
+        (created, owner.to_owned(), message.ticket_id)
     } else {
-        (
-            TicketEventKind::MessageAdded,
-            message.author_id.clone(),
-            message.id,
-        )
+        let added = Change::MessageAdded {
+            message: message.id,
+            internal: message.internal,
+        };
+        (added, message.author_id.clone(), message.id)
     };
     let position = u16::try_from(position).unwrap_or(u16::MAX);
-    ticket_event::Model {
-        id: migration::historical_event_id(message.created_at, position, source),
-        ticket_id: message.ticket_id,
-        owner_id: owner.to_owned(),
-        kind,
-        actor_id,
-        actor_role: message.author_role,
-        created_at: message.created_at,
-        message_id: Some(message.id),
-        internal: message.internal,
-        from_status: None,
-        to_status: None,
-        status_after: status,
-        from_priority: None,
-        to_priority: None,
-        from_assignee_id: None,
-        to_assignee_id: None,
-        added_tags: None,
-        removed_tags: None,
-    }
+    let id = migration::historical_event_id(message.created_at, position, source);
+    store::event_model(
+        id,
+        NewEvent {
+            ticket_id: message.ticket_id,
+            owner_id: owner.to_owned(),
+            actor_id,
+            actor_role: message.author_role,
+            at: message.created_at,
+            status_after: status,
+            change,
+        },
+    )
 }
 
 /// Evenly spread `index` of `total` over `span` milliseconds.
@@ -435,6 +427,7 @@ const LOREM: [&str; 4] = [
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+    use entity::prelude::TicketEventKind;
 
     use super::*;
 

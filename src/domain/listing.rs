@@ -92,10 +92,8 @@ mod tests {
     use super::*;
 
     fn refused_field(input: FilterInput<'_>) -> &'static str {
-        match ListFilters::parse(input) {
-            Err(AppError::BadUserInput { field, .. }) => field,
-            other => panic!("expected BAD_USER_INPUT, got {other:?}"),
-        }
+        let error = ListFilters::parse(input).expect_err("refused");
+        error.field().expect("a BAD_USER_INPUT")
     }
 
     #[test]

@@ -255,10 +255,7 @@ mod tests {
     use super::*;
 
     fn field_of(error: AppError) -> &'static str {
-        match error {
-            AppError::BadUserInput { field, .. } => field,
-            other => panic!("expected BAD_USER_INPUT, got {other:?}"),
-        }
+        error.field().expect("a BAD_USER_INPUT")
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub async fn record_events(
         .map(|event| {
             let id = next_event_id(previous);
             previous = Some(id);
-            model(id, event)
+            event_model(id, event)
         })
         .collect();
     TicketEvent::insert_many(models.iter().cloned().map(|m| m.into_active_model()))
@@ -109,7 +109,8 @@ pub async fn record_events(
     Ok(models)
 }
 
-fn model(id: Uuid, event: NewEvent) -> ticket_event::Model {
+/// The row of `event` under `id`: each kind with the columns only it fills.
+pub fn event_model(id: Uuid, event: NewEvent) -> ticket_event::Model {
     let mut model = ticket_event::Model {
         id,
         ticket_id: event.ticket_id,

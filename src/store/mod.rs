@@ -10,7 +10,7 @@ mod tags;
 mod tickets;
 
 pub use counts::{count_tickets, rebuild_counts};
-pub use events::{Change, EventStream, NewEvent, record_events};
+pub use events::{Change, EventStream, NewEvent, event_model, record_events};
 pub use messages::{NewMessage, insert_message, messages_by_ids, messages_of_tickets};
 pub use search::{index_message, index_new_ticket, rebuild_search};
 pub use server_keys::shared_secret;
