@@ -182,3 +182,22 @@ async fn bulk_ids_written_inline_or_spread_over_aliases_count_the_same() {
 
     assert_eq!(refused.error_code().as_deref(), Some("RATE_LIMITED"));
 }
+
+#[tokio::test]
+async fn a_bulk_update_of_too_many_ids_is_told_so_rather_than_to_retry() {
+    let app = spawn_app_with(|config| {
+        config.http.mutation_rate_limit.burst = 10;
+        config.http.mutation_rate_limit.per_second = 0.01;
+    })
+    .await;
+
+    let reply = app
+        .graphql(
+            &app.admin("root"),
+            BULK,
+            json!({ "ids": unknown_ids(1000) }),
+        )
+        .await;
+
+    reply.expect_bad_input("ids");
+}

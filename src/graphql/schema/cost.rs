@@ -45,7 +45,11 @@ pub fn root_field_rate_cost(field: &Field, variables: &Variables) -> u64 {
             .ok()
     });
     match ids {
-        Some(ConstValue::List(ids)) => (ids.len() as u64).div_ceil(IDS_PER_MUTATION).max(1),
+        // Past the most one call takes, the resolver refuses the call: it costs what the
+        // most would, so that the client hears why rather than to retry.
+        Some(ConstValue::List(ids)) => (ids.len().min(crate::tickets::MAX_BULK_IDS) as u64)
+            .div_ceil(IDS_PER_MUTATION)
+            .max(1),
         _ => 1,
     }
 }
