@@ -1,9 +1,11 @@
 // The life of one ticket, as a customer's web client lives it: who am I, open a ticket,
 // page through my tickets by cursor, read the ticket, watch it live, reply, and see the
-// reply arrive over the socket. With an admin's token too, the admin looks at the queue of
-// open tickets, takes the ticket on and the customer sees the status change live; then the
-// admin triages it (a priority, themself as the assignee, two tags) and the customer sees
-// the priority and the assignee, never a tag.
+// reply arrive over the socket, then find the ticket by searching for a word of the reply in
+// another form (the search is stemmed). With an admin's token too, the admin looks at the
+// queue of open tickets, takes the ticket on and the customer sees the status change live;
+// the admin writes an internal note, which the customer's search never finds and the
+// admin's does; then the admin triages the ticket (a priority, themself as the assignee,
+// two tags) and the customer sees the priority and the assignee, never a tag nor the note.
 import { mutate, present, query, signIn, type Session } from "./client.js";
 import { readConfig, type Config } from "./config.js";
 import type {
@@ -13,12 +15,14 @@ import type {
   TicketsByCursorQueryVariables,
 } from "./gql/graphql.js";
 import {
+  AddInternalNote,
   CreateTicket,
   Me,
   MoveTicket,
   OpenQueue,
   OpenTicket,
   Reply,
+  SearchTickets,
   TicketTriage,
   TicketsByCursor,
   TriageTicket,
@@ -33,6 +37,15 @@ const QUEUE_SIZE = 5;
 const PRIORITY_RANK: Record<TicketPriority, number> = { URGENT: 0, HIGH: 1, NORMAL: 2, LOW: 3 };
 /** How long an event may take to come back over the socket. */
 const EVENT_TIMEOUT_MS = 10_000;
+/** The customer's reply, and a word of it in another form that a search finds it by. */
+const REPLY = "Any news? Both printers in the office are still offline.";
+const REPLY_WORD = "printers";
+const REPLY_SEARCH = "printer";
+/** The admin's internal note, and the distinctive word of it that is searched for. */
+const NOTE = "Internal: this customer is on the old Kestrel plan; check the contract first.";
+const NOTE_SEARCH = "kestrel";
+/** How many tickets a search shows. */
+const SEARCH_SIZE = 5;
 /** The priority and the tags the admin gives the ticket. */
 const PRIORITY: TicketPriority = "HIGH";
 const TAGS = ["billing", "vip"];
@@ -72,17 +85,22 @@ async function walkThrough({ client }: Session, admin: Session | undefined): Pro
   // The newest event of a fresh ticket (events come oldest first, and it has only a few).
   const lastEvent = present(ticket.events.at(-1), "event of the ticket");
 
-  // Tags are staff-only: a customer's subscription must never deliver one.
+  // Tags and internal notes are staff-only: a customer's subscription must never deliver
+  // one.
   let leakedTags: TicketEvent | undefined;
+  const deliveredMessages = new Set<string>();
   const watch = watchTicket(client, ticket.id, lastEvent.id, (event) => {
     console.log(`  event ${describe(event)}`);
     if (showsTags(event)) {
       leakedTags ??= event;
     }
+    if (event.message) {
+      deliveredMessages.add(event.message.id);
+    }
   });
   console.log(`subscribed to ticketEvents(ticketId: ${ticket.id}, after: ${lastEvent.id})`);
   try {
-    const replied = await mutate(client, Reply, { ticketId: ticket.id, body: "Any news?" });
+    const replied = await mutate(client, Reply, { ticketId: ticket.id, body: REPLY });
     const reply = present(replied.addTicketMessage, "message");
     console.log(`replied: message ${reply.id}`);
     await watch.waitFor(
@@ -91,6 +109,15 @@ async function walkThrough({ client }: Session, admin: Session | undefined): Pro
       EVENT_TIMEOUT_MS,
     );
     console.log("the reply came back over the socket");
+
+    const found = await searchTickets({ client }, "customer", REPLY_SEARCH);
+    if (!found.includes(ticket.id)) {
+      throw new Error(
+        `the customer's search "${REPLY_SEARCH}" does not find ticket ${ticket.id}, ` +
+          `whose reply says "${REPLY_WORD}"`,
+      );
+    }
+    console.log(`the customer's search "${REPLY_SEARCH}" finds the ticket by its reply`);
 
     if (admin) {
       await showQueue(admin);
@@ -107,10 +134,17 @@ async function walkThrough({ client }: Session, admin: Session | undefined): Pro
       );
       console.log("the customer saw the status change live");
 
+      const noteId = await internalNote(admin, { client }, ticket.id);
+      // The note's event comes before the triage's, which the customer waits for: had the
+      // socket delivered the note, it would have by then.
       await triage(admin, { client }, ticket.id, watch);
       if (leakedTags) {
         throw new Error(`the customer saw a tag over the socket: ${describe(leakedTags)}`);
       }
+      if (deliveredMessages.has(noteId)) {
+        throw new Error(`the customer saw the internal note ${noteId} over the socket`);
+      }
+      console.log("the customer's socket never delivered the internal note");
     }
   } finally {
     watch.stop();
@@ -164,6 +198,62 @@ async function triage(
     throw new Error(`the customer saw a tag event in the timeline: ${tagEvent.kind}`);
   }
   console.log("the customer sees no tag");
+}
+
+/**
+ * The admin writes an internal note with a distinctive word; the customer searches for that
+ * word and must find nothing (customers search the subject and the public messages only),
+ * while the admin's same search finds the ticket. Answers the note's id.
+ */
+async function internalNote(
+  admin: Session,
+  { client }: Pick<Session, "client">,
+  ticketId: string,
+): Promise<string> {
+  const written = await mutate(admin.client, AddInternalNote, { ticketId, body: NOTE });
+  const note = present(written.addTicketMessage, "message");
+  if (!note.internal) {
+    throw new Error(`the admin's note ${note.id} is not internal`);
+  }
+  console.log(`admin wrote an internal note: message ${note.id} "${note.body}"`);
+
+  const customerFound = await searchTickets({ client }, "customer", NOTE_SEARCH);
+  if (customerFound.length > 0) {
+    throw new Error(
+      `the customer's search "${NOTE_SEARCH}" finds ${customerFound.join(", ")}: ` +
+        "it reads internal notes",
+    );
+  }
+  console.log(`the customer's search "${NOTE_SEARCH}" finds nothing: it never reads a note`);
+
+  const adminFound = await searchTickets(admin, "admin", NOTE_SEARCH);
+  if (!adminFound.includes(ticketId)) {
+    throw new Error(`the admin's search "${NOTE_SEARCH}" does not find ticket ${ticketId}`);
+  }
+  console.log(`the admin's search "${NOTE_SEARCH}" finds the ticket by its internal note`);
+  return note.id;
+}
+
+/**
+ * The viewer's tickets that `search` finds, newest first, the first `SEARCH_SIZE` of them:
+ * one line with their `totalCount` and ids. Answers their ids.
+ */
+async function searchTickets(
+  { client }: Pick<Session, "client">,
+  who: string,
+  search: string,
+): Promise<string[]> {
+  const variables = { search, first: SEARCH_SIZE };
+  const connection = (await query(client, SearchTickets, variables)).ticketsConnection;
+  const { nodes, totalCount } = present(connection, "ticket connection");
+  const ids = nodes.map((ticket) => ticket.id);
+  console.log(
+    `${who} searches "${search}" (totalCount ${totalCount}): ${ids.join(", ") || "none"}`,
+  );
+  if (ids.length === 0 && totalCount > 0) {
+    throw new Error(`the search "${search}" says totalCount ${totalCount} but shows no ticket`);
+  }
+  return ids;
 }
 
 /** Whether an event tells of tags, which a customer must never see. */

@@ -61,6 +61,21 @@ export const OpenQueue = graphql(`
   }
 `);
 
+// The viewer's tickets that a full-text search finds, newest first: every word, stemmed, in
+// the subject or a message the viewer may see (a customer's search never reads an internal
+// note).
+export const SearchTickets = graphql(`
+  query SearchTickets($search: String!, $first: Int!) {
+    ticketsConnection(search: $search, first: $first) {
+      nodes {
+        id
+        subject
+      }
+      totalCount
+    }
+  }
+`);
+
 export const OpenTicket = graphql(`
   query OpenTicket($id: ID!) {
     ticket(id: $id) {
@@ -107,6 +122,17 @@ export const Reply = graphql(`
     addTicketMessage(ticketId: $ticketId, body: $body) {
       id
       body
+    }
+  }
+`);
+
+// Admins only: a note on the ticket that customers never see, nor find by searching.
+export const AddInternalNote = graphql(`
+  mutation AddInternalNote($ticketId: ID!, $body: String!) {
+    addTicketMessage(ticketId: $ticketId, body: $body, internal: true) {
+      id
+      body
+      internal
     }
   }
 `);
