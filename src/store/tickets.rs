@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use entity::prelude::{Ticket, TicketMessage, TicketPriority, TicketStatus, TicketTag};
 use entity::{ticket, ticket_message, ticket_tag};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, IntoCondition, Order};
+use sea_orm::sea_query::{Expr, IntoCondition, Order};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel,
@@ -56,17 +56,15 @@ impl TicketFilter<'_> {
             }
             AssigneeFilter::Nobody => query = query.filter(ticket::Column::AssigneeId.is_null()),
         }
-        if !self.tags.is_empty() {
-            // Tickets holding every tag: one row per tag they hold among those asked for.
+        // Tickets holding every tag: among those tagged with each one in turn. (A count of
+        // the tags each ticket holds among those asked for, grouped by ticket, says the
+        // same, but the database can only guess how many groups pass: at 1,000,000
+        // tickets it guessed 257 of 55,000 and looked each up by id: 478 ms, not 79.)
+        for tag in self.tags {
             let tagged = TicketTag::find()
                 .select_only()
                 .column(ticket_tag::Column::TicketId)
-                .filter(ticket_tag::Column::Tag.is_in(self.tags.iter().cloned()))
-                .group_by(ticket_tag::Column::TicketId)
-                .having(
-                    Expr::expr(Func::count(Expr::col(ticket_tag::Column::Tag)))
-                        .eq(i64::try_from(self.tags.len()).unwrap_or(i64::MAX)),
-                )
+                .filter(ticket_tag::Column::Tag.eq(tag.as_str()))
                 .into_query();
             query = query.filter(ticket::Column::Id.in_subquery(tagged));
         }
@@ -177,9 +175,19 @@ pub async fn list_window(
 }
 
 /// The rows strictly past `position` in `order` (before it when `backward`): the first
-/// key that differs decides, compared in its own direction.
+/// key that differs decides, compared in its own direction. The first key's bound is
+/// also said on its own (implied by the rest, so it changes no answer): an index read in
+/// the list's order starts at the position from it, where the alternatives alone only
+/// filter every row from the list's start, and a far page would cost more than the first.
 fn beyond(order: ListOrder, position: &Position, backward: bool) -> Condition {
     let keys = sort_keys(order);
+    let (first, first_direction) = &keys[0];
+    let first_value = key_value(*first, position);
+    let start = if matches!(first_direction, Order::Asc) != backward {
+        first.gte(first_value)
+    } else {
+        first.lte(first_value)
+    };
     let mut any = Condition::any();
     for (index, (column, direction)) in keys.iter().enumerate() {
         let mut all = Condition::all();
@@ -195,7 +203,7 @@ fn beyond(order: ListOrder, position: &Position, backward: bool) -> Condition {
         });
         any = any.add(all);
     }
-    any
+    Condition::all().add(start).add(any)
 }
 
 fn key_value(column: ticket::Column, position: &Position) -> sea_orm::Value {

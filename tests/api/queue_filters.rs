@@ -177,6 +177,8 @@ fn admin_queries() -> Vec<Value> {
         json!({ "unassigned": false, "priority": "HIGH" }),
         json!({ "tags": ["billing"] }),
         json!({ "tags": ["BILLING", " vip"], "status": "IN_PROGRESS" }),
+        // The same tag twice once normalized: asked for once.
+        json!({ "tags": ["vip", "VIP ", "billing"] }),
         json!({ "tags": ["refund"], "assigneeId": "agent-2", "priority": "LOW" }),
     ]
 }
