@@ -3,10 +3,10 @@
 
 use entity::prelude::{TicketCount, TicketStatus};
 use entity::ticket_count;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict, SelectStatement};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
 };
 
 use super::TicketFilter;
@@ -14,31 +14,43 @@ use super::TicketFilter;
 /// The owner that stands for all owners.
 const ALL_OWNERS: &str = "";
 
-/// How many tickets match the filter: from the counts kept per owner and status when it
-/// narrows by nothing else, otherwise counted.
+/// How many tickets match the filter.
 pub async fn count_tickets(
     db: &DatabaseConnection,
     filter: TicketFilter<'_>,
 ) -> Result<u64, DbErr> {
+    let statement = db
+        .get_database_backend()
+        .build(&total_query(db.get_database_backend(), filter));
+    let total: Option<i64> = match db.query_one_raw(statement).await? {
+        Some(row) => row.try_get("", TOTAL)?,
+        None => None,
+    };
+    Ok(total.map_or(0, |total| u64::try_from(total).unwrap_or(0)))
+}
+
+/// The column [`total_query`] answers in.
+pub(super) const TOTAL: &str = "total";
+
+/// One row, one column (`total`): how many tickets match the filter, from the counts kept
+/// per owner and status when it narrows by nothing else, otherwise counted.
+pub(super) fn total_query(backend: DbBackend, filter: TicketFilter<'_>) -> SelectStatement {
     if !filter.counted_by_owner_and_status() {
-        let total = filter.select(db.get_database_backend()).count(db).await?;
-        return Ok(total);
+        return filter
+            .select(backend)
+            .select_only()
+            .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), TOTAL)
+            .into_query();
     }
     // PostgreSQL sums BIGINT into NUMERIC: cast back so both databases answer an i64.
-    let total: Option<i64> = TicketCount::find()
+    TicketCount::find()
         .select_only()
-        .column_as(
-            Expr::cust("CAST(COALESCE(SUM(count), 0) AS BIGINT)"),
-            "total",
-        )
+        .column_as(Expr::cust("CAST(COALESCE(SUM(count), 0) AS BIGINT)"), TOTAL)
         .filter(ticket_count::Column::UserId.eq(filter.owner.unwrap_or(ALL_OWNERS)))
         .apply_if(filter.status, |query, status| {
             query.filter(ticket_count::Column::Status.eq(status))
         })
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(total.map_or(0, |total| u64::try_from(total).unwrap_or(0)))
+        .into_query()
 }
 
 /// Adds each delta to `owner`'s count and to the count of all owners. Rows are locked

@@ -1,11 +1,12 @@
 use chrono::{DateTime, Utc};
 use entity::prelude::{Ticket, TicketMessage, TicketPriority, TicketStatus, TicketTag};
 use entity::{ticket, ticket_message, ticket_tag};
-use sea_orm::sea_query::{Expr, IntoCondition, Order};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, IntoCondition, Order, Query};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel,
-    JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult,
+    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
+    Select,
 };
 use uuid::Uuid;
 
@@ -120,25 +121,65 @@ fn ordered(mut query: Select<Ticket>, order: ListOrder, reversed: bool) -> Selec
     query
 }
 
-/// One page of tickets and the count of all that match, read side by side.
+/// One page of tickets and the count of all that match, in one statement: the count's one
+/// row LEFT JOIN the page, so that a page past the last still answers the total.
 pub async fn list_tickets(
     db: &DatabaseConnection,
     filter: TicketFilter<'_>,
     order: ListOrder,
     page: PageRequest,
 ) -> Result<(Vec<ticket::Model>, u64), DbErr> {
-    let mut page_query = filter.select(db.get_database_backend());
-    if order == ListOrder::Relevance
-        && let Some(search) = filter.search
-    {
-        let rank = search::relevance(db.get_database_backend(), search, filter.visibility);
-        page_query = page_query.order_by(rank, Order::Asc);
+    let backend = db.get_database_backend();
+    let mut page_query = filter.select(backend);
+    let ranked = match (order, filter.search) {
+        (ListOrder::Relevance, Some(search)) => {
+            let rank = search::relevance(backend, search, filter.visibility);
+            page_query = page_query.column_as(rank, RANK);
+            true
+        }
+        _ => false,
+    };
+    if ranked {
+        page_query = page_query.order_by(Expr::col(Alias::new(RANK)), Order::Asc);
     }
     let page_query = ordered(page_query, order, false)
         .offset(page.offset())
-        .limit(page.limit());
-    tokio::try_join!(page_query.all(db), counts::count_tickets(db, filter))
+        .limit(page.limit())
+        .into_query();
+    let (counted, listed) = (Alias::new("counted"), Alias::new("page"));
+    let mut statement = Query::select();
+    statement
+        .column((counted.clone(), Alias::new(counts::TOTAL)))
+        .column((listed.clone(), Asterisk))
+        .from_subquery(counts::total_query(backend, filter), counted)
+        .join_subquery(
+            JoinType::LeftJoin,
+            page_query,
+            listed.clone(),
+            Expr::val(1).eq(1),
+        );
+    // A derived table keeps no order: the page's order is said again outside it.
+    if ranked {
+        statement.order_by((listed.clone(), Alias::new(RANK)), Order::Asc);
+    }
+    for (column, direction) in sort_keys(order) {
+        statement.order_by((listed.clone(), *column), direction.clone());
+    }
+    let rows = db.query_all_raw(backend.build(&statement)).await?;
+    let mut total = 0;
+    let mut tickets = Vec::with_capacity(rows.len());
+    for row in rows {
+        let counted: Option<i64> = row.try_get("", counts::TOTAL)?;
+        total = counted.map_or(0, |total| u64::try_from(total).unwrap_or(0));
+        if let Some(ticket) = ticket::Model::from_query_result_optional(&row, "")? {
+            tickets.push(ticket);
+        }
+    }
+    Ok((tickets, total))
 }
+
+/// The column a search's rank is read in, for `RELEVANCE`.
+const RANK: &str = "search_rank";
 
 /// Which way a window of a list reads from its cursor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
