@@ -3,7 +3,7 @@
 //! failed precondition). Each mutation records its events (`store::record_events`) as
 //! the last write of its transaction, so the timeline holds exactly what committed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::prelude::TicketStatus;
@@ -255,7 +255,12 @@ async fn patch_ticket(
     let ticket = store::lock_ticket(&txn, id)
         .await?
         .ok_or_else(AppError::ticket_not_found)?;
-    let tags = store::tags_of(&txn, id).await?;
+    // A patch that names no tag (a status change, say) changes none: no read for it.
+    let tags = if patch.touches_tags() {
+        store::tags_of(&txn, id).await?
+    } else {
+        BTreeSet::new()
+    };
     let at = now();
     let patched = patch.apply(&ticket, &tags, at)?;
     let events = patch_events(&ticket, viewer, &patched, at);

@@ -138,6 +138,11 @@ impl TicketPatch {
         })
     }
 
+    /// Whether it adds or removes tags: only then are the ticket's tags worth reading.
+    pub fn touches_tags(&self) -> bool {
+        !self.add_tags.is_empty() || !self.remove_tags.is_empty()
+    }
+
     /// `updateTicketStatus`: a patch of the status alone.
     pub fn status_only(status: TicketStatus) -> Self {
         Self {

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::helpers::{lock_ticket, spawn_app_with};
+use crate::socket::{PROTOCOLS, over_socket};
 
 #[tokio::test]
 async fn mutations_past_the_burst_are_rate_limited_with_a_retry_hint() {
@@ -200,4 +201,25 @@ async fn a_bulk_update_of_too_many_ids_is_told_so_rather_than_to_retry() {
         .await;
 
     reply.expect_bad_input("ids");
+}
+
+#[tokio::test]
+async fn a_bulk_update_over_the_socket_costs_what_it_costs_over_http() {
+    let app = spawn_app_with(|config| {
+        config.http.mutation_rate_limit.burst = 1;
+        config.http.mutation_rate_limit.per_second = 0.01;
+    })
+    .await;
+    let ids = serde_json::to_string(&unknown_ids(11)).expect("json");
+    let mutation =
+        format!("mutation {{ updateTickets(ids: {ids}, input: {{ priority: LOW }}) {{ id }} }}");
+
+    for protocol in PROTOCOLS {
+        let answer = over_socket(&app, protocol, &app.admin("root"), &mutation).await;
+
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+            "{protocol}: {answer}"
+        );
+    }
 }
