@@ -1,6 +1,7 @@
 -- wrk script for the supportdesk benchmark. Settings come from the environment:
 --   TOKEN, BODY      one request, repeated: POST BODY to the URL with TOKEN (GraphQL);
 --                    without BODY, GET the URL with TOKEN (the baseline).
+--   TOKEN, BODIES    POST the bodies of the file BODIES (one JSON body a line) in turn.
 --   MIX_*            W6: a cycle of ten requests, three each of W2, W3 and W4, then one
 --                    createTicket: MIX_W2_TOKEN/MIX_W2_BODY, MIX_W3_…, MIX_W4_…, MIX_W5_….
 -- `done` prints one line the runner parses: RESULT rps=… p50_ms=… p99_ms=… requests=… errors=…
@@ -33,6 +34,15 @@ if setting("MIX_W2_BODY") then
   request = function()
     position = position % #cycle + 1
     return cycle[position]
+  end
+elseif setting("BODIES") then
+  local bodies = {}
+  for line in io.lines(os.getenv("BODIES")) do
+    table.insert(bodies, post(os.getenv("TOKEN"), line))
+  end
+  request = function()
+    position = position % #bodies + 1
+    return bodies[position]
   end
 elseif setting("BODY") then
   wrk.method = "POST"

@@ -10,6 +10,7 @@ mod connection;
 mod connections;
 mod cors;
 mod create_ticket;
+mod document_cache;
 mod faults;
 mod graphiql;
 mod helpers;

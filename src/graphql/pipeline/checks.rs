@@ -14,11 +14,13 @@ use std::time::Duration;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextRequest,
-    NextSubscribe,
+    NextSubscribe, NextValidation,
 };
 use async_graphql::parser::types::OperationType;
 use async_graphql::registry::Registry;
-use async_graphql::{Data, ErrorExtensions, Request, Response, ServerError, ServerResult};
+use async_graphql::{
+    Data, ErrorExtensions, Request, Response, ServerError, ServerResult, ValidationResult,
+};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use tokio::time::Instant;
@@ -26,7 +28,7 @@ use tokio::time::Instant;
 use super::answer::{completed, shaped};
 use super::document_cache::DocumentCache;
 use super::rate_limit::MutationRateLimiter;
-use super::request::{Introspection, Operation, apply, prepare_document};
+use super::request::{Introspection, Operation, PreparedDocument, apply, prepare_document};
 use super::root_fields::{NonNullRoots, RootFieldCost};
 use super::selected::OperationWatch;
 use crate::budget::{Deadline, MessageBudget, run_until};
@@ -113,6 +115,9 @@ impl Checks {
         })?;
         let operation = apply(request, &prepared, &self.limits)?;
         request.data.insert(prepared.non_null_roots(registry));
+        if prepared.validation_is_fixed() {
+            request.data.insert(ValidatedOnce(Arc::clone(&prepared)));
+        }
         let rate_cost = match operation.kind {
             OperationType::Mutation => {
                 prepared.mutation_cost(&request.variables, self.root_field_cost)
@@ -162,6 +167,26 @@ impl Extension for PipelineExtension {
         next.run(ctx, request).await
     }
 
+    /// async-graphql validates every request, though the same document validates the same
+    /// way each time when it declares no variables: such a document is validated once, and
+    /// its result reused by the requests that send it again (only a passed validation is
+    /// kept, so a refused document is refused each time, by the same rules).
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let Some(ValidatedOnce(prepared)) = ctx.data_opt::<ValidatedOnce>() else {
+            return next.run(ctx).await;
+        };
+        if let Some(result) = prepared.validated() {
+            return Ok(result);
+        }
+        let result = next.run(ctx).await?;
+        prepared.remember_validation(result);
+        Ok(result)
+    }
+
     /// Every answer leaves shaped the same, over whichever transport.
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         shaped(next.run(ctx).await)
@@ -205,6 +230,9 @@ impl Extension for PipelineExtension {
         completed(response, ctx.data_opt::<NonNullRoots>())
     }
 }
+
+/// The prepared document of a request whose validation is fixed, for `validation`.
+struct ValidatedOnce(Arc<PreparedDocument>);
 
 /// Marks a subscription: `execute` runs once per event it delivers.
 struct EventDeliveries;

@@ -2,6 +2,7 @@
 //! very document that was measured handed to the executor.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use async_graphql::parser::Positioned;
 use async_graphql::parser::types::{
@@ -9,7 +10,7 @@ use async_graphql::parser::types::{
     Selection, SelectionSet,
 };
 use async_graphql::registry::Registry;
-use async_graphql::{Name, Request, Value as ConstValue, Variables};
+use async_graphql::{Name, Request, ValidationResult, Value as ConstValue, Variables};
 use async_graphql_value::Value;
 
 use super::limits;
@@ -33,13 +34,37 @@ pub enum Introspection {
 
 /// A document checked, cut down to the operation it selects, and measured: the same for
 /// every request that sends the same text and operation name, whatever its variables.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct PreparedDocument {
     pub document: ExecutableDocument,
     pub operation: Operation,
+    /// async-graphql's validation of it, once passed, when nothing of it can vary between
+    /// requests (see [`PreparedDocument::validation_is_fixed`]).
+    validated: OnceLock<ValidationResult>,
 }
 
 impl PreparedDocument {
+    /// Whether async-graphql's validation answers the same for every request that sends
+    /// this document: it reads the schema, the document and the variables' values (in
+    /// arguments' types and in the cost of lists), so it does when the operation declares
+    /// no variable.
+    pub fn validation_is_fixed(&self) -> bool {
+        the_operation(&self.document.operations)
+            .is_some_and(|operation| operation.variable_definitions.is_empty())
+    }
+
+    /// The validation a request with this document passed before, if one did.
+    pub fn validated(&self) -> Option<ValidationResult> {
+        self.validated.get().copied()
+    }
+
+    /// Keeps the validation a request with this document passed, when it is fixed.
+    pub fn remember_validation(&self, result: ValidationResult) {
+        if self.validation_is_fixed() {
+            let _ = self.validated.set(result);
+        }
+    }
+
     /// What the operation costs against the mutation rate limit with these variables.
     pub fn mutation_cost(&self, variables: &Variables, cost_of: RootFieldCost) -> u64 {
         the_operation(&self.document.operations).map_or(0, |operation| {
@@ -93,6 +118,7 @@ pub fn prepare_document(
     Ok(PreparedDocument {
         document,
         operation,
+        validated: OnceLock::new(),
     })
 }
 
