@@ -286,6 +286,18 @@ async fn a_mutation_refused_by_the_rate_limit_runs_when_retried_after_the_bucket
 }
 
 #[tokio::test]
+async fn a_mutation_refused_by_validation_releases_its_key() {
+    let app = spawn_app().await;
+    let body = json!({ "query": "mutation { createTicket(input: { subject: \"s\", message: \"m\" }) { nope } }" })
+        .to_string();
+
+    let answer = send(&app, Some(&app.customer("alice")), Some(b"typo"), &body).await;
+
+    assert_eq!(answer.code().as_deref(), Some("GRAPHQL_VALIDATION_FAILED"));
+    assert_eq!(kept_keys(&app).await, 0);
+}
+
+#[tokio::test]
 async fn a_replay_spends_nothing_of_the_rate_limit() {
     let app = spawn_app_with(|config| {
         config.http.mutation_rate_limit.burst = 1;
