@@ -71,6 +71,18 @@ pub enum Refusal {
     /// An operation past the socket's or its user's cap on running operations.
     #[error("{0}")]
     TooManySubscriptions(String),
+    /// An `Idempotency-Key` header that is malformed, sent twice, or on a batch.
+    #[error("{0}")]
+    BadIdempotencyKey(&'static str),
+    /// The user's key was first sent with another request body.
+    #[error(
+        "This Idempotency-Key was first used with a different request body: retry with the \
+         same body, or send a new key for a new request"
+    )]
+    IdempotencyKeyMismatch,
+    /// The first request with the user's key has not been answered yet.
+    #[error("A request with this Idempotency-Key is still running; retry shortly")]
+    IdempotencyKeyInUse,
     /// The server failed to prepare the request: a bug, logged.
     #[error("Internal server error")]
     Internal(&'static str),
@@ -88,7 +100,10 @@ impl Refusal {
             | Self::UnsupportedMediaType
             | Self::CrossSiteRequest
             | Self::Malformed(_)
-            | Self::BadPersistedQuery(_) => "BAD_REQUEST",
+            | Self::BadPersistedQuery(_)
+            | Self::BadIdempotencyKey(_) => "BAD_REQUEST",
+            Self::IdempotencyKeyMismatch => "IDEMPOTENCY_KEY_MISMATCH",
+            Self::IdempotencyKeyInUse => "IDEMPOTENCY_KEY_IN_USE",
             Self::BatchTooLarge { .. } | Self::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             Self::ParseFailed(_) => "GRAPHQL_PARSE_FAILED",
             Self::ValidationFailed(_) => "GRAPHQL_VALIDATION_FAILED",
@@ -114,6 +129,9 @@ impl Refusal {
             Self::BodyTooLarge { .. } => "body_size",
             Self::CrossSiteRequest => "csrf",
             Self::Malformed(_) | Self::BadPersistedQuery(_) => "malformed",
+            Self::BadIdempotencyKey(_) => "idempotency_key",
+            Self::IdempotencyKeyMismatch => "idempotency_key_mismatch",
+            Self::IdempotencyKeyInUse => "idempotency_key_in_use",
             Self::BatchTooLarge { .. }
             | Self::QueryTooComplex(_)
             | Self::VariablesTooDeep { .. } => "limit",

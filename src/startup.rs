@@ -72,6 +72,8 @@ pub struct Application {
     event_listener: Option<JoinHandle<()>>,
     /// Reads the new events once for all the subscribers of this instance.
     event_reader: JoinHandle<()>,
+    /// Removes expired `Idempotency-Key` answers from time to time.
+    key_sweeper: JoinHandle<()>,
 }
 
 impl Application {
@@ -99,6 +101,7 @@ impl Application {
                 .listen_to_postgres(config.database.url.clone())
         });
         let event_reader = state.notifier().read_for_subscribers(db.clone());
+        let key_sweeper = state.sweep_expired_idempotency_keys();
         Ok(Self {
             connection_limits,
             listener,
@@ -108,6 +111,7 @@ impl Application {
             state,
             event_listener,
             event_reader,
+            key_sweeper,
             db,
             migrations,
             shutdown_grace: config.shutdown_grace,
@@ -171,6 +175,7 @@ impl Application {
             event_listener.abort();
         }
         self.event_reader.abort();
+        self.key_sweeper.abort();
         if let Some(metrics) = metrics {
             metrics.abort();
             // Awaited, so that the port is closed once the server says it stopped.

@@ -1,9 +1,11 @@
 //! SeaORM entities of supportdesk's database: tickets, the messages on them, their
-//! staff-only tags, and their timeline of events.
+//! staff-only tags, and their timeline of events; the secrets the fleet shares and the
+//! answers kept for `Idempotency-Key` retries.
 //!
 //! This crate holds the storage model only; GraphQL and HTTP live in the server crate.
 
 pub mod enums;
+pub mod idempotency_key;
 pub mod prelude;
 pub mod server_key;
 pub mod ticket;

@@ -15,6 +15,7 @@ mod m20261204_000005_add_triage;
 mod m20261204_000006_add_queue_indexes;
 mod m20261204_000007_create_server_keys;
 mod m20261204_000008_add_search;
+mod m20261204_000009_create_idempotency_keys;
 
 pub use event_ids::historical_event_id;
 pub use m20261204_000008_add_search::search_rebuild;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_add_queue_indexes::Migration),
             Box::new(m20261204_000007_create_server_keys::Migration),
             Box::new(m20261204_000008_add_search::Migration),
+            Box::new(m20261204_000009_create_idempotency_keys::Migration),
         ]
     }
 }

@@ -11,8 +11,10 @@ use reqwest::Url;
 
 use crate::auth::{AuthConfig, AuthConfigError, AuthSettings};
 
+mod idempotency;
 mod limits;
 
+pub use idempotency::{ABANDONED_CLAIM_MARGIN, IdempotencyOptions, IdempotencySettings};
 pub use limits::{ConnectionLimits, QueryLimits, RateLimit, SocketLimits};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://supportdesk.db?mode=rwc";
@@ -228,6 +230,8 @@ pub struct HttpSettings {
     /// Mutations a user regains per second.
     #[arg(long, env = "MUTATION_RATE_LIMIT_PER_SECOND", default_value_t = RateLimit::DEFAULT.per_second)]
     pub mutation_rate_limit_per_second: f64,
+    #[command(flatten)]
+    pub idempotency: IdempotencySettings,
 }
 
 /// The checked form of [`HttpSettings`].
@@ -242,6 +246,7 @@ pub struct HttpOptions {
     pub connection_limits: ConnectionLimits,
     pub max_requests_in_flight: usize,
     pub socket_limits: SocketLimits,
+    pub idempotency: IdempotencyOptions,
 }
 
 impl HttpOptions {
@@ -258,6 +263,7 @@ impl HttpOptions {
         },
         max_requests_in_flight: 256,
         socket_limits: SocketLimits::DEFAULT,
+        idempotency: IdempotencyOptions::DEFAULT,
     };
 }
 
@@ -276,16 +282,15 @@ impl TryFrom<HttpSettings> for HttpOptions {
             settings.max_connections,
             1..=MAX_CONNECTIONS,
         )?;
+        let request_timeout =
+            fractional_seconds("REQUEST_TIMEOUT_SECONDS", settings.request_timeout_seconds)?;
         Ok(Self {
             max_body_bytes: within(
                 "MAX_BODY_BYTES",
                 settings.max_body_bytes,
                 MIN_BODY_BYTES..=MAX_BODY_BYTES,
             )?,
-            request_timeout: fractional_seconds(
-                "REQUEST_TIMEOUT_SECONDS",
-                settings.request_timeout_seconds,
-            )?,
+            request_timeout,
             cors_origins: cors_origins(&settings.cors_origins)?,
             introspection: settings.graphql_introspection,
             query_limits: QueryLimits {
@@ -387,6 +392,7 @@ impl TryFrom<HttpSettings> for HttpOptions {
                     settings.ws_keepalive_seconds,
                 )?,
             },
+            idempotency: IdempotencyOptions::checked(&settings.idempotency, request_timeout)?,
         })
     }
 }
@@ -790,6 +796,31 @@ mod tests {
     }
 
     #[test]
+    fn an_idempotency_key_ttl_of_zero_or_over_thirty_days_is_refused() {
+        for hours in [0, 721] {
+            let mut settings = valid_settings();
+            settings.http.idempotency.idempotency_key_ttl_hours = hours;
+            assert!(
+                refusal(settings).contains("IDEMPOTENCY_KEY_TTL_HOURS"),
+                "{hours}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_idempotency_key_ttl_a_request_could_outlast_is_refused() {
+        let mut settings = valid_settings();
+        settings.http.request_timeout_seconds = 3_600.0;
+        settings.http.idempotency.idempotency_key_ttl_hours = 1;
+        let message = refusal(settings);
+        assert!(
+            message.starts_with("IDEMPOTENCY_KEY_TTL_HOURS:"),
+            "{message}"
+        );
+        assert!(message.contains("REQUEST_TIMEOUT_SECONDS"), "{message}");
+    }
+
+    #[test]
     fn a_batch_limit_of_zero_is_refused() {
         let mut settings = valid_settings();
         settings.http.graphql_max_batch = 0;
@@ -896,6 +927,7 @@ mod tests {
         "WS_KEEPALIVE_SECONDS",
         "MUTATION_RATE_LIMIT_BURST",
         "MUTATION_RATE_LIMIT_PER_SECOND",
+        "IDEMPOTENCY_KEY_TTL_HOURS",
     ];
 
     /// Values of every kind a setting may be given: text, numbers of any size and sign,

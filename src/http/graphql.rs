@@ -14,7 +14,8 @@ use tokio::time::Instant;
 
 use super::AppState;
 use super::auth::MaybeViewer;
-use super::graphql_response::{respond, response_json};
+use super::graphql_response::{HttpAnswer, respond, response_json};
+use super::idempotency::{IdempotencyKey, KEY_ON_A_BATCH, run_keyed};
 use super::media::{ResponseMedia, negotiate};
 use super::refusal::{refusal_of, refuse, status_of};
 use super::request_body::{check_content_type, parse_body, read_body};
@@ -22,6 +23,7 @@ use super::serve::ConnectionSlot;
 use super::socket;
 use crate::budget::{Deadline, MessageBudget};
 use crate::domain::Viewer;
+use crate::graphql::execution_started;
 use crate::graphql::pipeline::Transport;
 use crate::refusal::Refusal;
 
@@ -71,7 +73,9 @@ async fn query_over_get(
 }
 
 /// `POST /graphql` with a JSON body: one operation, or a batch as a JSON array. The
-/// whole request, body and every operation of a batch, shares one time budget.
+/// whole request, body and every operation of a batch, shares one time budget. A signed-in
+/// user's mutation with an `Idempotency-Key` runs once per key (`idempotency`); an
+/// anonymous one, which no mutation lets write, runs as if it had none.
 pub async fn execute_post(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -85,6 +89,10 @@ pub async fn execute_post(
     if let Err(refusal) = check_content_type(&headers) {
         return refuse(media, &refusal);
     }
+    let key = match IdempotencyKey::of(&headers) {
+        Ok(key) => key,
+        Err(refusal) => return refuse(media, &refusal),
+    };
     let body = read_body(&headers, body, state.http.max_body_bytes);
     let bytes = match tokio::time::timeout_at(deadline.0, body).await {
         Ok(Ok(bytes)) => bytes,
@@ -98,7 +106,15 @@ pub async fn execute_post(
     match batch {
         BatchRequest::Single(request) => {
             let request = request.data(Transport::HttpPost);
-            run_one(&state, media, request, viewer.as_ref(), deadline).await
+            match (key, viewer) {
+                (Some(key), Some(viewer)) => {
+                    run_keyed(&state, media, request, viewer, key, &bytes, deadline).await
+                }
+                (_, viewer) => run_one(&state, media, request, viewer.as_ref(), deadline).await,
+            }
+        }
+        BatchRequest::Batch(_) if key.is_some() => {
+            refuse(media, &Refusal::BadIdempotencyKey(KEY_ON_A_BATCH))
         }
         BatchRequest::Batch(requests) => {
             let mut responses = Vec::with_capacity(requests.len());
@@ -121,15 +137,28 @@ async fn run_one(
     viewer: Option<&Viewer>,
     deadline: Deadline,
 ) -> Response {
+    let (answer, _) = answer_one(state, media, request, viewer, deadline).await;
+    answer.into_response()
+}
+
+/// One operation's answer, and whether it reached execution (and so may have written).
+pub(super) async fn answer_one(
+    state: &AppState,
+    media: ResponseMedia,
+    request: async_graphql::Request,
+    viewer: Option<&Viewer>,
+    deadline: Deadline,
+) -> (HttpAnswer, bool) {
     let response = execute(state, request, viewer, deadline).await;
+    let executed = execution_started(&response);
     let mut headers = HeaderMap::new();
     if let Some(refusal) = refusal_of(&response) {
         refusal.add_headers(&mut headers);
     }
     let status = status_of(&response, media);
-    let mut http_response = respond(media, status, response_json(response));
-    http_response.headers_mut().extend(headers);
-    http_response
+    let mut answer = HttpAnswer::new(media, status, response_json(response));
+    answer.headers.extend(headers);
+    (answer, executed)
 }
 
 async fn execute(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use async_graphql::ErrorExtensions;
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -74,10 +74,31 @@ pub(super) fn error_json(error: &impl ErrorExtensions) -> Value {
 }
 
 pub(super) fn respond(media: ResponseMedia, status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(CONTENT_TYPE, HeaderValue::from_static(media.content_type()))],
-        body,
-    )
-        .into_response()
+    HttpAnswer::new(media, status, body).into_response()
+}
+
+/// An answer before it is written out: what `Idempotency-Key` keeps of one.
+pub(super) struct HttpAnswer {
+    pub status: StatusCode,
+    /// The content type, and any the answer's refusal adds.
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl HttpAnswer {
+    pub(super) fn new(media: ResponseMedia, status: StatusCode, body: String) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+impl IntoResponse for HttpAnswer {
+    fn into_response(self) -> Response {
+        (self.status, self.headers, self.body).into_response()
+    }
 }

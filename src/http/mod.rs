@@ -6,6 +6,7 @@ mod graphiql;
 mod graphql;
 mod graphql_response;
 mod health;
+mod idempotency;
 mod media;
 mod refusal;
 mod request_body;
@@ -173,6 +174,7 @@ fn cors_layer(origins: &[CorsOrigin]) -> CorsLayer {
             axum::http::header::CONTENT_TYPE,
             HeaderName::from_static("apollo-require-preflight"),
             HeaderName::from_static("x-apollo-operation-name"),
+            idempotency::IDEMPOTENCY_KEY,
         ])
-        .expose_headers([REQUEST_ID])
+        .expose_headers([REQUEST_ID, idempotency::IDEMPOTENT_REPLAYED])
 }

@@ -58,9 +58,12 @@ impl Refusal {
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::CrossSiteRequest | Self::Malformed(_) | Self::BatchTooLarge { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::CrossSiteRequest
+            | Self::Malformed(_)
+            | Self::BatchTooLarge { .. }
+            | Self::BadIdempotencyKey(_) => StatusCode::BAD_REQUEST,
+            Self::IdempotencyKeyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyKeyInUse => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Overloaded | Self::TooManySockets | Self::SchemaNotReady | Self::Timeout => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -85,7 +88,10 @@ impl Refusal {
             } => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
             }
-            Self::Overloaded | Self::TooManySockets | Self::SchemaNotReady => {
+            Self::Overloaded
+            | Self::TooManySockets
+            | Self::SchemaNotReady
+            | Self::IdempotencyKeyInUse => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}

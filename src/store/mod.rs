@@ -3,6 +3,7 @@
 pub mod bulk;
 mod counts;
 pub mod events;
+pub mod idempotency;
 mod messages;
 mod search;
 mod server_keys;

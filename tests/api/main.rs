@@ -16,6 +16,7 @@ mod graphiql;
 mod helpers;
 mod hostile;
 mod http;
+mod idempotency;
 mod identity_provider;
 mod list_tickets;
 mod live_ceilings;
