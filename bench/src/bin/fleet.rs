@@ -196,30 +196,46 @@ async fn retry() {
     let (url, token) = (setting("URL"), setting("WRITE_TOKEN"));
     let client = reqwest::Client::new();
     let failed = read_lines(&out_dir().join("failed.txt"));
+    let retries: Vec<_> = failed
+        .iter()
+        .map(|key| {
+            let (client, url, token, key) =
+                (client.clone(), url.clone(), token.clone(), key.clone());
+            tokio::spawn(async move { retry_until_answered(&client, &url, &token, &key).await })
+        })
+        .collect();
     let (mut ran, mut replayed, mut given_up) = (0, 0, 0);
-    for key in &failed {
-        let mut answered = false;
-        for _ in 0..40 {
-            match post(&client, &url, &token, write_body(key), Some(key)).await {
-                Outcome::Answered => ran += 1,
-                Outcome::Replayed => replayed += 1,
-                // The first attempt may still be running (409) or its instance gone.
-                Outcome::Failed(_) => {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    continue;
-                }
-            }
-            answered = true;
-            break;
-        }
-        if !answered {
-            given_up += 1;
+    for retry in retries {
+        match retry.await.expect("a retry ends") {
+            Outcome::Answered => ran += 1,
+            Outcome::Replayed => replayed += 1,
+            Outcome::Failed(_) => given_up += 1,
         }
     }
     println!(
         "RESULT retried={} ran={ran} replayed={replayed} given_up={given_up}",
         failed.len()
     );
+}
+
+/// Sends the write of `key` until it is answered. A first attempt cut off mid-run holds
+/// its key until it counts as abandoned (REQUEST_TIMEOUT_SECONDS + 30 s: 409 until then),
+/// so this tries for a minute.
+async fn retry_until_answered(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    key: &str,
+) -> Outcome {
+    let mut outcome = Outcome::Failed("never sent".into());
+    for _ in 0..240 {
+        outcome = post(client, url, token, write_body(key), Some(key)).await;
+        if !matches!(outcome, Outcome::Failed(_)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    outcome
 }
 
 async fn subscribe() {
