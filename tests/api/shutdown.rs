@@ -165,20 +165,35 @@ async fn not_ready_within(app: &TestApp, limit: Duration) -> Option<String> {
     None
 }
 
+/// Sends SIGTERM and waits until `/readyz` answers 503, as it must at once; its body.
+async fn start_draining(app: &TestApp, server: &ServerProcess) -> String {
+    server.signal("TERM");
+    not_ready_within(app, Duration::from_secs(1))
+        .await
+        .unwrap_or_else(|| panic!("/readyz still ready after SIGTERM:\n{}", server.log()))
+}
+
+/// Sends `signal` and asserts that the server refuses connections before `limit` has
+/// passed, and then exits 0.
+async fn assert_stops_accepting_within(server: &mut ServerProcess, signal: &str, limit: Duration) {
+    server.signal(signal);
+
+    assert!(
+        server.refuses_connections_within(limit).await,
+        "still accepting after SIG{signal}:\n{}",
+        server.log()
+    );
+    server.assert_exits_0_within(Duration::from_secs(10)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_sigterm_readyz_answers_503_at_once_while_graphql_still_answers_on_new_connections() {
     let (app, mut server) = spawn_server(&[LONG_DRAIN]).await;
     let alice = app.customer("alice");
 
-    server.signal("TERM");
+    let body = start_draining(&app, &server).await;
 
-    let body = not_ready_within(&app, Duration::from_secs(1)).await;
-    assert!(
-        body.as_deref()
-            .is_some_and(|body| body.contains("draining")),
-        "{body:?}\n{}",
-        server.log()
-    );
+    assert!(body.contains("draining"), "{body}");
     let response = new_connection()
         .post(format!("{}/graphql", app.address))
         .bearer_auth(&alice.token)
@@ -197,14 +212,7 @@ async fn during_the_drain_open_sockets_are_served_and_stay_open() {
     let (app, mut server) = spawn_server(&[LONG_DRAIN]).await;
     let mut socket = Socket::signed_in(&app, Some(&app.customer("alice").token)).await;
 
-    server.signal("TERM");
-    assert!(
-        not_ready_within(&app, Duration::from_secs(1))
-            .await
-            .is_some(),
-        "{}",
-        server.log()
-    );
+    start_draining(&app, &server).await;
 
     socket.subscribe("1", "{ me { id } }", json!({})).await;
     assert_eq!(socket.next_payload("1").await["data"]["me"]["id"], "alice");
@@ -218,49 +226,22 @@ async fn during_the_drain_open_sockets_are_served_and_stay_open() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_sigterm_during_the_drain_cuts_it_short() {
     let (app, mut server) = spawn_server(&[LONG_DRAIN]).await;
-    server.signal("TERM");
-    assert!(
-        not_ready_within(&app, Duration::from_secs(1))
-            .await
-            .is_some(),
-        "{}",
-        server.log()
-    );
+    start_draining(&app, &server).await;
 
-    server.signal("TERM");
-
-    server.assert_exits_0_within(Duration::from_secs(10)).await;
+    assert_stops_accepting_within(&mut server, "TERM", Duration::from_secs(3)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_sigint_it_stops_accepting_at_once_without_draining() {
     let (_app, mut server) = spawn_server(&[LONG_DRAIN]).await;
 
-    server.signal("INT");
-
-    assert!(
-        server
-            .refuses_connections_within(Duration::from_secs(3))
-            .await,
-        "still accepting after SIGINT:\n{}",
-        server.log()
-    );
-    server.assert_exits_0_within(Duration::from_secs(10)).await;
+    assert_stops_accepting_within(&mut server, "INT", Duration::from_secs(3)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_no_drain_sigterm_stops_accepting_at_once() {
     let (_app, mut server) = spawn_server(&[("SHUTDOWN_DRAIN_SECONDS", "0")]).await;
 
-    server.signal("TERM");
-
     // Sooner than the default drain (3 s) would allow.
-    assert!(
-        server
-            .refuses_connections_within(Duration::from_secs(2))
-            .await,
-        "still accepting after SIGTERM:\n{}",
-        server.log()
-    );
-    server.assert_exits_0_within(Duration::from_secs(10)).await;
+    assert_stops_accepting_within(&mut server, "TERM", Duration::from_secs(2)).await;
 }
