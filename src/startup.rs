@@ -9,6 +9,7 @@ use axum::Router;
 use futures_util::FutureExt;
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::task::JoinHandle;
 
 use crate::auth::{TokenError, Verifier};
@@ -65,6 +66,7 @@ pub struct Application {
     db: DatabaseConnection,
     migrations: JoinHandle<()>,
     shutdown_grace: Duration,
+    shutdown_drain: Duration,
     connection_limits: ConnectionLimits,
     /// Kept to close the WebSockets on shutdown: they outlive their HTTP connection.
     state: AppState,
@@ -115,6 +117,7 @@ impl Application {
             db,
             migrations,
             shutdown_grace: config.shutdown_grace,
+            shutdown_drain: config.shutdown_drain,
         })
     }
 
@@ -128,9 +131,13 @@ impl Application {
         self.metrics.as_ref().map(|(_, address)| address.port())
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    /// Serves until SIGINT, or until the drain that SIGTERM starts is over; then
+    /// finishes the requests in flight.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
-        self.run_until(shutdown_signal()).await
+        // Listening from now on: a signal that comes before the first poll is not lost.
+        let signals = Signals::listen();
+        let stop = drain_then_stop(signals, self.shutdown_drain, self.state.clone());
+        self.run_until(stop).await
     }
 
     /// Serves until `shutdown` completes. Then it stops accepting connections, lets the
@@ -211,25 +218,74 @@ async fn bind_metrics(address: SocketAddr) -> Result<(TcpListener, SocketAddr), 
     Ok((listener, bound))
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
+/// The signals that stop the server, each heard as many times as it comes.
+struct Signals {
+    interrupt: Option<Signal>,
+    terminate: Option<Signal>,
+}
+
+/// Which signal came.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// SIGINT: Ctrl-C at a terminal, where no balancer waits.
+    Interrupt,
+    /// SIGTERM: what orchestrators and `kill` send.
+    Terminate,
+}
+
+impl Signals {
+    fn listen() -> Self {
+        let listen = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(signal) => Some(signal),
             Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+                tracing::warn!(%error, "cannot listen for {name}");
+                None
+            }
+        };
+        Self {
+            interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+            terminate: listen(SignalKind::terminate(), "SIGTERM"),
+        }
+    }
+
+    /// The next SIGINT or SIGTERM; never, for one that cannot be listened for.
+    async fn next(&mut self) -> Stop {
+        async fn heard(signal: &mut Option<Signal>) {
+            match signal {
+                Some(signal) => {
+                    // `None` only once the runtime is gone.
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
             }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {},
-        () = terminate => {},
+        tokio::select! {
+            () = heard(&mut self.interrupt) => Stop::Interrupt,
+            () = heard(&mut self.terminate) => Stop::Terminate,
+        }
+    }
+}
+
+/// Resolves when the server is to stop accepting connections. SIGINT stops it at once:
+/// at a terminal nobody wants to wait, and no balancer is following. SIGTERM first
+/// drains: `/readyz` answers 503 while everything else is served as before (new
+/// connections accepted, sockets kept), for `drain`, so that a load balancer checking
+/// it takes the instance out before it refuses anything. Another SIGTERM or SIGINT
+/// during the drain cuts it short, as a second Ctrl-C or `kill` is meant to.
+async fn drain_then_stop(mut signals: Signals, drain: Duration, state: AppState) {
+    let first = signals.next().await;
+    if first == Stop::Terminate && !drain.is_zero() {
+        state.start_draining();
+        tracing::info!(
+            drain_seconds = drain.as_secs_f64(),
+            "draining: /readyz answers 503, serving on until the balancer has taken this instance out"
+        );
+        tokio::select! {
+            () = tokio::time::sleep(drain) => {}
+            signal = signals.next() => {
+                tracing::info!(?signal, "a second signal: the drain is cut short");
+            }
+        }
     }
     tracing::info!("shutting down: no new connections, finishing the requests in flight");
 }

@@ -13,9 +13,11 @@ use crate::auth::{AuthConfig, AuthConfigError, AuthSettings};
 
 mod idempotency;
 mod limits;
+mod trusted_proxies;
 
 pub use idempotency::{ABANDONED_CLAIM_MARGIN, IdempotencyOptions, IdempotencySettings};
 pub use limits::{ConnectionLimits, QueryLimits, RateLimit, SocketLimits};
+pub use trusted_proxies::TrustedProxies;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://supportdesk.db?mode=rwc";
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
@@ -23,6 +25,13 @@ pub const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 10;
 pub const DEFAULT_DATABASE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_DATABASE_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// A little more than `deploy/haproxy.cfg` takes to mark an instance down: two failed
+/// checks (`fall 2`) one second apart (`inter 1s`). A test holds the two together.
+pub const DEFAULT_SHUTDOWN_DRAIN: Duration = Duration::from_secs(3);
+/// Ten minutes covers a balancer that checks once a minute and a DNS name whose TTL is
+/// five; a longer drain is a typo that would hold every deploy (and outlast the stop
+/// timeout of systemd, 90 s, or Kubernetes, 30 s, which then kill the process).
+const MAX_SHUTDOWN_DRAIN_SECONDS: u64 = 600;
 
 /// The longest any duration setting may be. Nothing here needs longer, and the bound
 /// keeps the arithmetic later done on these durations (deadlines, `Instant` sums) far
@@ -127,6 +136,14 @@ pub struct ServerSettings {
         default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs()
     )]
     pub shutdown_grace_seconds: u64,
+    /// Seconds the server keeps serving after SIGTERM while `/readyz` answers 503, so
+    /// that a load balancer takes it out first; 0 for none. SIGINT does not drain.
+    #[arg(
+        long,
+        env = "SHUTDOWN_DRAIN_SECONDS",
+        default_value_t = DEFAULT_SHUTDOWN_DRAIN.as_secs()
+    )]
+    pub shutdown_drain_seconds: u64,
     /// Address and port the HTTP server listens on.
     #[arg(long, env = "LISTEN_ADDR", default_value = DEFAULT_LISTEN_ADDR)]
     pub listen_addr: SocketAddr,
@@ -152,6 +169,10 @@ pub struct HttpSettings {
     /// Origins allowed to call the API from a browser, comma-separated; none by default.
     #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// Load balancers whose `X-Forwarded-For` is believed, comma-separated IP addresses
+    /// or CIDR networks; none by default.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
     /// Whether the schema can be introspected; `false` also turns off field suggestions.
     #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphql_introspection: bool,
@@ -240,6 +261,8 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub cors_origins: Vec<CorsOrigin>,
+    /// Whose `X-Forwarded-For` names the client in the log.
+    pub trusted_proxies: TrustedProxies,
     pub introspection: bool,
     pub query_limits: QueryLimits,
     pub mutation_rate_limit: RateLimit,
@@ -254,6 +277,7 @@ impl HttpOptions {
         max_body_bytes: 1024 * 1024,
         request_timeout: Duration::from_secs(10),
         cors_origins: Vec::new(),
+        trusted_proxies: TrustedProxies::NONE,
         introspection: true,
         query_limits: QueryLimits::DEFAULT,
         mutation_rate_limit: RateLimit::DEFAULT,
@@ -292,6 +316,7 @@ impl TryFrom<HttpSettings> for HttpOptions {
             )?,
             request_timeout,
             cors_origins: cors_origins(&settings.cors_origins)?,
+            trusted_proxies: TrustedProxies::parse(&settings.trusted_proxies)?,
             introspection: settings.graphql_introspection,
             query_limits: QueryLimits {
                 max_depth: positive("GRAPHQL_MAX_DEPTH", settings.graphql_max_depth)?,
@@ -539,6 +564,8 @@ pub struct Config {
     pub http: HttpOptions,
     /// How long requests in flight may run on after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// How long the server keeps serving after SIGTERM, not ready, before it stops.
+    pub shutdown_drain: Duration,
 }
 
 /// How to reach the database and how long to wait for it.
@@ -605,6 +632,12 @@ impl Config {
         let database: DatabaseConfig = settings.database.try_into()?;
         let http = settings.http.try_into()?;
         let shutdown_grace = seconds("SHUTDOWN_GRACE_SECONDS", settings.shutdown_grace_seconds, 0)?;
+        let shutdown_drain = within(
+            "SHUTDOWN_DRAIN_SECONDS",
+            settings.shutdown_drain_seconds,
+            0..=MAX_SHUTDOWN_DRAIN_SECONDS,
+        )
+        .map(Duration::from_secs)?;
         let metrics_addr = settings
             .metrics_addr
             .map(|address| apart_from("METRICS_ADDR", address, settings.listen_addr))
@@ -616,6 +649,7 @@ impl Config {
             metrics_addr,
             http,
             shutdown_grace,
+            shutdown_drain,
         })
     }
 }
@@ -650,6 +684,7 @@ mod tests {
                 database_statement_timeout_seconds: DEFAULT_DATABASE_STATEMENT_TIMEOUT.as_secs(),
             },
             shutdown_grace_seconds: DEFAULT_SHUTDOWN_GRACE.as_secs(),
+            shutdown_drain_seconds: DEFAULT_SHUTDOWN_DRAIN.as_secs(),
             listen_addr: "0.0.0.0:8080".parse().expect("socket address"),
             metrics_addr: None,
             auth: AuthSettings {
@@ -720,6 +755,80 @@ mod tests {
         let mut settings = valid_settings();
         settings.shutdown_grace_seconds = u64::MAX;
         assert!(refusal(settings).contains("SHUTDOWN_GRACE_SECONDS"));
+    }
+
+    #[test]
+    fn a_drain_over_ten_minutes_is_refused_and_none_is_accepted() {
+        let mut settings = valid_settings();
+        settings.shutdown_drain_seconds = 601;
+        assert!(refusal(settings).contains("SHUTDOWN_DRAIN_SECONDS"));
+        let mut settings = valid_settings();
+        settings.shutdown_drain_seconds = 0;
+        let config = Config::from_settings(settings).expect("accepted");
+        assert_eq!(config.shutdown_drain, Duration::ZERO);
+    }
+
+    #[test]
+    fn a_trusted_proxy_that_is_not_an_address_is_refused() {
+        let mut settings = valid_settings();
+        settings.http.trusted_proxies = vec!["10.0.0.0/8".into(), "proxy.internal".into()];
+        assert!(refusal(settings).starts_with("TRUSTED_PROXIES:"));
+    }
+
+    /// A duration as HAProxy writes it: milliseconds unless suffixed.
+    fn haproxy_duration(text: &str) -> Duration {
+        let number = |digits: &str| digits.parse::<u64>().expect("a whole number");
+        if let Some(millis) = text.strip_suffix("ms") {
+            Duration::from_millis(number(millis))
+        } else if let Some(seconds) = text.strip_suffix('s') {
+            Duration::from_secs(number(seconds))
+        } else if let Some(minutes) = text.strip_suffix('m') {
+            Duration::from_secs(60 * number(minutes))
+        } else {
+            Duration::from_millis(number(text))
+        }
+    }
+
+    /// The word after `key` on the first line of `deploy/haproxy.cfg` that starts with
+    /// `line_start`.
+    fn haproxy_setting(line_start: &str, key: &str) -> String {
+        let config = include_str!("../../deploy/haproxy.cfg");
+        let line = config
+            .lines()
+            .map(str::trim)
+            .find(|line| {
+                line.strip_prefix(line_start)
+                    .is_some_and(|rest| rest.starts_with(char::is_whitespace))
+            })
+            .unwrap_or_else(|| panic!("no `{line_start}` line"));
+        let mut words = line.split_whitespace();
+        words.find(|word| *word == key);
+        words
+            .next()
+            .unwrap_or_else(|| panic!("no `{key}` on `{line}`"))
+            .to_owned()
+    }
+
+    /// The balancer takes an instance out after `fall` failed checks `inter` apart: the
+    /// default drain must outlast that (or a deploy sends requests to a closed port), by
+    /// less than one more check (or every deploy waits for nothing).
+    #[test]
+    fn the_default_drain_is_a_little_more_than_the_balancers_checks_take() {
+        let inter = haproxy_duration(&haproxy_setting("default-server", "inter"));
+        let fall: u32 = haproxy_setting("default-server", "fall")
+            .parse()
+            .expect("a count");
+        let taken_out_within = inter * fall;
+        assert!(DEFAULT_SHUTDOWN_DRAIN > taken_out_within);
+        assert!(DEFAULT_SHUTDOWN_DRAIN <= taken_out_within + inter);
+    }
+
+    /// The balancer waits longer for an answer than the server takes to give one, so a
+    /// slow request gets the server's `TIMEOUT`, not the balancer's 504.
+    #[test]
+    fn the_balancers_server_timeout_outlasts_the_default_request_timeout() {
+        let timeout = haproxy_duration(&haproxy_setting("timeout server", "server"));
+        assert!(timeout > HttpOptions::DEFAULT.request_timeout);
     }
 
     #[test]
@@ -889,6 +998,7 @@ mod tests {
         "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
         "DATABASE_STATEMENT_TIMEOUT_SECONDS",
         "SHUTDOWN_GRACE_SECONDS",
+        "SHUTDOWN_DRAIN_SECONDS",
         "LISTEN_ADDR",
         "METRICS_ADDR",
         "JWT_SECRET",
@@ -906,6 +1016,7 @@ mod tests {
         "MAX_BODY_BYTES",
         "REQUEST_TIMEOUT_SECONDS",
         "CORS_ORIGINS",
+        "TRUSTED_PROXIES",
         "GRAPHQL_INTROSPECTION",
         "GRAPHQL_MAX_DEPTH",
         "GRAPHQL_MAX_COMPLEXITY",

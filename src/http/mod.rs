@@ -2,6 +2,7 @@
 //! every request passes (request id and log line, CORS).
 
 mod auth;
+mod client_address;
 mod graphiql;
 mod graphql;
 mod graphql_response;
@@ -16,6 +17,7 @@ pub mod serve;
 mod socket;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -57,6 +59,8 @@ pub struct AppState {
     notifier: Arc<EventNotifier>,
     /// Raised on shutdown: open sockets are closed, so clients reconnect elsewhere.
     stopping: Arc<watch::Sender<bool>>,
+    /// Raised at SIGTERM: `/readyz` answers 503 so the balancer stops sending requests.
+    draining: Arc<AtomicBool>,
     verifier: Arc<Verifier>,
     db: DatabaseConnection,
     db_schema: SchemaState,
@@ -83,6 +87,7 @@ impl AppState {
             open,
             sockets: Arc::new(socket::OpenSockets::new(&http.socket_limits)),
             stopping: Arc::new(watch::Sender::new(false)),
+            draining: Arc::new(AtomicBool::new(false)),
             verifier: Arc::new(verifier),
             db,
             db_schema,
@@ -106,6 +111,15 @@ impl AppState {
     pub fn close_sockets(&self) {
         self.stopping.send_replace(true);
     }
+
+    /// From now on `/readyz` answers 503; everything else is served as before.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -126,6 +140,9 @@ pub fn router(state: AppState) -> Router {
         .load_shed()
         .concurrency_limit(state.http.max_requests_in_flight);
     let schema_ready = middleware::from_fn_with_state(state.clone(), refuse_until_schema_current);
+    let proxies = Arc::new(state.http.trusted_proxies.clone());
+    let client_address =
+        MapRequestLayer::new(move |request| client_address::with_client_address(&proxies, request));
     Router::new()
         // The last layer runs first: a server that cannot serve yet takes no permit.
         .route(
@@ -142,6 +159,8 @@ pub fn router(state: AppState) -> Router {
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
+        // Before the span is made: it names the client.
+        .layer(client_address)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         // A client's id is used only when it is short and plain; else the layer above
         // makes a new one.

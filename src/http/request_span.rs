@@ -1,9 +1,10 @@
 //! The span of each HTTP request: the context of its log lines and, when traces are
 //! exported, the OpenTelemetry server span (`POST /graphql`).
 //!
-//! It holds the request id, method and path (and for traces the route and status):
-//! never headers (tokens), query strings or bodies (message text). The id is plain
-//! already (see `request_id`); the method and path are escaped when they are not.
+//! It holds the request id, method, path and the client's address (and for traces the
+//! route and status): never headers (tokens), query strings or bodies (message text).
+//! The id is plain already (see `request_id`), the address is parsed; the method and
+//! path are escaped when they are not.
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use tracing::field::Empty;
 use tracing::{Level, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+use super::client_address::ClientAddress;
 use crate::telemetry::Escaped;
 
 pub fn request_span<B>(request: &Request<B>) -> Span {
@@ -29,9 +31,21 @@ pub fn request_span<B>(request: &Request<B>) -> Span {
         id = %request_id,
         http.request.method = %Escaped(request.method()),
         url.path = %Escaped(request.uri().path()),
+        client.address = Empty,
+        network.peer.address = Empty,
         otel.name = Empty,
         otel.kind = Empty,
     );
+    if let Some(address) = request.extensions().get::<ClientAddress>() {
+        span.record("client.address", tracing::field::display(address.client));
+        // The proxy it came through, when the client is not the peer.
+        if address.peer != address.client {
+            span.record(
+                "network.peer.address",
+                tracing::field::display(address.peer),
+            );
+        }
+    }
     if crate::telemetry::traces_exported() {
         make_server_span(&span, request);
     }

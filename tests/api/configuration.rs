@@ -70,6 +70,21 @@ fn a_cors_wildcard_exits_with_code_2_naming_cors_origins() {
 }
 
 #[test]
+fn a_trusted_proxy_that_is_not_an_address_or_a_network_exits_with_code_2_naming_it() {
+    let output = run(
+        &["serve"],
+        &[
+            ("DATABASE_URL", POSTGRES_URL),
+            ("JWT_SECRET", SECRET),
+            ("TRUSTED_PROXIES", "10.0.0.0/8,balancer.internal"),
+        ],
+    );
+
+    assert_refused_naming(&output, "TRUSTED_PROXIES");
+    assert_printed(&output, "balancer.internal");
+}
+
+#[test]
 fn a_short_jwt_secret_exits_with_code_2_without_showing_it() {
     let output = run(
         &["serve"],

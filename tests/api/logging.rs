@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::Reply;
+use crate::helpers::{Reply, TestApp};
 use crate::server_process::{ServerProcess, spawn_server};
 
 /// Lets the log reader thread catch up with the server.
@@ -120,4 +120,66 @@ async fn text_logs_written_to_a_pipe_hold_no_colour_codes() {
     let log = server.log();
     assert!(log.contains("supportdesk is listening address="), "{log}");
     assert!(!log.contains('\x1b'), "{log}");
+}
+
+/// The fields of the request span of the request `reply` answered, from the JSON log
+/// line that says it was answered.
+async fn request_span_of(reply: &Reply, server: &ServerProcess) -> Value {
+    let log = log_naming(reply, server).await;
+    let request_id = reply.headers["x-request-id"].to_str().expect("ascii");
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|entry| {
+            entry["span"]["id"] == request_id && entry["message"] == "finished processing request"
+        })
+        .map(|entry| entry["span"].clone())
+        .unwrap_or_else(|| panic!("no line answering {request_id}:\n{log}"))
+}
+
+/// A query sent straight from this test (over 127.0.0.1) with `X-Forwarded-For` lines.
+async fn forwarded_for(app: &TestApp, lines: &[&str]) -> Reply {
+    let mut headers = vec![("content-type", "application/json")];
+    headers.extend(lines.iter().map(|line| ("x-forwarded-for", *line)));
+    app.post_raw(&headers, json!({ "query": "{ __typename }" }).to_string())
+        .await
+        .expect_ok()
+}
+
+#[tokio::test]
+async fn a_forged_x_forwarded_for_from_an_untrusted_peer_is_not_believed() {
+    let (app, server) = spawn_server(&[("LOG_FORMAT", "json")]).await;
+
+    let reply = forwarded_for(&app, &["203.0.113.7"]).await;
+
+    let span = request_span_of(&reply, &server).await;
+    assert_eq!(span["client.address"], "127.0.0.1", "{span:#}");
+    assert!(!server.log().contains("203.0.113.7"));
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_client_it_forwarded_for_is_logged_with_the_proxy() {
+    let (app, server) =
+        spawn_server(&[("LOG_FORMAT", "json"), ("TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+
+    let reply = forwarded_for(&app, &["203.0.113.7"]).await;
+
+    let span = request_span_of(&reply, &server).await;
+    assert_eq!(span["client.address"], "203.0.113.7", "{span:#}");
+    assert_eq!(span["network.peer.address"], "127.0.0.1", "{span:#}");
+}
+
+#[tokio::test]
+async fn of_a_forwarded_chain_the_right_most_address_no_trusted_proxy_has_is_logged() {
+    let (app, server) = spawn_server(&[
+        ("LOG_FORMAT", "json"),
+        ("TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.0/8"),
+    ])
+    .await;
+
+    // What the client forged, the client as the edge proxy saw it, that proxy as the
+    // next one saw it; the last line is HAProxy's, as `option forwardfor` adds it.
+    let reply = forwarded_for(&app, &["198.51.100.1, 203.0.113.7", "10.1.2.3"]).await;
+
+    let span = request_span_of(&reply, &server).await;
+    assert_eq!(span["client.address"], "203.0.113.7", "{span:#}");
 }

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use supportdesk::auth::AuthConfig;
-use supportdesk::config::{Config, DEFAULT_SHUTDOWN_GRACE, DatabaseConfig, HttpOptions};
+use supportdesk::config::{
+    Config, DEFAULT_SHUTDOWN_DRAIN, DEFAULT_SHUTDOWN_GRACE, DatabaseConfig, HttpOptions,
+};
 use supportdesk::db::SchemaState;
 use supportdesk::http::AppState;
 use supportdesk::startup::Application;
@@ -123,6 +125,7 @@ pub fn test_config(database: &TestDatabase, jwt_secret: &str) -> Config {
         auth: AuthConfig::hs256(jwt_secret.to_owned()),
         http: HttpOptions::default(),
         shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        shutdown_drain: DEFAULT_SHUTDOWN_DRAIN,
     }
 }
 
