@@ -6,6 +6,8 @@ export JWT_SECRET=supportdesk-bench-secret-not-for-production
 # way, so that W5 and W6 measure writes, not the limiter.
 export RUST_LOG=warn
 export MUTATION_RATE_LIMIT_BURST=1000000
+# A benchmark stops its servers with SIGTERM: no balancer waits for them to drain.
+export SHUTDOWN_DRAIN_SECONDS=0
 
 say() { echo "== $*" >&2; }
 
