@@ -12,8 +12,10 @@ use reqwest::Url;
 use crate::auth::{AuthConfig, AuthConfigError, AuthSettings};
 
 mod limits;
+mod shared_rate_limit;
 
 pub use limits::{ConnectionLimits, QueryLimits, RateLimit, SocketLimits};
+pub use shared_rate_limit::{SharedRateLimit, SharedRateLimitSettings};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://supportdesk.db?mode=rwc";
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
@@ -228,6 +230,8 @@ pub struct HttpSettings {
     /// Mutations a user regains per second.
     #[arg(long, env = "MUTATION_RATE_LIMIT_PER_SECOND", default_value_t = RateLimit::DEFAULT.per_second)]
     pub mutation_rate_limit_per_second: f64,
+    #[command(flatten)]
+    pub shared_rate_limit: SharedRateLimitSettings,
 }
 
 /// The checked form of [`HttpSettings`].
@@ -239,6 +243,8 @@ pub struct HttpOptions {
     pub introspection: bool,
     pub query_limits: QueryLimits,
     pub mutation_rate_limit: RateLimit,
+    /// Where the mutation buckets are shared with the fleet; `None`: in this instance only.
+    pub shared_rate_limit: Option<SharedRateLimit>,
     pub connection_limits: ConnectionLimits,
     pub max_requests_in_flight: usize,
     pub socket_limits: SocketLimits,
@@ -252,6 +258,7 @@ impl HttpOptions {
         introspection: true,
         query_limits: QueryLimits::DEFAULT,
         mutation_rate_limit: RateLimit::DEFAULT,
+        shared_rate_limit: None,
         connection_limits: ConnectionLimits {
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
@@ -331,6 +338,7 @@ impl TryFrom<HttpSettings> for HttpOptions {
                 )?,
                 per_second: rate_per_second(settings.mutation_rate_limit_per_second)?,
             },
+            shared_rate_limit: settings.shared_rate_limit.try_into()?,
             connection_limits: ConnectionLimits {
                 max_connections,
                 header_read_timeout: fractional_seconds(
@@ -896,6 +904,9 @@ mod tests {
         "WS_KEEPALIVE_SECONDS",
         "MUTATION_RATE_LIMIT_BURST",
         "MUTATION_RATE_LIMIT_PER_SECOND",
+        "RATE_LIMIT_REDIS_URL",
+        "RATE_LIMIT_REDIS_KEY_PREFIX",
+        "RATE_LIMIT_REDIS_TIMEOUT_MS",
     ];
 
     /// Values of every kind a setting may be given: text, numbers of any size and sign,
