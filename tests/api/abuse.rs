@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use crate::helpers::{BucketStore, lock_ticket, on_both_stores, spawn_app_with};
+use crate::helpers::{
+    BucketStore, assert_rate_limited, lock_ticket, on_both_stores, spawn_app_with,
+};
 use crate::socket::{PROTOCOLS, over_socket};
 
 on_both_stores! {
@@ -15,16 +17,8 @@ async fn mutations_past_the_burst_are_rate_limited_with_a_retry_hint(store: Buck
 
     let limited = app.open_ticket_reply(&alice, "s").await;
 
-    assert_eq!(limited.status, 429);
-    assert_eq!(limited.error_code().as_deref(), Some("RATE_LIMITED"));
-    let retry_after = limited.errors()[0]["extensions"]["retryAfter"]
-        .as_u64()
-        .expect("a hint");
-    assert!((1..=10).contains(&retry_after), "{retry_after}");
-    assert_eq!(
-        limited.headers["retry-after"],
-        retry_after.to_string().as_str()
-    );
+    let retry_after = assert_rate_limited(&limited);
+    assert!(retry_after <= 10, "{retry_after}");
     assert_eq!(app.ticket_total().await, 2);
     store.assert_holds_bucket_of(&alice).await;
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use supportdesk::config::{Config, RateLimit, SharedRateLimit};
 
-use super::User;
+use super::{Reply, User};
 
 pub const REDIS_ADDRESS: &str = "127.0.0.1:6379";
 
@@ -50,6 +50,22 @@ impl BucketStore {
             assert!(exists, "no bucket at {key}");
         }
     }
+}
+
+/// A 429 `RATE_LIMITED` with a retry hint of at least a second, in the error and in the
+/// `Retry-After` header alike; the hint, for the caller to bound.
+pub fn assert_rate_limited(reply: &Reply) -> u64 {
+    assert_eq!(reply.status, 429, "{:#}", reply.body);
+    assert_eq!(reply.error_code().as_deref(), Some("RATE_LIMITED"));
+    let retry_after = reply.errors()[0]["extensions"]["retryAfter"]
+        .as_u64()
+        .expect("a retry hint");
+    assert!(retry_after >= 1, "{retry_after}");
+    assert_eq!(
+        reply.headers["retry-after"],
+        retry_after.to_string().as_str()
+    );
+    retry_after
 }
 
 /// Shared buckets in the Redis at `url` under a key prefix no other test uses, waiting up
