@@ -6,7 +6,7 @@
 //! Redis is the machine's (127.0.0.1:6379), never stopped: a test plays its outage with a
 //! proxy it cuts or stalls, or a listener that never answers.
 
-use std::process::Command;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -258,27 +258,36 @@ async fn a_redis_unreachable_at_start_is_logged_once_and_the_server_serves_on_it
     assert_eq!(log.matches(OUTAGE_STARTS).count(), 1, "{log}");
 }
 
-#[test]
-fn a_redis_url_that_does_not_parse_exits_with_code_2_without_showing_it() {
-    let output = Command::new(env!("CARGO_BIN_EXE_supportdesk"))
+#[tokio::test]
+async fn a_redis_url_that_does_not_parse_exits_with_code_2_without_showing_it() {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_supportdesk"))
         .arg("serve")
         .env_clear()
         .env("NO_COLOR", "1")
         .env("DATABASE_URL", "postgres://u@127.0.0.1:1/db")
         .env("JWT_SECRET", "a-secret-of-at-least-thirty-two-bytes")
+        .env("LISTEN_ADDR", format!("127.0.0.1:{}", free_port()))
         .env(
             "RATE_LIMIT_REDIS_URL",
             "redis://:hunter2secretpw@127.0.0.1:port",
         )
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
         .expect("the binary runs");
-
+    // A server that took the URL would serve until killed: a failure, not a hang.
+    let output = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("refused at start rather than served")
+        .expect("the child's output");
     let printed = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(output.status.code(), Some(2), "{printed}");
+    let status = output.status;
+    assert_eq!(status.code(), Some(2), "{printed}");
     assert!(printed.contains("RATE_LIMIT_REDIS_URL"), "{printed}");
     assert!(!printed.contains("hunter2secretpw"), "{printed}");
 }

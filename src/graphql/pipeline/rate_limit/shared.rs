@@ -127,8 +127,12 @@ impl SharedBuckets {
         let url = crate::db::redacted_url(&settings.url).into_owned();
         let client = match redis::Client::open(settings.url.as_str()) {
             Ok(client) => client,
-            Err(error) => {
-                tracing::error!(%error, redis = url, "not a Redis URL: the rate limit stays per instance");
+            // Its message may quote the URL, password included.
+            Err(_) => {
+                tracing::error!(
+                    redis = url,
+                    "not a Redis URL: the rate limit stays per instance"
+                );
                 return None;
             }
         };
