@@ -5,7 +5,7 @@
 //! metrics listener is built, and every server of the process records into it. Without
 //! one the `metrics` macros record nothing, at next to no cost.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -30,6 +30,8 @@ const WEBSOCKETS_OPEN: &str = "supportdesk_websockets_open";
 const SUBSCRIPTIONS_ACTIVE: &str = "supportdesk_subscriptions_active";
 const BUILD_INFO: &str = "supportdesk_build_info";
 const MESSAGES_READ: &str = "supportdesk_messages_read_total";
+const RATE_LIMIT_BACKEND: &str = "supportdesk_rate_limit_backend";
+const RATE_LIMIT_REDIS_FAILURES: &str = "supportdesk_rate_limit_redis_failures_total";
 
 /// Seconds: from an answer out of the document cache to past the default time budget
 /// (`REQUEST_TIMEOUT_SECONDS`, 10 s).
@@ -95,6 +97,14 @@ fn describe() {
     describe_gauge!(WEBSOCKETS_OPEN, "WebSockets open");
     describe_gauge!(SUBSCRIPTIONS_ACTIVE, "Subscriptions running");
     describe_gauge!(BUILD_INFO, "The running version, in its label");
+    describe_gauge!(
+        RATE_LIMIT_BACKEND,
+        "Where the mutation rate limit is decided now: 1 for the backend in its label (redis, shared by the fleet; memory, this instance's own), 0 for the other"
+    );
+    describe_counter!(
+        RATE_LIMIT_REDIS_FAILURES,
+        "Calls to the rate limit's Redis that failed (an error, a refused connection, no answer within RATE_LIMIT_REDIS_TIMEOUT_MS): a mutation's, decided by this instance's own bucket instead, or an attempt to reconnect"
+    );
 }
 
 /// One GraphQL operation, ended with `outcome`. `duration` is the time to its answer;
@@ -124,6 +134,29 @@ pub fn record_messages_read(read: u64) {
     counter!(MESSAGES_READ).increment(read);
 }
 
+/// A call to the rate limit's Redis that failed.
+pub fn record_rate_limit_redis_failure() {
+    if !enabled() {
+        return;
+    }
+    counter!(RATE_LIMIT_REDIS_FAILURES).increment(1);
+}
+
+/// Whether this server's mutation buckets are the ones in Redis right now, read at each
+/// scrape.
+#[derive(Debug, Default)]
+pub struct RateLimitBackend(AtomicBool);
+
+impl RateLimitBackend {
+    pub fn set_shared(&self, shared: bool) {
+        self.0.store(shared, Ordering::Relaxed);
+    }
+
+    pub fn is_shared(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// How many of something this server has open right now, read at each scrape.
 #[derive(Debug, Default)]
 pub struct Tally(AtomicUsize);
@@ -150,11 +183,12 @@ impl Drop for Held {
     }
 }
 
-/// What a server has open.
+/// What a server has open, and where it decides its rate limit.
 #[derive(Debug, Default)]
 pub struct Open {
     pub sockets: Arc<Tally>,
     pub subscriptions: Arc<Tally>,
+    pub rate_limit: Arc<RateLimitBackend>,
 }
 
 /// What a scrape reads the gauges from: this server's own pool and open things.
@@ -221,6 +255,9 @@ fn set_gauges(sources: &Sources) {
     gauge!(DB_POOL_CONNECTIONS, "state" => "idle").set(idle as f64);
     gauge!(WEBSOCKETS_OPEN).set(sources.open.sockets.count() as f64);
     gauge!(SUBSCRIPTIONS_ACTIVE).set(sources.open.subscriptions.count() as f64);
+    let shared = sources.open.rate_limit.is_shared();
+    gauge!(RATE_LIMIT_BACKEND, "backend" => "redis").set(f64::from(u8::from(shared)));
+    gauge!(RATE_LIMIT_BACKEND, "backend" => "memory").set(f64::from(u8::from(!shared)));
 }
 
 /// The pool's open connections and, of them, the idle ones.

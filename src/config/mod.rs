@@ -13,10 +13,12 @@ use crate::auth::{AuthConfig, AuthConfigError, AuthSettings};
 
 mod idempotency;
 mod limits;
+mod shared_rate_limit;
 mod trusted_proxies;
 
 pub use idempotency::{ABANDONED_CLAIM_MARGIN, IdempotencyOptions, IdempotencySettings};
 pub use limits::{ConnectionLimits, QueryLimits, RateLimit, SocketLimits};
+pub use shared_rate_limit::{SharedRateLimit, SharedRateLimitSettings};
 pub use trusted_proxies::TrustedProxies;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://supportdesk.db?mode=rwc";
@@ -253,6 +255,8 @@ pub struct HttpSettings {
     pub mutation_rate_limit_per_second: f64,
     #[command(flatten)]
     pub idempotency: IdempotencySettings,
+    #[command(flatten)]
+    pub shared_rate_limit: SharedRateLimitSettings,
 }
 
 /// The checked form of [`HttpSettings`].
@@ -266,6 +270,8 @@ pub struct HttpOptions {
     pub introspection: bool,
     pub query_limits: QueryLimits,
     pub mutation_rate_limit: RateLimit,
+    /// Where the mutation buckets are shared with the fleet; `None`: in this instance only.
+    pub shared_rate_limit: Option<SharedRateLimit>,
     pub connection_limits: ConnectionLimits,
     pub max_requests_in_flight: usize,
     pub socket_limits: SocketLimits,
@@ -281,6 +287,7 @@ impl HttpOptions {
         introspection: true,
         query_limits: QueryLimits::DEFAULT,
         mutation_rate_limit: RateLimit::DEFAULT,
+        shared_rate_limit: None,
         connection_limits: ConnectionLimits {
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
@@ -361,6 +368,7 @@ impl TryFrom<HttpSettings> for HttpOptions {
                 )?,
                 per_second: rate_per_second(settings.mutation_rate_limit_per_second)?,
             },
+            shared_rate_limit: settings.shared_rate_limit.try_into()?,
             connection_limits: ConnectionLimits {
                 max_connections,
                 header_read_timeout: fractional_seconds(
@@ -1039,6 +1047,9 @@ mod tests {
         "MUTATION_RATE_LIMIT_BURST",
         "MUTATION_RATE_LIMIT_PER_SECOND",
         "IDEMPOTENCY_KEY_TTL_HOURS",
+        "RATE_LIMIT_REDIS_URL",
+        "RATE_LIMIT_REDIS_KEY_PREFIX",
+        "RATE_LIMIT_REDIS_TIMEOUT_MS",
     ];
 
     /// Values of every kind a setting may be given: text, numbers of any size and sign,

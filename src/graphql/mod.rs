@@ -50,7 +50,11 @@ pub fn schema(
     let pipeline = RequestPipeline::new(
         limits,
         introspection,
-        MutationRateLimiter::new(options.mutation_rate_limit),
+        MutationRateLimiter::new(
+            options.mutation_rate_limit,
+            options.shared_rate_limit.as_ref(),
+            Arc::clone(&open.rate_limit),
+        ),
         schema::cost::root_field_rate_cost,
         options.socket_limits.subscription_messages_per_second,
         options.request_timeout,

@@ -1,43 +1,32 @@
-//! Per-user rate limits and the time budget of a request.
+//! Per-user rate limits and the time budget of a request. The rate limit's tests run
+//! against both stores of its buckets, this instance's memory and Redis.
 
 use serde_json::json;
 
-use crate::helpers::{lock_ticket, spawn_app_with};
+use crate::helpers::{
+    BucketStore, assert_rate_limited, lock_ticket, on_both_stores, spawn_app_with,
+};
 use crate::socket::{PROTOCOLS, over_socket};
 
-#[tokio::test]
-async fn mutations_past_the_burst_are_rate_limited_with_a_retry_hint() {
-    let app = spawn_app_with(|config| {
-        config.http.mutation_rate_limit.burst = 2;
-        config.http.mutation_rate_limit.per_second = 0.1;
-    })
-    .await;
+on_both_stores! {
+async fn mutations_past_the_burst_are_rate_limited_with_a_retry_hint(store: BucketStore) {
+    let app = spawn_app_with(store.limit(2, 0.1)).await;
     let alice = app.customer("alice");
     app.open_ticket_reply(&alice, "s").await.expect_ok();
     app.open_ticket_reply(&alice, "s").await.expect_ok();
 
     let limited = app.open_ticket_reply(&alice, "s").await;
 
-    assert_eq!(limited.status, 429);
-    assert_eq!(limited.error_code().as_deref(), Some("RATE_LIMITED"));
-    let retry_after = limited.errors()[0]["extensions"]["retryAfter"]
-        .as_u64()
-        .expect("a hint");
-    assert!((1..=10).contains(&retry_after), "{retry_after}");
-    assert_eq!(
-        limited.headers["retry-after"],
-        retry_after.to_string().as_str()
-    );
+    let retry_after = assert_rate_limited(&limited);
+    assert!(retry_after <= 10, "{retry_after}");
     assert_eq!(app.ticket_total().await, 2);
+    store.assert_holds_bucket_of(&alice).await;
+}
 }
 
-#[tokio::test]
-async fn the_rate_limit_counts_every_root_mutation_field() {
-    let app = spawn_app_with(|config| {
-        config.http.mutation_rate_limit.burst = 2;
-        config.http.mutation_rate_limit.per_second = 0.1;
-    })
-    .await;
+on_both_stores! {
+async fn the_rate_limit_counts_every_root_mutation_field(store: BucketStore) {
+    let app = spawn_app_with(store.limit(2, 0.1)).await;
 
     let reply = app
         .graphql(
@@ -54,14 +43,11 @@ async fn the_rate_limit_counts_every_root_mutation_field() {
     assert_eq!(reply.error_code().as_deref(), Some("RATE_LIMITED"));
     assert_eq!(app.ticket_total().await, 0);
 }
+}
 
-#[tokio::test]
-async fn the_rate_limit_is_per_user_and_spares_queries() {
-    let app = spawn_app_with(|config| {
-        config.http.mutation_rate_limit.burst = 1;
-        config.http.mutation_rate_limit.per_second = 0.1;
-    })
-    .await;
+on_both_stores! {
+async fn the_rate_limit_is_per_user_and_spares_queries(store: BucketStore) {
+    let app = spawn_app_with(store.limit(1, 0.1)).await;
     let (alice, bob) = (app.customer("alice"), app.customer("bob"));
     app.open_ticket_reply(&alice, "s").await.expect_ok();
 
@@ -76,6 +62,8 @@ async fn the_rate_limit_is_per_user_and_spares_queries() {
     app.graphql(&alice, "{ me { id } }", json!({}))
         .await
         .expect_ok();
+    store.assert_holds_bucket_of(&bob).await;
+}
 }
 
 #[tokio::test]
@@ -118,13 +106,9 @@ const BULK: &str = "mutation($ids: [ID!]!) {
     updateTickets(ids: $ids, input: { priority: HIGH }) { id error { code } }
 }";
 
-#[tokio::test]
-async fn a_bulk_update_counts_one_mutation_per_ten_ids() {
-    let app = spawn_app_with(|config| {
-        config.http.mutation_rate_limit.burst = 3;
-        config.http.mutation_rate_limit.per_second = 0.01;
-    })
-    .await;
+on_both_stores! {
+async fn a_bulk_update_counts_one_mutation_per_ten_ids(store: BucketStore) {
+    let app = spawn_app_with(store.limit(3, 0.01)).await;
     let root = app.admin("root");
 
     let thirty = app
@@ -137,15 +121,13 @@ async fn a_bulk_update_counts_one_mutation_per_ten_ids() {
     assert_eq!(thirty.errors(), Vec::<serde_json::Value>::new());
     assert_eq!(one_more.status, 429);
     assert_eq!(one_more.error_code().as_deref(), Some("RATE_LIMITED"));
+    store.assert_holds_bucket_of(&root).await;
+}
 }
 
-#[tokio::test]
-async fn a_bulk_update_past_the_burst_is_refused_before_it_runs() {
-    let app = spawn_app_with(|config| {
-        config.http.mutation_rate_limit.burst = 2;
-        config.http.mutation_rate_limit.per_second = 0.01;
-    })
-    .await;
+on_both_stores! {
+async fn a_bulk_update_past_the_burst_is_refused_before_it_runs(store: BucketStore) {
+    let app = spawn_app_with(store.limit(2, 0.01)).await;
     let root = app.admin("root");
     let ticket = app.open_ticket(&app.customer("alice"), "Printer").await;
     let mut ids = unknown_ids(20);
@@ -164,14 +146,11 @@ async fn a_bulk_update_past_the_burst_is_refused_before_it_runs() {
         .await;
     assert_eq!(shown.data("ticket")["priority"], "NORMAL");
 }
+}
 
-#[tokio::test]
-async fn bulk_ids_written_inline_or_spread_over_aliases_count_the_same() {
-    let app = spawn_app_with(|config| {
-        config.http.mutation_rate_limit.burst = 1;
-        config.http.mutation_rate_limit.per_second = 0.01;
-    })
-    .await;
+on_both_stores! {
+async fn bulk_ids_written_inline_or_spread_over_aliases_count_the_same(store: BucketStore) {
+    let app = spawn_app_with(store.limit(1, 0.01)).await;
     let ids = serde_json::to_string(&unknown_ids(11)).expect("json");
     let query = format!(
         "mutation {{ ...Bulk }} fragment Bulk on Mutation {{
@@ -182,6 +161,7 @@ async fn bulk_ids_written_inline_or_spread_over_aliases_count_the_same() {
     let refused = app.graphql(&app.admin("root"), &query, json!({})).await;
 
     assert_eq!(refused.error_code().as_deref(), Some("RATE_LIMITED"));
+}
 }
 
 #[tokio::test]
@@ -203,13 +183,9 @@ async fn a_bulk_update_of_too_many_ids_is_told_so_rather_than_to_retry() {
     reply.expect_bad_input("ids");
 }
 
-#[tokio::test]
-async fn a_bulk_update_over_the_socket_costs_what_it_costs_over_http() {
-    let app = spawn_app_with(|config| {
-        config.http.mutation_rate_limit.burst = 1;
-        config.http.mutation_rate_limit.per_second = 0.01;
-    })
-    .await;
+on_both_stores! {
+async fn a_bulk_update_over_the_socket_costs_what_it_costs_over_http(store: BucketStore) {
+    let app = spawn_app_with(store.limit(1, 0.01)).await;
     let ids = serde_json::to_string(&unknown_ids(11)).expect("json");
     let mutation =
         format!("mutation {{ updateTickets(ids: {ids}, input: {{ priority: LOW }}) {{ id }} }}");
@@ -222,4 +198,5 @@ async fn a_bulk_update_over_the_socket_costs_what_it_costs_over_http() {
             "{protocol}: {answer}"
         );
     }
+}
 }

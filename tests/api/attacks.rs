@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp, assert_too_complex, spawn_app, spawn_app_with};
+use crate::helpers::{
+    BucketStore, Reply, TestApp, assert_too_complex, on_both_stores, spawn_app, spawn_app_with,
+};
 use crate::server_process::spawn_server;
 
 /// Far longer than any of these requests takes once refused; on the code they were
@@ -64,18 +66,17 @@ async fn a_named_mutation_sent_without_an_operation_name_is_measured_and_writes_
     assert_eq!(app.ticket_total().await, 0);
 }
 
-#[tokio::test]
-async fn a_named_mutation_sent_without_an_operation_name_counts_against_the_rate_limit() {
-    let app = spawn_app_with(|config| {
-        config.http.mutation_rate_limit.burst = 2;
-        config.http.mutation_rate_limit.per_second = 0.1;
-    })
-    .await;
+on_both_stores! {
+async fn a_named_mutation_sent_without_an_operation_name_counts_against_the_rate_limit(
+    store: BucketStore,
+) {
+    let app = spawn_app_with(store.limit(2, 0.1)).await;
 
     let reply = create_tickets_named_m(&app, 3).await;
 
     assert_eq!(reply.status, 429, "{:#}", reply.body);
     assert_eq!(app.ticket_total().await, 0);
+}
 }
 
 #[tokio::test]
@@ -364,20 +365,15 @@ async fn the_operations_of_a_batch_share_one_message_budget() {
     );
 }
 
-#[tokio::test]
-async fn the_operations_of_a_batch_each_count_against_the_rate_limit() {
-    let app = spawn_app_with(|config| {
-        config.http.mutation_rate_limit.burst = 2;
-        config.http.mutation_rate_limit.per_second = 0.1;
-    })
-    .await;
+on_both_stores! {
+async fn the_operations_of_a_batch_each_count_against_the_rate_limit(store: BucketStore) {
+    let app = spawn_app_with(store.limit(2, 0.1)).await;
     let create = json!({
         "query": "mutation { createTicket(input: { subject: \"s\", message: \"m\" }) { id } }"
     });
+    let mallory = app.customer("mallory");
 
-    let reply = app
-        .post_batch(Some(&app.customer("mallory")), &vec![create; 3])
-        .await;
+    let reply = app.post_batch(Some(&mallory), &vec![create; 3]).await;
 
     let answers = reply.body.as_array().expect("a batch answer");
     assert_eq!(
@@ -385,6 +381,8 @@ async fn the_operations_of_a_batch_each_count_against_the_rate_limit() {
         "RATE_LIMITED"
     );
     assert_eq!(app.ticket_total().await, 2);
+    store.assert_holds_bucket_of(&mallory).await;
+}
 }
 
 #[tokio::test]

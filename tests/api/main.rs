@@ -35,6 +35,7 @@ mod schema;
 mod search;
 mod seed;
 mod server_process;
+mod shared_rate_limit;
 mod shutdown;
 mod socket;
 mod staff_only_tags;

@@ -1,10 +1,14 @@
-//! A TCP proxy between the server and its database, which a test cuts and restores to
-//! play a network failure or a database restart.
+//! A TCP proxy between the server and its database (or Redis), which a test cuts and
+//! restores to play a network failure or a restart, or stalls to play a peer that no
+//! longer answers.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream, lookup_host};
+use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 pub struct TcpProxy {
@@ -12,6 +16,8 @@ pub struct TcpProxy {
     upstream: SocketAddr,
     /// The tasks of the current period of service; `None` while cut.
     serving: Mutex<Option<Arc<Service>>>,
+    /// False while stalled: connections stay open, and nothing goes through them.
+    flowing: watch::Sender<bool>,
 }
 
 /// The accept loop and connections of one period of service. Once cut it stays cut, so
@@ -60,6 +66,7 @@ impl TcpProxy {
             address,
             upstream,
             serving: Mutex::new(None),
+            flowing: watch::Sender::new(true),
         }
     }
 
@@ -87,6 +94,12 @@ impl TcpProxy {
         }
     }
 
+    /// Keeps every connection open, and accepts new ones, but passes no byte either way:
+    /// a peer that hangs, or a network that drops packets without a word.
+    pub fn stall(&self) {
+        self.flowing.send_replace(false);
+    }
+
     /// Accepts connections again, on the same port.
     pub fn restore(&self) {
         let mut serving = lock(&self.serving);
@@ -102,11 +115,12 @@ impl TcpProxy {
             tasks: Mutex::new(Some(Vec::new())),
         });
         let upstream = self.upstream;
+        let flowing = self.flowing.subscribe();
         let accepting = tokio::spawn({
             let service = Arc::clone(&service);
             async move {
                 while let Ok((client, _)) = listener.accept().await {
-                    let connection = tokio::spawn(pipe(client, upstream));
+                    let connection = tokio::spawn(pipe(client, upstream, flowing.clone()));
                     service.track(connection.abort_handle());
                 }
             }
@@ -122,11 +136,37 @@ impl Drop for TcpProxy {
     }
 }
 
-/// Copies both ways until either side closes; aborting the task closes both sockets.
-async fn pipe(mut client: TcpStream, upstream: SocketAddr) {
-    if let Ok(mut server) = TcpStream::connect(upstream).await {
-        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+/// Copies both ways until both sides close; aborting the task closes both sockets.
+async fn pipe(client: TcpStream, upstream: SocketAddr, flowing: watch::Receiver<bool>) {
+    if let Ok(server) = TcpStream::connect(upstream).await {
+        let (client_reads, client_writes) = client.into_split();
+        let (server_reads, server_writes) = server.into_split();
+        tokio::join!(
+            relay(client_reads, server_writes, flowing.clone()),
+            relay(server_reads, client_writes, flowing),
+        );
     }
+}
+
+/// Copies what `from` sends to `to` while the proxy flows, and passes on its end.
+async fn relay(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut flowing: watch::Receiver<bool>,
+) {
+    let mut buffer = vec![0; 16 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        let passed = flowing.wait_for(|flowing| *flowing).await.is_ok()
+            && to.write_all(&buffer[..read]).await.is_ok();
+        if !passed {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

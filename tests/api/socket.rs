@@ -12,7 +12,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{TestApp, User, spawn_app, spawn_app_with, unix_now};
+use crate::helpers::{
+    BucketStore, TestApp, User, on_both_stores, spawn_app, spawn_app_with, unix_now,
+};
 
 /// Far longer than any answer takes; only a server that never answers reaches it.
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
@@ -394,13 +396,9 @@ async fn hidden_nesting_is_refused_over_the_socket_and_the_server_stays_up() {
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
 
-#[tokio::test]
-async fn mutations_over_the_socket_count_against_the_rate_limit() {
-    let app = spawn_app_with(|config| {
-        config.http.mutation_rate_limit.burst = 2;
-        config.http.mutation_rate_limit.per_second = 0.1;
-    })
-    .await;
+on_both_stores! {
+async fn mutations_over_the_socket_count_against_the_rate_limit(store: BucketStore) {
+    let app = spawn_app_with(store.limit(2, 0.1)).await;
     let mut socket = Socket::signed_in(&app, Some(&app.customer("alice").token)).await;
     let create = "createTicket(input: { subject: \"s\", message: \"m\" }) { id }";
 
@@ -414,6 +412,7 @@ async fn mutations_over_the_socket_count_against_the_rate_limit() {
 
     assert_eq!(refusal_code(&mut socket).await, "RATE_LIMITED");
     assert_eq!(app.ticket_total().await, 0);
+}
 }
 
 #[tokio::test]

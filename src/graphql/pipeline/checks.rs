@@ -147,7 +147,7 @@ impl Extension for PipelineExtension {
                 return Err(refusal(Refusal::MutationOverGet));
             }
             if let Some(viewer) = viewer_of(&request, ctx)
-                && let Err(wait) = checks.rate_limiter.take(&viewer.id, rate_cost)
+                && let Err(wait) = checks.rate_limiter.take(&viewer.id, rate_cost).await
             {
                 return Err(refusal(Refusal::RateLimited {
                     retry_after_seconds: wait.as_secs().saturating_add(1),

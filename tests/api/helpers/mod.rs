@@ -5,12 +5,14 @@
 
 mod app;
 mod database;
+mod rate_limits;
 mod replies;
 mod tokens;
 mod triage;
 
 pub use app::*;
 pub use database::*;
+pub use rate_limits::*;
 pub use replies::*;
 pub use tokens::*;
 pub use triage::*;
