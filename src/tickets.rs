@@ -343,7 +343,6 @@ pub async fn add_message(
         after.updated_at = at;
     }
     let status = after.status;
-    store::save_ticket(&txn, &ticket, after).await?;
     let message = store::insert_message(
         &txn,
         store::NewMessage {
@@ -356,7 +355,7 @@ pub async fn add_message(
         },
     )
     .await?;
-    store::index_message(&txn, ticket.id, &message.body, message.internal).await?;
+    store::save_ticket_with_message(&txn, &ticket, after, &message).await?;
     store::record_events(&txn, message_events(&ticket, viewer, &message, status)).await?;
     store::commit(txn).await?;
     Ok(message)

@@ -13,12 +13,12 @@ mod tickets;
 pub use counts::{count_tickets, rebuild_counts};
 pub use events::{Change, EventStream, NewEvent, event_model, record_events};
 pub use messages::{NewMessage, insert_message, messages_by_ids, messages_of_tickets};
-pub use search::{index_message, index_new_ticket, rebuild_search};
+pub use search::{index_new_ticket, rebuild_search};
 pub use server_keys::shared_secret;
 pub use tags::{change_tags, tags_of, tags_of_tickets};
 pub use tickets::{
     Direction, NewTicket, TicketFilter, find_ticket, find_ticket_with_messages, insert_ticket,
-    list_tickets, list_window, lock_ticket, save_ticket,
+    list_tickets, list_window, lock_ticket, save_ticket, save_ticket_with_message,
 };
 
 use sea_orm::{

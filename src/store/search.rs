@@ -1,7 +1,7 @@
 //! The full-text index of tickets (see the `add_search` migration): kept in the
 //! transaction of each write, and read as a condition and an order on `tickets`.
 
-use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
 };
@@ -53,34 +53,39 @@ pub async fn index_new_ticket(
     Ok(())
 }
 
-/// Adds a message to its ticket's index: to what customers may find, unless `internal`.
-pub async fn index_message(
+/// Adds a message to its ticket's index on SQLite: to what customers may find, unless
+/// `internal`. (On PostgreSQL the index is columns of the ticket, written with it:
+/// [`postgres_message_index`].)
+pub(super) async fn index_message(
     txn: &DatabaseTransaction,
     ticket: Uuid,
     body: &str,
     internal: bool,
 ) -> Result<(), DbErr> {
-    let sql = match (txn.get_database_backend(), internal) {
-        (DbBackend::Postgres, false) => {
-            "UPDATE tickets SET
-                public_search = public_search || to_tsvector('english', $2),
-                staff_search = staff_search || to_tsvector('english', $2)
-                WHERE id = $1"
-        }
-        (DbBackend::Postgres, true) => {
-            "UPDATE tickets SET staff_search = staff_search || to_tsvector('english', $2)
-                WHERE id = $1"
-        }
-        (_, false) => {
-            "UPDATE ticket_search SET public_text = public_text || ' ' || ?2
-                WHERE rowid = (SELECT search_row FROM ticket_search_rows WHERE ticket_id = ?1)"
-        }
-        (_, true) => {
-            "UPDATE ticket_search SET staff_text = staff_text || ' ' || ?2
-                WHERE rowid = (SELECT search_row FROM ticket_search_rows WHERE ticket_id = ?1)"
-        }
+    let sql = if internal {
+        "UPDATE ticket_search SET staff_text = staff_text || ' ' || ?2
+            WHERE rowid = (SELECT search_row FROM ticket_search_rows WHERE ticket_id = ?1)"
+    } else {
+        "UPDATE ticket_search SET public_text = public_text || ' ' || ?2
+            WHERE rowid = (SELECT search_row FROM ticket_search_rows WHERE ticket_id = ?1)"
     };
     execute(txn, sql, ticket, [body]).await
+}
+
+/// The columns of a ticket's row that index a message added to it on PostgreSQL, each
+/// with its new value: what customers may find, unless `internal`, and what staff may.
+pub(super) fn postgres_message_index(body: &str, internal: bool) -> Vec<(Alias, SimpleExpr)> {
+    let appended = |column: &str| {
+        (
+            Alias::new(column),
+            Expr::cust_with_values(format!("{column} || to_tsvector('english', $1)"), [body]),
+        )
+    };
+    let mut columns = vec![appended("staff_search")];
+    if !internal {
+        columns.push(appended("public_search"));
+    }
+    columns
 }
 
 async fn execute<const N: usize>(

@@ -423,13 +423,51 @@ pub async fn save_ticket(
     if after == *before {
         return Ok(after);
     }
-    if after.status != before.status {
-        counts::adjust(
-            txn,
-            &before.user_id,
-            &[(before.status, -1), (after.status, 1)],
-        )
-        .await?;
-    }
+    count_change(txn, before, &after).await?;
     after.into_active_model().reset_all().update(txn).await
+}
+
+/// [`save_ticket`] for a ticket that gained `message`, which is added to the ticket's
+/// search index in the same write. On PostgreSQL the index is two columns of the
+/// ticket's row, so the row is updated once, not twice: each update of a row writes a new
+/// version of it and of every one of its index entries (an internal note, which leaves
+/// the ticket as it was, updates the index alone).
+pub async fn save_ticket_with_message(
+    txn: &DatabaseTransaction,
+    before: &ticket::Model,
+    after: ticket::Model,
+    message: &ticket_message::Model,
+) -> Result<ticket::Model, DbErr> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        let saved = save_ticket(txn, before, after).await?;
+        search::index_message(txn, before.id, &message.body, message.internal).await?;
+        return Ok(saved);
+    }
+    let mut update = Ticket::update_many().filter(ticket::Column::Id.eq(before.id));
+    if after != *before {
+        count_change(txn, before, &after).await?;
+        update = update.set(after.clone().into_active_model().reset_all());
+    }
+    for (column, indexed) in search::postgres_message_index(&message.body, message.internal) {
+        update = update.col_expr(column, indexed);
+    }
+    update.exec(txn).await?;
+    Ok(after)
+}
+
+/// Keeps the counts exact when a ticket's status moved.
+async fn count_change(
+    txn: &DatabaseTransaction,
+    before: &ticket::Model,
+    after: &ticket::Model,
+) -> Result<(), DbErr> {
+    if after.status == before.status {
+        return Ok(());
+    }
+    counts::adjust(
+        txn,
+        &before.user_id,
+        &[(before.status, -1), (after.status, 1)],
+    )
+    .await
 }
