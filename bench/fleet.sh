@@ -125,7 +125,7 @@ in_flight_on() { # server name (app1…)
 }
 
 # After the last event recorded so far: where the subscribers start.
-last_event() { q "SELECT COALESCE(MAX(id)::text, '') FROM ticket_events"; }
+last_event() { q "SELECT COALESCE((SELECT id::text FROM ticket_events ORDER BY id DESC LIMIT 1), '')"; }
 
 result_of() { grep '^RESULT' "$1" | sed 's/^RESULT //'; }
 field() { sed -nE "s/.*(^| )$2=([^ ]*).*/\\2/p" <<<"$1"; }
