@@ -246,7 +246,11 @@ burst_over_fleet() { # name, then the instances' settings
     URLS=$URLS TOKEN=$(token "fleet-burst-$name" customer) REQUESTS=$((BURST * 6)) \
         "$FLEET" burst >"$OUT/burst-$name.txt"
 }
-burst_over_fleet redis RATE_LIMIT_REDIS_URL=$REDIS_URL
+# A Redis slower than RATE_LIMIT_REDIS_TIMEOUT_MS (50 ms) is passed over for the
+# instance's own bucket (fail open): on this shared machine, with three instances just
+# started, a first call can take that long. The step measures the sharing, so it gives
+# Redis a second.
+burst_over_fleet redis RATE_LIMIT_REDIS_URL=$REDIS_URL RATE_LIMIT_REDIS_TIMEOUT_MS=1000
 burst_over_fleet local
 with_redis=$(result_of "$OUT/burst-redis.txt")
 without_redis=$(result_of "$OUT/burst-local.txt")
