@@ -12,4 +12,6 @@ pub mod ticket;
 pub mod ticket_count;
 pub mod ticket_event;
 pub mod ticket_message;
+pub mod ticket_queue_count;
 pub mod ticket_tag;
+pub mod ticket_tag_count;

@@ -33,14 +33,6 @@ pub struct TicketFilter<'a> {
 }
 
 impl TicketFilter<'_> {
-    /// Whether the exact counts kept per owner and status answer its total.
-    pub(super) fn counted_by_owner_and_status(&self) -> bool {
-        self.priority.is_none()
-            && *self.assignee == AssigneeFilter::Anyone
-            && self.tags.is_empty()
-            && self.search.is_none()
-    }
-
     /// The tickets that match on `backend`, as a query to order, page or count.
     pub(super) fn select(&self, backend: DbBackend) -> Select<Ticket> {
         let mut query = Ticket::find()
@@ -410,17 +402,41 @@ pub async fn insert_ticket(
     .insert(txn)
     .await?;
     counts::adjust(txn, &ticket.user_id, &[(ticket.status, 1)]).await?;
+    counts::move_in_queues(txn, None, counts::Queue::of(&ticket)).await?;
     Ok(ticket)
 }
 
-/// Writes a locked ticket as it is `after` a change, keeping the counts exact when its
-/// status moved. Nothing is written when nothing changed.
+/// What a write does to a locked ticket's tags: `added` holds none it has, `removed` only
+/// ones it has.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TagChanges<'a> {
+    pub added: &'a [String],
+    pub removed: &'a [String],
+}
+
+impl TagChanges<'_> {
+    /// No tag added or removed.
+    pub const NONE: TagChanges<'static> = TagChanges {
+        added: &[],
+        removed: &[],
+    };
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// Writes a locked ticket as it is `after` a change, with its tag changes, keeping every
+/// count exact: the counts first, in the order every writer locks them (see
+/// [`counts`]), the tags' before the tags are written (their statement reads the tags
+/// the ticket held). Nothing is written when nothing changed.
 pub async fn save_ticket(
     txn: &DatabaseTransaction,
     before: &ticket::Model,
     after: ticket::Model,
+    tags: TagChanges<'_>,
 ) -> Result<ticket::Model, DbErr> {
-    if after == *before {
+    if after == *before && tags.is_empty() {
         return Ok(after);
     }
     if after.status != before.status {
@@ -430,6 +446,17 @@ pub async fn save_ticket(
             &[(before.status, -1), (after.status, 1)],
         )
         .await?;
+    }
+    counts::move_in_queues(
+        txn,
+        Some(counts::Queue::of(before)),
+        counts::Queue::of(&after),
+    )
+    .await?;
+    counts::move_tags(txn, before.id, before.status, after.status, tags).await?;
+    super::tags::change_tags(txn, before.id, tags).await?;
+    if after == *before {
+        return Ok(after);
     }
     after.into_active_model().reset_all().update(txn).await
 }
