@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{Reply, TestApp, postgres_server_url, spawn_app_counting_statements};
 
@@ -211,23 +211,24 @@ async fn a_status_change_takes_its_pinned_statements() {
     assert_eq!(taken, pinned(7, 9));
 }
 
-#[tokio::test]
-async fn a_priority_and_assignee_change_takes_its_pinned_statements() {
+/// The statements root's `updateTicket` with `patch` takes on alice's new ticket, once
+/// `before` (if any) was applied to it.
+async fn statements_of_patch(before: Option<Value>, patch: Value) -> usize {
     let (app, statements) = spawn_app_counting_statements().await;
     let id = app
         .open_ticket(&app.customer("alice"), "Printer on fire")
         .await;
     let root = app.admin("root");
+    if let Some(before) = before {
+        app.patch(&root, &id, before).await.expect_ok();
+    }
+    statements_of(&statements, app.patch(&root, &id, patch)).await
+}
 
-    let taken = statements_of(
-        &statements,
-        app.patch(
-            &root,
-            &id,
-            json!({ "priority": "HIGH", "assigneeId": "agent-1" }),
-        ),
-    )
-    .await;
+#[tokio::test]
+async fn a_priority_and_assignee_change_takes_its_pinned_statements() {
+    let taken =
+        statements_of_patch(None, json!({ "priority": "HIGH", "assigneeId": "agent-1" })).await;
 
     // 5 (7) before the queue and tag counts; and the queue counts' upsert.
     assert_eq!(taken, pinned(6, 8));
@@ -235,22 +236,9 @@ async fn a_priority_and_assignee_change_takes_its_pinned_statements() {
 
 #[tokio::test]
 async fn a_tag_change_takes_its_pinned_statements() {
-    let (app, statements) = spawn_app_counting_statements().await;
-    let id = app
-        .open_ticket(&app.customer("alice"), "Printer on fire")
-        .await;
-    let root = app.admin("root");
-    app.patch(&root, &id, json!({ "addTags": ["billing", "vip"] }))
-        .await
-        .expect_ok();
-
-    let taken = statements_of(
-        &statements,
-        app.patch(
-            &root,
-            &id,
-            json!({ "addTags": ["refund", "printer"], "removeTags": ["billing", "vip"] }),
-        ),
+    let taken = statements_of_patch(
+        Some(json!({ "addTags": ["billing", "vip"] })),
+        json!({ "addTags": ["refund", "printer"], "removeTags": ["billing", "vip"] }),
     )
     .await;
 
@@ -260,22 +248,9 @@ async fn a_tag_change_takes_its_pinned_statements() {
 
 #[tokio::test]
 async fn a_status_and_tag_change_at_once_takes_its_pinned_statements() {
-    let (app, statements) = spawn_app_counting_statements().await;
-    let id = app
-        .open_ticket(&app.customer("alice"), "Printer on fire")
-        .await;
-    let root = app.admin("root");
-    app.patch(&root, &id, json!({ "addTags": ["billing"] }))
-        .await
-        .expect_ok();
-
-    let taken = statements_of(
-        &statements,
-        app.patch(
-            &root,
-            &id,
-            json!({ "status": "IN_PROGRESS", "addTags": ["refund"] }),
-        ),
+    let taken = statements_of_patch(
+        Some(json!({ "addTags": ["billing"] })),
+        json!({ "status": "IN_PROGRESS", "addTags": ["refund"] }),
     )
     .await;
 

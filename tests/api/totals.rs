@@ -30,19 +30,14 @@ async fn api_total(
 }
 
 async fn real_count(db: &DatabaseConnection, status: Option<&str>, user_id: Option<&str>) -> i64 {
-    let mut sql = "SELECT COUNT(*) AS n FROM tickets WHERE 1 = 1".to_owned();
+    let mut conditions = Vec::new();
     if let Some(status) = status {
-        sql.push_str(&format!(" AND status = '{status}'"));
+        conditions.push(format!("t.status = '{status}'"));
     }
     if let Some(user_id) = user_id {
-        sql.push_str(&format!(" AND user_id = '{user_id}'"));
+        conditions.push(format!("t.user_id = '{user_id}'"));
     }
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .expect("count")
-        .expect("a row");
-    row.try_get::<i64>("", "n").expect("a number")
+    count_where(db, false, &conditions).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
