@@ -264,8 +264,11 @@ async fn patch_ticket(
     let at = now();
     let patched = patch.apply(&ticket, &tags, at)?;
     let events = patch_events(&ticket, viewer, &patched, at);
-    let updated = store::save_ticket(&txn, &ticket, patched.ticket).await?;
-    store::change_tags(&txn, id, &patched.added_tags, &patched.removed_tags).await?;
+    let tags = store::TagChanges {
+        added: &patched.added_tags,
+        removed: &patched.removed_tags,
+    };
+    let updated = store::save_ticket(&txn, &ticket, patched.ticket, tags).await?;
     if !events.is_empty() {
         store::record_events(&txn, events).await?;
     }

@@ -1,6 +1,7 @@
 //! SeaORM entities of supportdesk's database: tickets, the messages on them, their
-//! staff-only tags, and their timeline of events; the secrets the fleet shares and the
-//! answers kept for `Idempotency-Key` retries.
+//! staff-only tags, and their timeline of events; the counts of them kept for list totals
+//! (per owner, per queue, per tag); the secrets the fleet shares and the answers kept for
+//! `Idempotency-Key` retries.
 //!
 //! This crate holds the storage model only; GraphQL and HTTP live in the server crate.
 
@@ -12,4 +13,6 @@ pub mod ticket;
 pub mod ticket_count;
 pub mod ticket_event;
 pub mod ticket_message;
+pub mod ticket_queue_count;
 pub mod ticket_tag;
+pub mod ticket_tag_count;

@@ -5,4 +5,6 @@ pub use super::ticket::Entity as Ticket;
 pub use super::ticket_count::Entity as TicketCount;
 pub use super::ticket_event::Entity as TicketEvent;
 pub use super::ticket_message::Entity as TicketMessage;
+pub use super::ticket_queue_count::Entity as TicketQueueCount;
 pub use super::ticket_tag::Entity as TicketTag;
+pub use super::ticket_tag_count::Entity as TicketTagCount;

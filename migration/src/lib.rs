@@ -16,9 +16,24 @@ mod m20261204_000006_add_queue_indexes;
 mod m20261204_000007_create_server_keys;
 mod m20261204_000008_add_search;
 mod m20261204_000009_create_idempotency_keys;
+mod m20261204_000010_create_queue_and_tag_counts;
 
 pub use event_ids::historical_event_id;
 pub use m20261204_000008_add_search::search_rebuild;
+
+/// What counts every ticket again into the kept counts, after rows were written around
+/// them (bulk loads): one statement after another, to run in one transaction. The tables
+/// come in the order every writer locks their rows: `ticket_counts`, then
+/// `ticket_queue_counts`, then `ticket_tag_counts`.
+pub const COUNTS_REBUILD: [&str; 7] = [
+    "DELETE FROM ticket_counts",
+    m20261127_000003_create_ticket_counts::TICKET_COUNTS_FILL[0],
+    m20261127_000003_create_ticket_counts::TICKET_COUNTS_FILL[1],
+    "DELETE FROM ticket_queue_counts",
+    m20261204_000010_create_queue_and_tag_counts::QUEUE_COUNTS_FILL,
+    "DELETE FROM ticket_tag_counts",
+    m20261204_000010_create_queue_and_tag_counts::TAG_COUNTS_FILL,
+];
 
 pub struct Migrator;
 
@@ -35,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000007_create_server_keys::Migration),
             Box::new(m20261204_000008_add_search::Migration),
             Box::new(m20261204_000009_create_idempotency_keys::Migration),
+            Box::new(m20261204_000010_create_queue_and_tag_counts::Migration),
         ]
     }
 }

@@ -11,6 +11,14 @@ enum TicketCounts {
     Count,
 }
 
+/// Counts the tickets per owner and status, and for all owners (`''`).
+pub const TICKET_COUNTS_FILL: [&str; 2] = [
+    "INSERT INTO ticket_counts (user_id, status, count) \
+     SELECT user_id, status, COUNT(*) FROM tickets GROUP BY user_id, status",
+    "INSERT INTO ticket_counts (user_id, status, count) \
+     SELECT '', status, COUNT(*) FROM tickets GROUP BY status",
+];
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -29,18 +37,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // Counts of the tickets that exist already: per owner, and for all owners ('').
+        // Counts of the tickets that exist already.
         let db = manager.get_connection();
-        db.execute_unprepared(
-            "INSERT INTO ticket_counts (user_id, status, count) \
-             SELECT user_id, status, COUNT(*) FROM tickets GROUP BY user_id, status",
-        )
-        .await?;
-        db.execute_unprepared(
-            "INSERT INTO ticket_counts (user_id, status, count) \
-             SELECT '', status, COUNT(*) FROM tickets GROUP BY status",
-        )
-        .await?;
+        for statement in TICKET_COUNTS_FILL {
+            db.execute_unprepared(statement).await?;
+        }
         Ok(())
     }
 

@@ -15,15 +15,15 @@ pub use events::{Change, EventStream, NewEvent, event_model, record_events};
 pub use messages::{NewMessage, insert_message, messages_by_ids, messages_of_tickets};
 pub use search::{index_new_ticket, rebuild_search};
 pub use server_keys::shared_secret;
-pub use tags::{change_tags, tags_of, tags_of_tickets};
+pub use tags::{tags_of, tags_of_tickets};
 pub use tickets::{
-    Direction, NewTicket, TicketFilter, find_ticket, find_ticket_with_messages, insert_ticket,
-    list_tickets, list_window, lock_ticket, save_ticket, save_ticket_with_message,
+    Direction, NewTicket, TagChanges, TicketFilter, find_ticket, find_ticket_with_messages,
+    insert_ticket, list_tickets, list_window, lock_ticket, save_ticket, save_ticket_with_message,
 };
 
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 /// Starts a transaction that writes. On SQLite it takes the write lock at `BEGIN`, so
@@ -35,6 +35,18 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         ..TransactionOptions::default()
     })
     .await
+}
+
+/// Starts a transaction that writes the whole table over (bulk loads): on PostgreSQL
+/// without the statement timeout set for requests, which one statement over a million
+/// tickets runs past.
+async fn begin_bulk_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = begin_write(db).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL statement_timeout = 0")
+            .await?;
+    }
+    Ok(txn)
 }
 
 /// Commits a write. The operation's time budget no longer applies from here: once the

@@ -13,13 +13,8 @@ use crate::policy::Visibility;
 /// Indexes every ticket again, after rows were written around the index (bulk loads), in
 /// one transaction: a search meanwhile sees the old index or the new one.
 pub async fn rebuild_search(db: &DatabaseConnection) -> Result<(), DbErr> {
-    let txn = super::begin_write(db).await?;
-    if db.get_database_backend() == DbBackend::Postgres {
-        // One statement indexes every ticket: at a million it runs for minutes, past any
-        // statement timeout set for requests.
-        txn.execute_unprepared("SET LOCAL statement_timeout = 0")
-            .await?;
-    }
+    // One statement indexes every ticket: at a million it runs for minutes.
+    let txn = super::begin_bulk_write(db).await?;
     for statement in migration::search_rebuild(db.get_database_backend()) {
         txn.execute_unprepared(statement).await?;
     }

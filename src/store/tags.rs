@@ -10,6 +10,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::TagChanges;
+
 /// The tags of one ticket.
 pub async fn tags_of(db: &impl ConnectionTrait, ticket: Uuid) -> Result<BTreeSet<String>, DbErr> {
     let rows = TicketTag::find()
@@ -40,23 +42,21 @@ pub async fn tags_of_tickets(
     Ok(grouped)
 }
 
-/// Adds and removes tags of a locked ticket: `added` holds none it has, `removed` only
-/// ones it has.
-pub async fn change_tags(
+/// Adds and removes tags of a locked ticket, as [`super::save_ticket`] does with its counts.
+pub(super) async fn change_tags(
     txn: &DatabaseTransaction,
     ticket: Uuid,
-    added: &[String],
-    removed: &[String],
+    tags: TagChanges<'_>,
 ) -> Result<(), DbErr> {
-    if !removed.is_empty() {
+    if !tags.removed.is_empty() {
         TicketTag::delete_many()
             .filter(ticket_tag::Column::TicketId.eq(ticket))
-            .filter(ticket_tag::Column::Tag.is_in(removed.iter().cloned()))
+            .filter(ticket_tag::Column::Tag.is_in(tags.removed.iter().cloned()))
             .exec(txn)
             .await?;
     }
-    if !added.is_empty() {
-        let rows = added.iter().map(|tag| ticket_tag::ActiveModel {
+    if !tags.added.is_empty() {
+        let rows = tags.added.iter().map(|tag| ticket_tag::ActiveModel {
             ticket_id: Set(ticket),
             tag: Set(tag.clone()),
         });

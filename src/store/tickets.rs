@@ -33,14 +33,6 @@ pub struct TicketFilter<'a> {
 }
 
 impl TicketFilter<'_> {
-    /// Whether the exact counts kept per owner and status answer its total.
-    pub(super) fn counted_by_owner_and_status(&self) -> bool {
-        self.priority.is_none()
-            && *self.assignee == AssigneeFilter::Anyone
-            && self.tags.is_empty()
-            && self.search.is_none()
-    }
-
     /// The tickets that match on `backend`, as a query to order, page or count.
     pub(super) fn select(&self, backend: DbBackend) -> Select<Ticket> {
         let mut query = Ticket::find()
@@ -410,20 +402,47 @@ pub async fn insert_ticket(
     .insert(txn)
     .await?;
     counts::adjust(txn, &ticket.user_id, &[(ticket.status, 1)]).await?;
+    counts::move_in_queues(txn, None, counts::Queue::of(&ticket)).await?;
     Ok(ticket)
 }
 
-/// Writes a locked ticket as it is `after` a change, keeping the counts exact when its
-/// status moved. Nothing is written when nothing changed.
+/// What a write does to a locked ticket's tags: `added` holds none it has, `removed` only
+/// ones it has.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TagChanges<'a> {
+    pub added: &'a [String],
+    pub removed: &'a [String],
+}
+
+impl TagChanges<'_> {
+    /// No tag added or removed.
+    pub const NONE: TagChanges<'static> = TagChanges {
+        added: &[],
+        removed: &[],
+    };
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// Writes a locked ticket as it is `after` a change, with its tag changes, keeping every
+/// count exact: the counts first, in the order every writer locks them (see
+/// [`counts`]), the tags' before the tags are written (their statement reads the tags
+/// the ticket held). Nothing is written when nothing changed.
 pub async fn save_ticket(
     txn: &DatabaseTransaction,
     before: &ticket::Model,
     after: ticket::Model,
+    tags: TagChanges<'_>,
 ) -> Result<ticket::Model, DbErr> {
+    if after == *before && tags.is_empty() {
+        return Ok(after);
+    }
+    record_change(txn, before, &after, tags).await?;
     if after == *before {
         return Ok(after);
     }
-    count_change(txn, before, &after).await?;
     after.into_active_model().reset_all().update(txn).await
 }
 
@@ -439,13 +458,13 @@ pub async fn save_ticket_with_message(
     message: &ticket_message::Model,
 ) -> Result<ticket::Model, DbErr> {
     if txn.get_database_backend() != DbBackend::Postgres {
-        let saved = save_ticket(txn, before, after).await?;
+        let saved = save_ticket(txn, before, after, TagChanges::NONE).await?;
         search::index_message(txn, before.id, &message.body, message.internal).await?;
         return Ok(saved);
     }
     let mut update = Ticket::update_many().filter(ticket::Column::Id.eq(before.id));
     if after != *before {
-        count_change(txn, before, &after).await?;
+        record_change(txn, before, &after, TagChanges::NONE).await?;
         update = update.set(after.clone().into_active_model().reset_all());
     }
     for (column, indexed) in search::postgres_message_index(&message.body, message.internal) {
@@ -455,19 +474,28 @@ pub async fn save_ticket_with_message(
     Ok(after)
 }
 
-/// Keeps the counts exact when a ticket's status moved.
-async fn count_change(
+/// What a change of a locked ticket writes besides its row: the counts kept exact (by
+/// owner and status, by queue, by tag) and its tags, in the lock order of the counts.
+async fn record_change(
     txn: &DatabaseTransaction,
     before: &ticket::Model,
     after: &ticket::Model,
+    tags: TagChanges<'_>,
 ) -> Result<(), DbErr> {
-    if after.status == before.status {
-        return Ok(());
+    if after.status != before.status {
+        counts::adjust(
+            txn,
+            &before.user_id,
+            &[(before.status, -1), (after.status, 1)],
+        )
+        .await?;
     }
-    counts::adjust(
+    counts::move_in_queues(
         txn,
-        &before.user_id,
-        &[(before.status, -1), (after.status, 1)],
+        Some(counts::Queue::of(before)),
+        counts::Queue::of(after),
     )
-    .await
+    .await?;
+    counts::move_tags(txn, before.id, before.status, after.status, tags).await?;
+    super::tags::change_tags(txn, before.id, tags).await
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, User, spawn_app_with};
+use crate::helpers::{TestApp, User, spawn_roomy_app};
 
 const ORDERS: [&str; 4] = [
     "NEWEST_FIRST",
@@ -24,14 +24,6 @@ const CONNECTION: &str = "query($first: Int, $after: String, $last: Int, $before
         totalCount
     }
 }";
-
-async fn roomy_app() -> TestApp {
-    spawn_app_with(|config| {
-        config.http.mutation_rate_limit.burst = 10_000;
-        config.http.mutation_rate_limit.per_second = 1_000.0;
-    })
-    .await
-}
 
 /// `count` tickets of alice's, with priorities in turn and every third one touched again
 /// (so that `RECENTLY_UPDATED` differs from `NEWEST_FIRST`).
@@ -125,7 +117,7 @@ async fn walk(app: &TestApp, user: &User, order: &str, size: i32, backward: bool
 
 #[tokio::test]
 async fn forward_and_backward_walks_give_the_lists_order_in_every_order() {
-    let app = roomy_app().await;
+    let app = spawn_roomy_app().await;
     let root = app.admin("root");
     tickets_of_alice(&app, &root, 23).await;
 
@@ -148,7 +140,7 @@ async fn forward_and_backward_walks_give_the_lists_order_in_every_order() {
 
 #[tokio::test]
 async fn without_first_or_last_a_window_holds_ten_and_counts_them_all() {
-    let app = roomy_app().await;
+    let app = spawn_roomy_app().await;
     let root = app.admin("root");
     tickets_of_alice(&app, &root, 12).await;
 
@@ -162,7 +154,7 @@ async fn without_first_or_last_a_window_holds_ten_and_counts_them_all() {
 
 #[tokio::test]
 async fn a_ticket_created_mid_paging_shifts_nothing() {
-    let app = roomy_app().await;
+    let app = spawn_roomy_app().await;
     let root = app.admin("root");
     tickets_of_alice(&app, &root, 9).await;
     let first = window(&app, &root, json!({ "first": 4, "order": "OLDEST_FIRST" })).await;
@@ -186,7 +178,7 @@ async fn a_ticket_created_mid_paging_shifts_nothing() {
 
 #[tokio::test]
 async fn a_cursor_from_another_order_or_other_filters_is_refused() {
-    let app = roomy_app().await;
+    let app = spawn_roomy_app().await;
     let root = app.admin("root");
     tickets_of_alice(&app, &root, 3).await;
     let page = window(&app, &root, json!({ "first": 1, "order": "NEWEST_FIRST" })).await;
@@ -213,7 +205,7 @@ async fn a_cursor_from_another_order_or_other_filters_is_refused() {
 
 #[tokio::test]
 async fn a_cursor_built_by_hand_or_tampered_with_is_refused() {
-    let app = roomy_app().await;
+    let app = spawn_roomy_app().await;
     let root = app.admin("root");
     tickets_of_alice(&app, &root, 2).await;
     let page = window(&app, &root, json!({ "first": 1, "order": "NEWEST_FIRST" })).await;
@@ -243,7 +235,7 @@ async fn a_cursor_built_by_hand_or_tampered_with_is_refused() {
 
 #[tokio::test]
 async fn a_customers_cursor_never_reaches_another_customers_tickets() {
-    let app = roomy_app().await;
+    let app = spawn_roomy_app().await;
     let root = app.admin("root");
     tickets_of_alice(&app, &root, 3).await;
     let bob = app.customer("bob");
@@ -271,7 +263,7 @@ async fn a_customers_cursor_never_reaches_another_customers_tickets() {
 
 #[tokio::test]
 async fn first_and_last_outside_one_to_a_hundred_or_together_are_refused() {
-    let app = roomy_app().await;
+    let app = spawn_roomy_app().await;
     let root = app.admin("root");
     let cases = [
         (json!({ "first": 0 }), "first"),

@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use entity::prelude::{Ticket, TicketPriority, TicketTag};
+use entity::prelude::{Ticket, TicketPriority, TicketQueueCount, TicketTag, TicketTagCount};
 use entity::ticket;
 use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, Statement,
+    ActiveEnum, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    Statement,
 };
 use serde_json::json;
 use supportdesk::config::DatabaseConfig;
@@ -156,12 +157,25 @@ async fn a_graphql_get_answers_503_until_the_schema_is_migrated() {
 const BEFORE_TRIAGE: u32 = 4;
 
 async fn database_before_triage() -> (TestDatabase, DatabaseConnection) {
+    database_migrated_to(BEFORE_TRIAGE).await
+}
+
+/// A fresh database with the first `steps` migrations applied.
+async fn database_migrated_to(steps: u32) -> (TestDatabase, DatabaseConnection) {
     let database = TestDatabase::create().await;
     let db = supportdesk::db::connect(&DatabaseConfig::new(database.url.clone())).expect("a pool");
-    Migrator::up(&db, Some(BEFORE_TRIAGE))
+    Migrator::up(&db, Some(steps))
         .await
-        .expect("the migrations before triage");
+        .expect("the earlier migrations");
     (database, db)
+}
+
+/// Undoes every migration after the first `steps`.
+async fn undo_after(db: &DatabaseConnection, steps: u32) {
+    let after = u32::try_from(Migrator::migrations().len()).expect("a count") - steps;
+    Migrator::down(db, Some(after))
+        .await
+        .expect("the later migrations are undone");
 }
 
 const INSERT_TICKET_BEFORE_TRIAGE: &str = "INSERT INTO tickets
@@ -335,11 +349,7 @@ async fn triage_undone_and_done_again_fills_the_same_response_times() {
     Migrator::up(&db, None).await.expect("the triage migration");
 
     // Triage and every migration after it.
-    let after_triage =
-        u32::try_from(Migrator::migrations().len()).expect("a count") - BEFORE_TRIAGE;
-    Migrator::down(&db, Some(after_triage))
-        .await
-        .expect("the triage migration is undone");
+    undo_after(&db, BEFORE_TRIAGE).await;
     assert!(!has_table(&db, "ticket_tags").await);
     Migrator::up(&db, None)
         .await
@@ -347,4 +357,123 @@ async fn triage_undone_and_done_again_fills_the_same_response_times() {
 
     assert_eq!(applied_versions(&db).await, all_versions());
     assert_triage_filled(&db, &before).await;
+}
+
+/// The migrations that come before the queue and tag counts'.
+const BEFORE_QUEUE_COUNTS: u32 = 9;
+
+const INSERT_TICKET_BEFORE_QUEUE_COUNTS: &str = "INSERT INTO tickets
+    (id, user_id, subject, status, created_at, updated_at, priority, assignee_id)
+    VALUES ($1, 'alice', 'Before the counts', $2, $3, $3, $4, $5)";
+const INSERT_TAG_BEFORE_QUEUE_COUNTS: &str =
+    "INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2)";
+
+/// Tickets in several queues, some tagged, written in SQL before the counts existed.
+async fn write_tickets_before_queue_counts(db: &DatabaseConnection) {
+    let tickets: [(&str, i16, Option<&str>, &[&str]); 5] = [
+        ("OPEN", 3, None, &["billing", "vip"]),
+        ("OPEN", 3, None, &["billing"]),
+        ("OPEN", 1, Some("agent-1"), &[]),
+        ("CLOSED", 0, Some("agent-1"), &["billing"]),
+        ("IN_PROGRESS", 2, Some("agent-2"), &["refund"]),
+    ];
+    for (status, priority, assignee, tags) in tickets {
+        let id = Uuid::now_v7();
+        execute_sql(
+            db,
+            INSERT_TICKET_BEFORE_QUEUE_COUNTS,
+            [
+                id.into(),
+                status.into(),
+                instant(9, 0).into(),
+                priority.into(),
+                assignee.map(str::to_owned).into(),
+            ],
+        )
+        .await;
+        for tag in tags {
+            execute_sql(
+                db,
+                INSERT_TAG_BEFORE_QUEUE_COUNTS,
+                [id.into(), (*tag).into()],
+            )
+            .await;
+        }
+    }
+}
+
+/// What the queue and tag counts must hold of those tickets: unassigned ones under `''`.
+async fn assert_queue_and_tag_counts_filled(db: &DatabaseConnection) {
+    let mut queues: Vec<(String, i16, String, i64)> = TicketQueueCount::find()
+        .all(db)
+        .await
+        .expect("the queue counts")
+        .into_iter()
+        .map(|row| {
+            let status = row.status.to_value();
+            (status, row.priority.to_value(), row.assignee_id, row.count)
+        })
+        .collect();
+    queues.sort();
+    let queue = |status: &str, priority: i16, assignee: &str, count: i64| {
+        (status.to_owned(), priority, assignee.to_owned(), count)
+    };
+    assert_eq!(
+        queues,
+        [
+            queue("CLOSED", 0, "agent-1", 1),
+            queue("IN_PROGRESS", 2, "agent-2", 1),
+            queue("OPEN", 1, "agent-1", 1),
+            queue("OPEN", 3, "", 2),
+        ]
+    );
+    let mut tags: Vec<(String, String, i64)> = TicketTagCount::find()
+        .all(db)
+        .await
+        .expect("the tag counts")
+        .into_iter()
+        .map(|row| (row.tag, row.status.to_value(), row.count))
+        .collect();
+    tags.sort();
+    let tag = |tag: &str, status: &str, count: i64| (tag.to_owned(), status.to_owned(), count);
+    assert_eq!(
+        tags,
+        [
+            tag("billing", "CLOSED", 1),
+            tag("billing", "OPEN", 2),
+            tag("refund", "IN_PROGRESS", 1),
+            tag("vip", "OPEN", 1),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn queue_and_tag_counts_count_the_tickets_written_before_them() {
+    let (_database, db) = database_migrated_to(BEFORE_QUEUE_COUNTS).await;
+    write_tickets_before_queue_counts(&db).await;
+
+    Migrator::up(&db, None)
+        .await
+        .expect("the queue and tag counts' migration");
+
+    assert_queue_and_tag_counts_filled(&db).await;
+}
+
+#[tokio::test]
+async fn queue_and_tag_counts_undone_and_done_again_count_the_same() {
+    let (_database, db) = database_migrated_to(BEFORE_QUEUE_COUNTS).await;
+    write_tickets_before_queue_counts(&db).await;
+    Migrator::up(&db, None)
+        .await
+        .expect("the queue and tag counts' migration");
+
+    undo_after(&db, BEFORE_QUEUE_COUNTS).await;
+    assert!(!has_table(&db, "ticket_queue_counts").await);
+    assert!(!has_table(&db, "ticket_tag_counts").await);
+    Migrator::up(&db, None)
+        .await
+        .expect("the queue and tag counts' migration again");
+
+    assert_eq!(applied_versions(&db).await, all_versions());
+    assert_queue_and_tag_counts_filled(&db).await;
 }

@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, User, spawn_app_with};
+use crate::helpers::{TestApp, User, spawn_roomy_app};
 
 const PRIORITIES: [&str; 4] = ["LOW", "NORMAL", "HIGH", "URGENT"];
 const STATUSES: [&str; 3] = ["OPEN", "IN_PROGRESS", "RESOLVED"];
@@ -19,15 +19,6 @@ const ORDERS: [&str; 4] = [
 ];
 
 const FIELDS: &str = "id userId status priority assigneeId tags createdAt updatedAt";
-
-/// A server whose rate limit leaves room for building the fixtures.
-async fn roomy_app() -> TestApp {
-    spawn_app_with(|config| {
-        config.http.mutation_rate_limit.burst = 10_000;
-        config.http.mutation_rate_limit.per_second = 1_000.0;
-    })
-    .await
-}
 
 /// A small deterministic generator: the same fixtures at every run.
 struct Dice(u64);
@@ -185,7 +176,7 @@ fn admin_queries() -> Vec<Value> {
 
 #[tokio::test]
 async fn every_filter_and_order_lists_what_the_brute_force_finds_with_its_total() {
-    let app = roomy_app().await;
+    let app = spawn_roomy_app().await;
     let root = app.admin("root");
     let tickets = seed_queue(&app, &root, 60).await;
     let mut empty_answers = 0;
@@ -220,7 +211,7 @@ async fn every_filter_and_order_lists_what_the_brute_force_finds_with_its_total(
 
 #[tokio::test]
 async fn a_customers_filtered_queue_holds_their_own_tickets_only() {
-    let app = roomy_app().await;
+    let app = spawn_roomy_app().await;
     let root = app.admin("root");
     let tickets = seed_queue(&app, &root, 30).await;
     let alice = app.customer("alice");
@@ -242,7 +233,7 @@ async fn a_customers_filtered_queue_holds_their_own_tickets_only() {
 
 #[tokio::test]
 async fn a_customer_filtering_by_tags_is_forbidden_however_it_is_written() {
-    let app = roomy_app().await;
+    let app = spawn_roomy_app().await;
     let alice = app.customer("alice");
     app.open_ticket(&alice, "Refund please").await;
     let attempts = [
@@ -298,7 +289,7 @@ async fn a_customer_filtering_by_tags_is_forbidden_however_it_is_written() {
 
 #[tokio::test]
 async fn unassigned_with_an_assignee_is_refused_naming_unassigned() {
-    let app = roomy_app().await;
+    let app = spawn_roomy_app().await;
 
     let reply = app
         .graphql(
@@ -313,7 +304,7 @@ async fn unassigned_with_an_assignee_is_refused_naming_unassigned() {
 
 #[tokio::test]
 async fn more_than_five_tags_or_none_are_refused_naming_tags() {
-    let app = roomy_app().await;
+    let app = spawn_roomy_app().await;
     let root = app.admin("root");
     for tags in [
         json!([]),

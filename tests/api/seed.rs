@@ -3,7 +3,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::Command;
 
-use entity::prelude::{Role, Ticket, TicketMessage, TicketPriority, TicketStatus, TicketTag};
+use entity::prelude::{
+    Role, Ticket, TicketMessage, TicketPriority, TicketQueueCount, TicketStatus, TicketTag,
+    TicketTagCount,
+};
 use sea_orm::{Database, EntityTrait};
 
 use crate::helpers::TestDatabase;
@@ -114,4 +117,51 @@ async fn a_small_seed_spreads_priorities_assignees_tags_and_response_times() {
     }
     assert!(tickets.iter().any(|t| t.first_responded_at.is_some()));
     assert!(tickets.iter().any(|t| t.first_responded_at.is_none()));
+}
+
+#[tokio::test]
+async fn a_seed_keeps_the_queue_and_tag_counts_of_what_it_wrote() {
+    let database = TestDatabase::create().await;
+    run_seed(&database.url, &["--tickets", "300", "--users", "10"]);
+    let db = Database::connect(&database.url)
+        .await
+        .expect("the database");
+    let tickets = Ticket::find().all(&db).await.expect("the tickets");
+    let tags = TicketTag::find().all(&db).await.expect("the tags");
+
+    let mut queues: BTreeMap<(TicketStatus, TicketPriority, String), i64> = BTreeMap::new();
+    for ticket in &tickets {
+        let assignee = ticket.assignee_id.clone().unwrap_or_default();
+        *queues
+            .entry((ticket.status, ticket.priority, assignee))
+            .or_default() += 1;
+    }
+    let status_of: HashMap<_, _> = tickets.iter().map(|t| (t.id, t.status)).collect();
+    let mut tagged: BTreeMap<(String, TicketStatus), i64> = BTreeMap::new();
+    for tag in &tags {
+        *tagged
+            .entry((tag.tag.clone(), status_of[&tag.ticket_id]))
+            .or_default() += 1;
+    }
+    let kept_queues: BTreeMap<_, _> = TicketQueueCount::find()
+        .all(&db)
+        .await
+        .expect("the queue counts")
+        .into_iter()
+        .map(|row| ((row.status, row.priority, row.assignee_id), row.count))
+        .collect();
+    let kept_tags: BTreeMap<_, _> = TicketTagCount::find()
+        .all(&db)
+        .await
+        .expect("the tag counts")
+        .into_iter()
+        .map(|row| ((row.tag, row.status), row.count))
+        .collect();
+
+    assert!(
+        queues.len() > 20 && tagged.len() > 20,
+        "too few keys to compare"
+    );
+    assert_eq!(kept_queues, queues);
+    assert_eq!(kept_tags, tagged);
 }

@@ -1,10 +1,11 @@
-//! How many SQL statements a request runs: fixed, whatever the page size.
+//! How many SQL statements a request runs: fixed, whatever the page size; and each
+//! write's, pinned so that what a change adds to them is a decision.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app_counting_statements};
+use crate::helpers::{Reply, TestApp, postgres_server_url, spawn_app_counting_statements};
 
 const LIST_WITH_MESSAGES: &str = "query($limit: Int!) {
     tickets(limit: $limit) { items { id messages { body authorRole } } pagination { total } }
@@ -155,4 +156,124 @@ async fn another_customers_ticket_takes_one_statement_and_is_not_found() {
 
     assert_eq!(reply.error_code().as_deref(), Some("NOT_FOUND"));
     assert_eq!(statements.load(Ordering::SeqCst), 1);
+}
+
+/// How many statements `write` runs once sent, and that it succeeded.
+async fn statements_of(statements: &AtomicUsize, write: impl Future<Output = Reply>) -> usize {
+    statements.store(0, Ordering::SeqCst);
+    write.await.expect_ok();
+    statements.load(Ordering::SeqCst)
+}
+
+/// The statements a write takes on the database the suite runs on: PostgreSQL numbers
+/// events and indexes messages in other statements than SQLite.
+fn pinned(sqlite: usize, postgres: usize) -> usize {
+    if postgres_server_url().is_some() {
+        postgres
+    } else {
+        sqlite
+    }
+}
+
+// Each write below is pinned with what it took before the queue and tag counts were kept
+// (SQLite, then PostgreSQL in parentheses) and what they add: one upsert per count table
+// the write changes (`ticket_queue_counts` when the status, priority or assignee moves,
+// `ticket_tag_counts` when the status or the tags do), however many rows it touches.
+
+#[tokio::test]
+async fn opening_a_ticket_takes_its_pinned_statements() {
+    let (app, statements) = spawn_app_counting_statements().await;
+
+    let taken = statements_of(
+        &statements,
+        app.open_ticket_reply(&app.customer("alice"), "Printer on fire"),
+    )
+    .await;
+
+    // 7 (8) before the queue and tag counts; and the new ticket's queue count.
+    assert_eq!(taken, pinned(8, 9));
+}
+
+#[tokio::test]
+async fn a_status_change_takes_its_pinned_statements() {
+    let (app, statements) = spawn_app_counting_statements().await;
+    let id = app
+        .open_ticket(&app.customer("alice"), "Printer on fire")
+        .await;
+
+    let taken = statements_of(
+        &statements,
+        app.set_status(&app.admin("root"), &id, "RESOLVED"),
+    )
+    .await;
+
+    // 5 (7) before the queue and tag counts; and one upsert for each.
+    assert_eq!(taken, pinned(7, 9));
+}
+
+/// The statements root's `updateTicket` with `patch` takes on alice's new ticket, once
+/// `before` (if any) was applied to it.
+async fn statements_of_patch(before: Option<Value>, patch: Value) -> usize {
+    let (app, statements) = spawn_app_counting_statements().await;
+    let id = app
+        .open_ticket(&app.customer("alice"), "Printer on fire")
+        .await;
+    let root = app.admin("root");
+    if let Some(before) = before {
+        app.patch(&root, &id, before).await.expect_ok();
+    }
+    statements_of(&statements, app.patch(&root, &id, patch)).await
+}
+
+#[tokio::test]
+async fn a_priority_and_assignee_change_takes_its_pinned_statements() {
+    let taken =
+        statements_of_patch(None, json!({ "priority": "HIGH", "assigneeId": "agent-1" })).await;
+
+    // 5 (7) before the queue and tag counts; and the queue counts' upsert.
+    assert_eq!(taken, pinned(6, 8));
+}
+
+#[tokio::test]
+async fn a_tag_change_takes_its_pinned_statements() {
+    let taken = statements_of_patch(
+        Some(json!({ "addTags": ["billing", "vip"] })),
+        json!({ "addTags": ["refund", "printer"], "removeTags": ["billing", "vip"] }),
+    )
+    .await;
+
+    // 7 (9) before the queue and tag counts; and the tag counts' upsert, of four rows.
+    assert_eq!(taken, pinned(8, 10));
+}
+
+#[tokio::test]
+async fn a_status_and_tag_change_at_once_takes_its_pinned_statements() {
+    let taken = statements_of_patch(
+        Some(json!({ "addTags": ["billing"] })),
+        json!({ "status": "IN_PROGRESS", "addTags": ["refund"] }),
+    )
+    .await;
+
+    // 8 (10) before the queue and tag counts; and one upsert for each (the tag it held
+    // moved and the one added in the same).
+    assert_eq!(taken, pinned(10, 12));
+}
+
+#[tokio::test]
+async fn a_reply_that_reopens_a_ticket_takes_its_pinned_statements() {
+    let (app, statements) = spawn_app_counting_statements().await;
+    let alice = app.customer("alice");
+    let id = app.open_ticket(&alice, "Printer on fire").await;
+    app.set_status(&app.admin("root"), &id, "RESOLVED")
+        .await
+        .expect_ok();
+
+    let taken = statements_of(
+        &statements,
+        app.add_message(&alice, &id, "Still on fire", false),
+    )
+    .await;
+
+    // 7 (9) before the queue and tag counts; and one upsert for each.
+    assert_eq!(taken, pinned(9, 11));
 }

@@ -72,6 +72,15 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     app
 }
 
+/// A server whose mutation rate limit leaves room for building many fixtures.
+pub async fn spawn_roomy_app() -> TestApp {
+    spawn_app_with(|config| {
+        config.http.mutation_rate_limit.burst = 10_000;
+        config.http.mutation_rate_limit.per_second = 1_000.0;
+    })
+    .await
+}
+
 /// A server that may not be ready, for tests of a database that is not there yet.
 pub async fn spawn_app_without_waiting(configure: impl FnOnce(&mut Config)) -> TestApp {
     spawn_app_over(TestDatabase::create().await, configure).await
