@@ -67,6 +67,8 @@ if [ "$(q 'SELECT COUNT(*) FROM tickets' 2>/dev/null || true)" != "$SCALE" ]; th
 else
     say "$DATABASE already holds $SCALE tickets"
 fi
+# Migrations a build added since the seed run here, not in the first server's start.
+"$SERVER" migrate 2>"$OUT/migrate.log"
 
 server=''
 trap 'stop $server; q "ALTER DATABASE $DATABASE RESET ALL" >/dev/null 2>&1 || true' EXIT
@@ -74,6 +76,7 @@ start_server() { # log file
     LISTEN_ADDR=$SERVER_ADDR "$SERVER" serve >"$1" 2>&1 &
     server=$!
     wait_for "$SERVER_ADDR"
+    until curl -sf "http://$SERVER_ADDR/readyz" >/dev/null; do sleep 0.1; done
 }
 
 admin=$(token admin-0 admin)
