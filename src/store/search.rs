@@ -1,7 +1,7 @@
 //! The full-text index of tickets (see the `add_search` migration): kept in the
 //! transaction of each write, and read as a condition and an order on `tickets`.
 
-use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
+use sea_orm::sea_query::{Alias, BinOper, Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
 };
@@ -106,13 +106,7 @@ pub fn matching(
     visibility: Visibility,
 ) -> Option<SimpleExpr> {
     match backend {
-        DbBackend::Postgres => Some(Expr::cust_with_values(
-            format!(
-                "tickets.{} @@ websearch_to_tsquery('english', $1)",
-                postgres_column(visibility)
-            ),
-            [search.as_str()],
-        )),
+        DbBackend::Postgres => Some(postgres_matching(postgres_document(visibility), search)),
         _ => search.fts5().map(|query| {
             Expr::cust_with_values(
                 "tickets.id IN (SELECT r.ticket_id FROM ticket_search
@@ -127,13 +121,7 @@ pub fn matching(
 /// How well a ticket matches `search`, best first when sorted ascending.
 pub fn relevance(backend: DbBackend, search: &SearchQuery, visibility: Visibility) -> SimpleExpr {
     match backend {
-        DbBackend::Postgres => Expr::cust_with_values(
-            format!(
-                "-ts_rank(tickets.{}, websearch_to_tsquery('english', $1))",
-                postgres_column(visibility)
-            ),
-            [search.as_str()],
-        ),
+        DbBackend::Postgres => postgres_relevance(postgres_document(visibility), search),
         _ => Expr::cust_with_values(
             "(SELECT bm25(ticket_search) FROM ticket_search
                 JOIN ticket_search_rows r ON r.search_row = ticket_search.rowid
@@ -143,12 +131,30 @@ pub fn relevance(backend: DbBackend, search: &SearchQuery, visibility: Visibilit
     }
 }
 
-fn postgres_column(visibility: Visibility) -> &'static str {
-    if visibility.includes_staff_only() {
+/// The indexed text of a ticket that `visibility` may search on PostgreSQL.
+pub fn postgres_document(visibility: Visibility) -> SimpleExpr {
+    let column = if visibility.includes_staff_only() {
         "staff_search"
     } else {
         "public_search"
-    }
+    };
+    Expr::col((Alias::new("tickets"), Alias::new(column))).into()
+}
+
+/// Whether `document` (a `tsvector`) holds what `search` asks for.
+pub fn postgres_matching(document: impl Into<SimpleExpr>, search: &SearchQuery) -> SimpleExpr {
+    document.into().binary(
+        BinOper::Custom("@@"),
+        Expr::cust_with_values("websearch_to_tsquery('english', $1)", [search.as_str()]),
+    )
+}
+
+/// How well `document` matches `search`, best first when sorted ascending.
+pub fn postgres_relevance(document: impl Into<SimpleExpr>, search: &SearchQuery) -> SimpleExpr {
+    Expr::cust_with_exprs(
+        "-ts_rank($1, websearch_to_tsquery('english', $2))",
+        [document.into(), Expr::val(search.as_str()).into()],
+    )
 }
 
 /// Customers search the subject and the public messages only.

@@ -8,8 +8,8 @@ use sea_orm::sea_query::{
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityName, EntityTrait,
-    FromQueryResult, IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    RelationTrait, Select,
+    FromQueryResult, IntoActiveModel, Iterable, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, RelationTrait, Select,
 };
 use uuid::Uuid;
 
@@ -160,7 +160,7 @@ pub async fn list_tickets(
     }
     let statement = match matches {
         None => backend.build(&statement),
-        Some(matches) => backend.build(&statement.with(WithClause::new().cte(matches).to_owned())),
+        Some(matches) => backend.build(&statement.with(matches)),
     };
     let rows = db.query_all_raw(statement).await?;
     let mut total = 0;
@@ -187,11 +187,7 @@ fn searched(
     search: &SearchQuery,
     order: ListOrder,
     page: PageRequest,
-) -> (
-    SelectStatement,
-    SelectStatement,
-    Option<CommonTableExpression>,
-) {
+) -> (SelectStatement, SelectStatement, Option<WithClause>) {
     let (matches, collected) = collect_matches(backend, filter, search, order);
     let mut count_query = Query::select();
     count_query
@@ -219,18 +215,81 @@ fn collect_matches(
     filter: TicketFilter<'_>,
     search: &SearchQuery,
     order: ListOrder,
-) -> (Alias, CommonTableExpression) {
+) -> (Alias, WithClause) {
+    if backend == DbBackend::Postgres && filter.owner.is_some() {
+        return collect_owners_matches(filter, search, order);
+    }
     let matches = Alias::new("matches");
     let mut selected = filter.select(backend);
     if order == ListOrder::Relevance {
         selected = selected.column_as(search::relevance(backend, search, filter.visibility), RANK);
     }
-    let collected = CommonTableExpression::new()
-        .query(selected.into_query())
-        .table_name(matches.clone())
-        .materialized(true)
-        .to_owned();
-    (matches, collected)
+    (
+        matches.clone(),
+        materialized(matches, selected.into_query()),
+    )
+}
+
+/// One owner's matches on PostgreSQL: the owner's tickets first, then the search among
+/// them. Left to choose, PostgreSQL intersects the owner's tickets with the whole posting
+/// list of each word in the text index, which for a common word costs what the word's
+/// frequency costs (a customer's 1,994 tickets against 125,702 tickets with `invoice`:
+/// 26 ms); an owner's tickets, read by their index and each tested, cost what the owner's
+/// number of tickets costs.
+fn collect_owners_matches(
+    filter: TicketFilter<'_>,
+    search: &SearchQuery,
+    order: ListOrder,
+) -> (Alias, WithClause) {
+    let (owned, matches) = (Alias::new("owned"), Alias::new("matches"));
+    let document = Alias::new(DOCUMENT);
+    let unsearched = TicketFilter {
+        search: None,
+        ..filter
+    };
+    let owners = unsearched
+        .select(DbBackend::Postgres)
+        .column_as(search::postgres_document(filter.visibility), DOCUMENT)
+        .into_query();
+    let mut found = Query::select();
+    found
+        .columns(ticket::Column::iter().map(|column| (owned.clone(), column)))
+        .from(owned.clone())
+        .and_where(search::postgres_matching(
+            Expr::col((owned.clone(), document.clone())),
+            search,
+        ));
+    if order == ListOrder::Relevance {
+        found.expr_as(
+            search::postgres_relevance(Expr::col((owned.clone(), document)), search),
+            Alias::new(RANK),
+        );
+    }
+    let mut clause = materialized(owned, owners);
+    clause.cte(
+        CommonTableExpression::new()
+            .query(found)
+            .table_name(matches.clone())
+            .materialized(true)
+            .to_owned(),
+    );
+    (matches, clause)
+}
+
+/// The column an owner's tickets carry their searchable text in.
+const DOCUMENT: &str = "document";
+
+/// `WITH name AS MATERIALIZED (query)`: computed once, however often it is read.
+fn materialized(name: Alias, query: SelectStatement) -> WithClause {
+    WithClause::new()
+        .cte(
+            CommonTableExpression::new()
+                .query(query)
+                .table_name(name)
+                .materialized(true)
+                .to_owned(),
+        )
+        .to_owned()
 }
 
 /// The column a search's rank is read in, for `RELEVANCE`.
@@ -288,7 +347,7 @@ pub async fn list_window(
         window.order_by((matches.clone(), *column), read_as(direction, backward));
     }
     window.limit(limit);
-    let statement = backend.build(&window.with(WithClause::new().cte(collected).to_owned()));
+    let statement = backend.build(&window.with(collected));
     ticket::Model::find_by_statement(statement).all(db).await
 }
 

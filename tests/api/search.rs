@@ -103,6 +103,35 @@ async fn a_customer_never_finds_a_word_only_an_internal_note_holds() {
 }
 
 #[tokio::test]
+async fn an_admin_searching_one_customers_tickets_finds_their_internal_notes_too() {
+    let app = spawn_app().await;
+    let (alice, bob, root) = (
+        app.customer("alice"),
+        app.customer("bob"),
+        app.admin("root"),
+    );
+    let id = ticket_saying(&app, &alice, "Printer", "Broken again.").await;
+    app.add_message(&root, &id, "Suspect xylophone firmware.", true)
+        .await
+        .expect_ok();
+    ticket_saying(&app, &bob, "Scanner", "Xylophone noise.").await;
+
+    let reply = app
+        .graphql(
+            &root,
+            r#"{ tickets(userId: "alice", search: "xylophone", order: RELEVANCE) { items { subject } pagination { total } } }"#,
+            json!({}),
+        )
+        .await
+        .expect_ok();
+
+    assert_eq!(
+        reply.data("tickets"),
+        &json!({ "items": [{ "subject": "Printer" }], "pagination": { "total": 1 } })
+    );
+}
+
+#[tokio::test]
 async fn a_customer_never_finds_another_customers_ticket() {
     let app = spawn_app().await;
     ticket_saying(&app, &app.customer("bob"), "Zeppelin", "Bob's secret.").await;
