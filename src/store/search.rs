@@ -138,7 +138,7 @@ pub fn postgres_document(visibility: Visibility) -> SimpleExpr {
     } else {
         "public_search"
     };
-    Expr::col((Alias::new("tickets"), Alias::new(column))).into()
+    Expr::col((Alias::new("tickets"), Alias::new(column)))
 }
 
 /// Whether `document` (a `tsvector`) holds what `search` asks for.
@@ -153,7 +153,7 @@ pub fn postgres_matching(document: impl Into<SimpleExpr>, search: &SearchQuery) 
 pub fn postgres_relevance(document: impl Into<SimpleExpr>, search: &SearchQuery) -> SimpleExpr {
     Expr::cust_with_exprs(
         "-ts_rank($1, websearch_to_tsquery('english', $2))",
-        [document.into(), Expr::val(search.as_str()).into()],
+        [document.into(), Expr::val(search.as_str())],
     )
 }
 
