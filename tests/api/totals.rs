@@ -284,6 +284,9 @@ async fn queue_and_tag_totals_stay_exact_under_concurrent_triage() {
             nonzero += usize::from(expected > 0);
         }
     }
-    // The writes must leave the comparisons something to compare.
-    assert!(nonzero >= 40, "{nonzero} totals above zero");
+    // The writes must leave the comparisons something to compare. How the concurrent
+    // writes interleave decides how the 24 tickets spread (32 to 50 of these 140 totals
+    // above zero, seen here); had no triage write landed, every ticket would be OPEN,
+    // NORMAL, unassigned and untagged: 8 totals above zero.
+    assert!(nonzero >= 16, "{nonzero} totals above zero");
 }
