@@ -138,7 +138,10 @@ pub async fn list_tickets(
                 .into_query();
             (counts::total_query(backend, filter), page_query, None)
         }
-        Some(search) => searched(backend, filter, search, order, page),
+        Some(search) => {
+            let (count_query, page_query, matches) = searched(backend, filter, search, order, page);
+            (count_query, page_query, Some(matches))
+        }
     };
     let mut statement = Query::select();
     statement
@@ -187,7 +190,7 @@ fn searched(
     search: &SearchQuery,
     order: ListOrder,
     page: PageRequest,
-) -> (SelectStatement, SelectStatement, Option<WithClause>) {
+) -> (SelectStatement, SelectStatement, WithClause) {
     let (matches, collected) = collect_matches(backend, filter, search, order);
     let mut count_query = Query::select();
     count_query
@@ -205,7 +208,7 @@ fn searched(
         page_query.order_by((matches.clone(), *column), direction.clone());
     }
     page_query.offset(page.offset()).limit(page.limit());
-    (count_query, page_query, Some(collected))
+    (count_query, page_query, collected)
 }
 
 /// The matches of a search as a table of their own, `matches`, which the database collects
@@ -224,10 +227,10 @@ fn collect_matches(
     if order == ListOrder::Relevance {
         selected = selected.column_as(search::relevance(backend, search, filter.visibility), RANK);
     }
-    (
-        matches.clone(),
-        materialized(matches, selected.into_query()),
-    )
+    let clause = WithClause::new()
+        .cte(materialized(matches.clone(), selected.into_query()))
+        .to_owned();
+    (matches, clause)
 }
 
 /// One owner's matches on PostgreSQL: the owner's tickets first, then the search among
@@ -265,14 +268,10 @@ fn collect_owners_matches(
             Alias::new(RANK),
         );
     }
-    let mut clause = materialized(owned, owners);
-    clause.cte(
-        CommonTableExpression::new()
-            .query(found)
-            .table_name(matches.clone())
-            .materialized(true)
-            .to_owned(),
-    );
+    let clause = WithClause::new()
+        .cte(materialized(owned, owners))
+        .cte(materialized(matches.clone(), found))
+        .to_owned();
     (matches, clause)
 }
 
@@ -280,15 +279,11 @@ fn collect_owners_matches(
 const DOCUMENT: &str = "document";
 
 /// `WITH name AS MATERIALIZED (query)`: computed once, however often it is read.
-fn materialized(name: Alias, query: SelectStatement) -> WithClause {
-    WithClause::new()
-        .cte(
-            CommonTableExpression::new()
-                .query(query)
-                .table_name(name)
-                .materialized(true)
-                .to_owned(),
-        )
+fn materialized(name: Alias, query: SelectStatement) -> CommonTableExpression {
+    CommonTableExpression::new()
+        .query(query)
+        .table_name(name)
+        .materialized(true)
         .to_owned()
 }
 
