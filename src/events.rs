@@ -6,6 +6,7 @@
 //! only gaps in the ids, which tell nothing.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use entity::prelude::TicketStatus;
 use entity::{ticket, ticket_event, ticket_message};
@@ -17,6 +18,14 @@ use crate::domain::{self, EventLimit, Viewer};
 use crate::error::AppError;
 use crate::policy;
 use crate::store::{self, EventStream};
+
+/// How long a read of the timeline waits, at most, for the events committed before it to
+/// settle (on PostgreSQL, for the transactions older than them to end): a client then
+/// finds its own write in what it reads right after. Past it, the read answers what has
+/// settled, which is complete up to where it stops.
+const SETTLE_WITHIN: Duration = Duration::from_secs(1);
+/// The longest pause between two looks at whether they have settled.
+const SETTLE_PAUSE: Duration = Duration::from_millis(20);
 
 /// Which events a reader asks to follow.
 #[derive(Clone, Copy, Debug)]
@@ -117,6 +126,7 @@ pub async fn latest_event_id(
     db: &DatabaseConnection,
     stream: &VisibleStream,
 ) -> Result<Option<Uuid>, AppError> {
+    wait_until_committed_settle(db).await?;
     match stream.filter() {
         Some(filter) => Ok(store::events::latest_event_id(db, filter).await?),
         None => Ok(None),
@@ -136,10 +146,28 @@ pub async fn read(
     after: Option<Uuid>,
     limit: EventLimit,
 ) -> Result<Vec<ticket_event::Model>, AppError> {
+    wait_until_committed_settle(db).await?;
     match stream.filter() {
         Some(filter) => Ok(store::events::events_after(db, filter, after, limit.get()).await?),
         None => Ok(Vec::new()),
     }
+}
+
+/// Waits, within [`SETTLE_WITHIN`], until every event committed now can be read.
+async fn wait_until_committed_settle(db: &DatabaseConnection) -> Result<(), AppError> {
+    let Some(newest) = store::events::newest_unsettled(db).await? else {
+        return Ok(());
+    };
+    let deadline = tokio::time::Instant::now() + SETTLE_WITHIN;
+    let mut pause = Duration::from_millis(1);
+    while tokio::time::Instant::now() + pause < deadline {
+        tokio::time::sleep(pause).await;
+        if store::events::is_settled(db, newest).await? {
+            return Ok(());
+        }
+        pause = (pause * 2).min(SETTLE_PAUSE);
+    }
+    Ok(())
 }
 
 /// A ticket's timeline, oldest first: the events after `after` (exclusive), at most

@@ -1,12 +1,18 @@
 //! The ticket timeline: events recorded in the transaction of the change they tell of,
 //! and read back as streams in id order.
 //!
-//! Ids are handed out in commit order, so that a reader that has seen event X and later
-//! reads `id > X` misses nothing: an event with a smaller id than X committed before X.
+//! A reader that has seen event X and later reads `id > X` must miss nothing: no event
+//! with a smaller id than X may become visible after X did. On SQLite one transaction
+//! writes at a time, and each id is made greater than the newest. On PostgreSQL writers
+//! commit side by side, so an id is made of the writing transaction's id (see
+//! [`transaction_ordered_id`]) and readers read only below the oldest transaction still
+//! running ([`SETTLED_BOUND`]): every transaction that could still record an id below it
+//! has ended, so what is below never changes again.
 
 use chrono::{DateTime, Utc};
 use entity::prelude::{Role, TicketEvent, TicketEventKind, TicketPriority, TicketStatus};
 use entity::ticket_event;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
@@ -19,9 +25,20 @@ use crate::policy::{self, Visibility};
 /// their ticket (never their content). A listener re-reads the events from the table.
 pub const NOTIFY_CHANNEL: &str = "ticket_events";
 
-/// The PostgreSQL advisory lock that writers of events take in turn ("suppevnt" in
-/// ASCII), from just before they make their ids until they commit.
-pub const EVENT_ORDER_LOCK_KEY: i64 = 0x7375_7070_6576_6e74;
+/// On PostgreSQL, the id below which the timeline is settled: [`transaction_ordered_id`]
+/// of the oldest transaction still running (`xmin` of the statement's own snapshot), with
+/// number 0. Every transaction with a smaller id has ended, committed or not, and any
+/// transaction yet to record events gets an id no smaller; so no event can appear below
+/// this bound once a statement has seen it. Evaluated once per statement, with the same
+/// snapshot as the rows the statement reads.
+const SETTLED_BOUND: &str = "(\
+    'ff' || lpad(to_hex(pg_snapshot_xmin(pg_current_snapshot())::text::bigint >> 12), 10, '0') \
+    || '8' || lpad(to_hex(pg_snapshot_xmin(pg_current_snapshot())::text::bigint & 4095), 3, '0') \
+    || '8000000000000000')::uuid";
+
+/// The largest transaction id [`transaction_ordered_id`] can hold: 2^52, a million
+/// wraparounds of PostgreSQL's 32-bit counter.
+const MAX_TRANSACTION_ID: u64 = (1 << 52) - 1;
 
 /// What happened, with what only that kind of event carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,15 +87,10 @@ pub struct NewEvent {
 
 /// Records `events`, in this order, as the last writes of `txn`: commit right after.
 ///
-/// Ids must be given in commit order. On SQLite, `begin_write` already holds the one
-/// write lock from `BEGIN` to `COMMIT`. On PostgreSQL, transactions commit side by side:
-/// an advisory lock, held until commit, is taken before the ids are made, so that the
-/// next writer makes its ids only once this one's events are visible (PostgreSQL releases
-/// a transaction's locks after its commit is visible). It is taken as late as possible,
-/// after every row lock of the transaction, so that it serializes only the commit and
-/// cannot deadlock with them. Each id is also made greater than the newest one recorded,
-/// so that servers whose clocks disagree (or events seeded with future times) cannot
-/// break the order.
+/// On SQLite, `begin_write` holds the one write lock from `BEGIN` to `COMMIT`: each id is
+/// made greater than the newest recorded (whatever the clocks of the servers that wrote
+/// before say). On PostgreSQL the ids are made of this transaction's id, without waiting
+/// for any other writer; readers wait for the transaction instead ([`SETTLED_BOUND`]).
 pub async fn record_events(
     txn: &DatabaseTransaction,
     events: Vec<NewEvent>,
@@ -86,22 +98,23 @@ pub async fn record_events(
     let Some(first) = events.first() else {
         return Ok(Vec::new());
     };
-    let ticket_id = first.ticket_id;
-    let mut previous = if txn.get_database_backend() == DbBackend::Postgres {
-        // Delivered at commit, so sent before the lock: every round trip made while
-        // holding it is one more that every other writer waits for.
-        notify(txn, ticket_id).await?;
-        locked_newest_id(txn).await?
+    let ids = if txn.get_database_backend() == DbBackend::Postgres {
+        notify(txn, first.ticket_id).await?;
+        transaction_ordered_ids(txn, events.len()).await?
     } else {
-        latest_event_id(txn, &EventStream::everything()).await?
+        let mut previous = latest_event_id(txn, &EventStream::everything()).await?;
+        (0..events.len())
+            .map(|_| {
+                let id = next_event_id(previous);
+                previous = Some(id);
+                id
+            })
+            .collect()
     };
-    let models: Vec<ticket_event::Model> = events
+    let models: Vec<ticket_event::Model> = ids
         .into_iter()
-        .map(|event| {
-            let id = next_event_id(previous);
-            previous = Some(id);
-            event_model(id, event)
-        })
+        .zip(events)
+        .map(|(id, event)| event_model(id, event))
         .collect();
     TicketEvent::insert_many(models.iter().cloned().map(|m| m.into_active_model()))
         .exec_without_returning(txn)
@@ -176,19 +189,56 @@ async fn notify(txn: &DatabaseTransaction, ticket: Uuid) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Takes the event-order lock, then reads the newest id in a statement of its own: under
-/// READ COMMITTED a statement sees what had committed when it started, so only a read
-/// that starts after the lock is granted sees what the previous holder committed.
-/// A statement of SeaORM's rather than unprepared SQL: the wait for the lock, where
-/// concurrent writers queue, then shows in traces as a statement span of its own.
-async fn locked_newest_id(txn: &DatabaseTransaction) -> Result<Option<Uuid>, DbErr> {
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock($1)",
-        [EVENT_ORDER_LOCK_KEY.into()],
+/// `count` ids for the events of `txn`, in ascending order: its transaction id, and
+/// numbers from the `ticket_event_order` sequence, which never hands one out twice.
+async fn transaction_ordered_ids(
+    txn: &DatabaseTransaction,
+    count: usize,
+) -> Result<Vec<Uuid>, DbErr> {
+    let count = i64::try_from(count).map_err(|_| DbErr::Custom("too many events".into()))?;
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_current_xact_id()::text AS transaction, nextval('ticket_event_order') AS number \
+             FROM generate_series(1, $1)",
+            [count.into()],
+        ))
+        .await?;
+    let mut ids = rows
+        .iter()
+        .map(|row| {
+            let transaction: String = row.try_get("", "transaction")?;
+            let number: i64 = row.try_get("", "number")?;
+            let transaction = transaction
+                .parse()
+                .map_err(|_| DbErr::Custom(format!("a transaction id: {transaction}")))?;
+            transaction_ordered_id(transaction, number.unsigned_abs())
+        })
+        .collect::<Result<Vec<Uuid>, DbErr>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// The id of event `number` of PostgreSQL transaction `transaction`: a UUID (version 8,
+/// "custom") that sorts by transaction, then by number, and after every UUID v7 (ids made
+/// before, and by the backfill): its first byte is `0xff`, then the transaction's 52 bits
+/// around the version nibble, the variant, and the number's low 62 bits.
+pub fn transaction_ordered_id(transaction: u64, number: u64) -> Result<Uuid, DbErr> {
+    if transaction > MAX_TRANSACTION_ID {
+        return Err(DbErr::Custom(format!(
+            "transaction id {transaction} is past what an event id holds"
+        )));
+    }
+    const NUMBER: u128 = (1 << 62) - 1;
+    let transaction = u128::from(transaction);
+    Ok(Uuid::from_u128(
+        (0xff << 120)
+            | ((transaction >> 12) << 80)
+            | (0x8 << 76)
+            | ((transaction & 0xfff) << 64)
+            | (0b10 << 62)
+            | (u128::from(number) & NUMBER),
     ))
-    .await?;
-    latest_event_id(txn, &EventStream::everything()).await
 }
 
 /// A new UUID v7, greater than `previous`.
@@ -274,6 +324,47 @@ fn select(stream: &EventStream) -> Select<TicketEvent> {
         )
 }
 
+/// `query` narrowed, on PostgreSQL, to the settled part of the timeline.
+fn settled(db: &impl ConnectionTrait, query: Select<TicketEvent>) -> Select<TicketEvent> {
+    query.apply_if(
+        (db.get_database_backend() == DbBackend::Postgres).then_some(SETTLED_BOUND),
+        |query, bound| query.filter(Expr::col(ticket_event::Column::Id).lt(Expr::cust(bound))),
+    )
+}
+
+/// The newest event committed, when readers cannot read it yet because a transaction
+/// older than it is still running; `None` when every committed event is settled, and
+/// always on SQLite. A reader that wants all that has committed waits for it to settle.
+pub async fn newest_unsettled(db: &impl ConnectionTrait) -> Result<Option<Uuid>, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT id FROM ticket_events WHERE id >= {SETTLED_BOUND} ORDER BY id DESC LIMIT 1"
+    );
+    let row = db
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await?;
+    row.map(|row| row.try_get("", "id")).transpose()
+}
+
+/// Whether event `id` is settled now: nothing can ever be recorded below it.
+pub async fn is_settled(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(true);
+    }
+    let sql = format!("SELECT $1::uuid < {SETTLED_BOUND} AS settled");
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [id.into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("a comparison answered no row".into()))?;
+    row.try_get("", "settled")
+}
+
 /// The events of `stream` after `after` (exclusive; from the first without it), oldest
 /// first, at most `limit`.
 pub async fn events_after(
@@ -282,7 +373,7 @@ pub async fn events_after(
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<ticket_event::Model>, DbErr> {
-    select(stream)
+    settled(db, select(stream))
         .apply_if(after, |query, after| {
             query.filter(ticket_event::Column::Id.gt(after))
         })
@@ -298,7 +389,7 @@ pub async fn latest_event_id(
     db: &impl ConnectionTrait,
     stream: &EventStream,
 ) -> Result<Option<Uuid>, DbErr> {
-    select(stream)
+    settled(db, select(stream))
         .select_only()
         .column(ticket_event::Column::Id)
         .order_by_desc(ticket_event::Column::Id)
