@@ -17,6 +17,7 @@ use crate::budget::MessageBudget;
 use crate::domain::{self, EventLimit, Viewer};
 use crate::error::AppError;
 use crate::policy;
+use crate::store::events::Settled;
 use crate::store::{self, EventStream};
 
 /// How long a read of the timeline waits, at most, for the events committed before it to
@@ -126,9 +127,11 @@ pub async fn latest_event_id(
     db: &DatabaseConnection,
     stream: &VisibleStream,
 ) -> Result<Option<Uuid>, AppError> {
-    wait_until_committed_settle(db).await?;
     match stream.filter() {
-        Some(filter) => Ok(store::events::latest_event_id(db, filter).await?),
+        Some(filter) => {
+            let settled = settled_for_reading(db).await?;
+            Ok(store::events::latest_within(db, &settled, filter).await?)
+        }
         None => Ok(None),
     }
 }
@@ -146,28 +149,28 @@ pub async fn read(
     after: Option<Uuid>,
     limit: EventLimit,
 ) -> Result<Vec<ticket_event::Model>, AppError> {
-    wait_until_committed_settle(db).await?;
     match stream.filter() {
-        Some(filter) => Ok(store::events::events_after(db, filter, after, limit.get()).await?),
+        Some(filter) => {
+            let settled = settled_for_reading(db).await?;
+            Ok(store::events::events_within(db, &settled, filter, after, limit.get()).await?)
+        }
         None => Ok(Vec::new()),
     }
 }
 
-/// Waits, within [`SETTLE_WITHIN`], until every event committed now can be read.
-async fn wait_until_committed_settle(db: &DatabaseConnection) -> Result<(), AppError> {
-    let Some(newest) = store::events::newest_unsettled(db).await? else {
-        return Ok(());
-    };
+/// Where the timeline is settled once every event committed now is, waiting for it at
+/// most [`SETTLE_WITHIN`].
+async fn settled_for_reading(db: &DatabaseConnection) -> Result<Settled, AppError> {
+    let now = store::events::settled(db).await?;
     let deadline = tokio::time::Instant::now() + SETTLE_WITHIN;
+    let mut settled = now;
     let mut pause = Duration::from_millis(1);
-    while tokio::time::Instant::now() + pause < deadline {
+    while !settled.covers(&now) && tokio::time::Instant::now() + pause < deadline {
         tokio::time::sleep(pause).await;
-        if store::events::is_settled(db, newest).await? {
-            return Ok(());
-        }
+        settled = store::events::settled(db).await?;
         pause = (pause * 2).min(SETTLE_PAUSE);
     }
-    Ok(())
+    Ok(settled)
 }
 
 /// A ticket's timeline, oldest first: the events after `after` (exclusive), at most

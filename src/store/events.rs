@@ -5,14 +5,13 @@
 //! with a smaller id than X may become visible after X did. On SQLite one transaction
 //! writes at a time, and each id is made greater than the newest. On PostgreSQL writers
 //! commit side by side, so an id is made of the writing transaction's id (see
-//! [`transaction_ordered_id`]) and readers read only below the oldest transaction still
-//! running ([`SETTLED_BOUND`]): every transaction that could still record an id below it
-//! has ended, so what is below never changes again.
+//! [`transaction_ordered_id`]) and readers read only below the oldest transaction of the
+//! database still running ([`settled`]): every transaction that could still record an id
+//! below it has ended, so what is below never changes again.
 
 use chrono::{DateTime, Utc};
 use entity::prelude::{Role, TicketEvent, TicketEventKind, TicketPriority, TicketStatus};
 use entity::ticket_event;
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
@@ -25,16 +24,28 @@ use crate::policy::{self, Visibility};
 /// their ticket (never their content). A listener re-reads the events from the table.
 pub const NOTIFY_CHANNEL: &str = "ticket_events";
 
-/// On PostgreSQL, the id below which the timeline is settled: [`transaction_ordered_id`]
-/// of the oldest transaction still running (`xmin` of the statement's own snapshot), with
-/// number 0. Every transaction with a smaller id has ended, committed or not, and any
-/// transaction yet to record events gets an id no smaller; so no event can appear below
-/// this bound once a statement has seen it. Evaluated once per statement, with the same
-/// snapshot as the rows the statement reads.
-const SETTLED_BOUND: &str = "(\
-    'ff' || lpad(to_hex(pg_snapshot_xmin(pg_current_snapshot())::text::bigint >> 12), 10, '0') \
-    || '8' || lpad(to_hex(pg_snapshot_xmin(pg_current_snapshot())::text::bigint & 4095), 3, '0') \
-    || '8000000000000000')::uuid";
+/// On PostgreSQL, the oldest transaction of this database still running, as a statement
+/// sees it: the lowest of the running transactions its snapshot lists (`xip`) that
+/// belong to a session of this database, or the snapshot's `xmax` when none do. Any
+/// transaction that gets an id later gets one no lower. Transactions of other databases
+/// on the cluster never hold it back; if a session of this database is hidden from us
+/// (another role, without `pg_read_all_stats`), the cluster's oldest (`xmin`) is taken
+/// instead, which holds back more but never too little. With the newest event that had
+/// committed for that snapshot.
+const SETTLED_SQL: &str = "\
+    SELECT CASE \
+        WHEN EXISTS (SELECT 1 FROM pg_stat_activity \
+                     WHERE datname = current_database() AND query = '<insufficient privilege>') \
+        THEN pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+        ELSE coalesce( \
+            (SELECT min(running::text::bigint) \
+             FROM pg_snapshot_xip(pg_current_snapshot()) AS running \
+             WHERE running::text::bigint & 4294967295 IN \
+                (SELECT backend_xid::text::bigint FROM pg_stat_activity \
+                 WHERE datname = current_database() AND backend_xid IS NOT NULL)), \
+            pg_snapshot_xmax(pg_current_snapshot())::text::bigint) \
+        END AS oldest_running, \
+        (SELECT id FROM ticket_events ORDER BY id DESC LIMIT 1) AS newest";
 
 /// The largest transaction id [`transaction_ordered_id`] can hold: 2^52, a million
 /// wraparounds of PostgreSQL's 32-bit counter.
@@ -90,7 +101,7 @@ pub struct NewEvent {
 /// On SQLite, `begin_write` holds the one write lock from `BEGIN` to `COMMIT`: each id is
 /// made greater than the newest recorded (whatever the clocks of the servers that wrote
 /// before say). On PostgreSQL the ids are made of this transaction's id, without waiting
-/// for any other writer; readers wait for the transaction instead ([`SETTLED_BOUND`]).
+/// for any other writer; readers wait for the transaction instead ([`settled`]).
 pub async fn record_events(
     txn: &DatabaseTransaction,
     events: Vec<NewEvent>,
@@ -324,56 +335,82 @@ fn select(stream: &EventStream) -> Select<TicketEvent> {
         )
 }
 
-/// `query` narrowed, on PostgreSQL, to the settled part of the timeline.
-fn settled(db: &impl ConnectionTrait, query: Select<TicketEvent>) -> Select<TicketEvent> {
-    query.apply_if(
-        (db.get_database_backend() == DbBackend::Postgres).then_some(SETTLED_BOUND),
-        |query, bound| query.filter(Expr::col(ticket_event::Column::Id).lt(Expr::cust(bound))),
-    )
+/// Where the timeline is settled, as one statement saw it: events below it can no longer
+/// appear. Read events in a later statement than this one: a transaction that ended
+/// between this statement's snapshot and its look at the sessions is not waited for, and
+/// only a later snapshot is sure to see what it committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settled {
+    /// `None`: all of it (SQLite, whose writers commit in turn).
+    below: Option<Uuid>,
+    /// The newest event committed then.
+    newest: Option<Uuid>,
 }
 
-/// The newest event committed, when readers cannot read it yet because a transaction
-/// older than it is still running; `None` when every committed event is settled, and
-/// always on SQLite. A reader that wants all that has committed waits for it to settle.
-pub async fn newest_unsettled(db: &impl ConnectionTrait) -> Result<Option<Uuid>, DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        return Ok(None);
+impl Settled {
+    /// Whether event `id` is in the settled part.
+    pub fn holds(&self, id: Uuid) -> bool {
+        self.below.is_none_or(|below| id < below)
     }
-    let sql = format!(
-        "SELECT id FROM ticket_events WHERE id >= {SETTLED_BOUND} ORDER BY id DESC LIMIT 1"
-    );
-    let row = db
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
-        .await?;
-    row.map(|row| row.try_get("", "id")).transpose()
+
+    /// Whether every event committed then is in the settled part.
+    pub fn is_complete(&self) -> bool {
+        self.covers(self)
+    }
+
+    /// Whether every event committed when `earlier` was seen is in the settled part.
+    pub fn covers(&self, earlier: &Settled) -> bool {
+        earlier.newest.is_none_or(|newest| self.holds(newest))
+    }
 }
 
-/// Whether event `id` is settled now: nothing can ever be recorded below it.
-pub async fn is_settled(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> {
+/// Where the timeline is settled now (see [`Settled`]).
+pub async fn settled(db: &impl ConnectionTrait) -> Result<Settled, DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
-        return Ok(true);
+        return Ok(Settled {
+            below: None,
+            newest: None,
+        });
     }
-    let sql = format!("SELECT $1::uuid < {SETTLED_BOUND} AS settled");
     let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            [id.into()],
-        ))
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, SETTLED_SQL))
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound("a comparison answered no row".into()))?;
-    row.try_get("", "settled")
+        .ok_or_else(|| DbErr::RecordNotFound("the settled bound answered no row".into()))?;
+    let oldest_running: i64 = row.try_get("", "oldest_running")?;
+    Ok(Settled {
+        below: Some(transaction_ordered_id(oldest_running.unsigned_abs(), 0)?),
+        newest: row.try_get("", "newest")?,
+    })
 }
 
-/// The events of `stream` after `after` (exclusive; from the first without it), oldest
-/// first, at most `limit`.
+/// `query` narrowed to the part of the timeline `settled` holds.
+fn within(settled: &Settled, query: Select<TicketEvent>) -> Select<TicketEvent> {
+    query.apply_if(settled.below, |query, below| {
+        query.filter(ticket_event::Column::Id.lt(below))
+    })
+}
+
+/// The settled events of `stream` after `after` (exclusive; from the first without it),
+/// oldest first, at most `limit`.
 pub async fn events_after(
     db: &impl ConnectionTrait,
     stream: &EventStream,
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<ticket_event::Model>, DbErr> {
-    settled(db, select(stream))
+    let settled = settled(db).await?;
+    events_within(db, &settled, stream, after, limit).await
+}
+
+/// [`events_after`], in the part of the timeline `settled` holds.
+pub async fn events_within(
+    db: &impl ConnectionTrait,
+    settled: &Settled,
+    stream: &EventStream,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<ticket_event::Model>, DbErr> {
+    within(settled, select(stream))
         .apply_if(after, |query, after| {
             query.filter(ticket_event::Column::Id.gt(after))
         })
@@ -383,13 +420,23 @@ pub async fn events_after(
         .await
 }
 
-/// The id of the newest event of `stream` now: where a reader that starts "live from
-/// now" resumes from. `None` when the stream has none yet.
+/// The id of the newest settled event of `stream` now: where a reader that starts "live
+/// from now" resumes from. `None` when the stream has none yet.
 pub async fn latest_event_id(
     db: &impl ConnectionTrait,
     stream: &EventStream,
 ) -> Result<Option<Uuid>, DbErr> {
-    settled(db, select(stream))
+    let settled = settled(db).await?;
+    latest_within(db, &settled, stream).await
+}
+
+/// [`latest_event_id`], in the part of the timeline `settled` holds.
+pub async fn latest_within(
+    db: &impl ConnectionTrait,
+    settled: &Settled,
+    stream: &EventStream,
+) -> Result<Option<Uuid>, DbErr> {
+    within(settled, select(stream))
         .select_only()
         .column(ticket_event::Column::Id)
         .order_by_desc(ticket_event::Column::Id)

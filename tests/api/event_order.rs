@@ -9,7 +9,9 @@ use chrono::Utc;
 use entity::prelude::{Role, TicketPriority, TicketStatus};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::DatabaseConnection;
+use entity::prelude::TicketEvent;
+use entity::ticket_event;
+use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, QuerySelect};
 use supportdesk::config::DatabaseConfig;
 use supportdesk::store::{self, Change, EventStream, NewEvent};
 use tokio::task::JoinSet;
@@ -80,10 +82,14 @@ async fn readers_resuming_anywhere_miss_no_event_of_concurrent_uneven_writers() 
     }
     writing.store(false, Ordering::SeqCst);
 
-    let table = store::events::events_after(&slow_db, &EventStream::everything(), None, 100_000)
+    let table: Vec<Uuid> = TicketEvent::find()
+        .select_only()
+        .column(ticket_event::Column::Id)
+        .order_by_asc(ticket_event::Column::Id)
+        .into_tuple()
+        .all(&slow_db)
         .await
         .expect("the final table");
-    let table: Vec<Uuid> = table.into_iter().map(|event| event.id).collect();
     assert!(table.len() > 100, "only {} events written", table.len());
     while let Some(read) = readers.join_next().await {
         let read = read.expect("a reader finished");
@@ -148,10 +154,8 @@ async fn read_resuming_at_random(
         .await
         .expect("a page");
         if page.is_empty() {
-            let unsettled = store::events::newest_unsettled(&db)
-                .await
-                .expect("the newest unsettled event");
-            if writers_done && unsettled.is_none() {
+            let settled = store::events::settled(&db).await.expect("the settled part");
+            if writers_done && settled.is_complete() {
                 return read;
             }
             tokio::time::sleep(Duration::from_millis(rng.gen_range(0..5))).await;
