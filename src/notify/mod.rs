@@ -126,9 +126,10 @@ impl EventNotifier {
                         }
                     }
                     // Their commit's notification has come already: look again soon.
-                    Ok(_) if store::events::settled(&db)
-                        .await
-                        .is_ok_and(|settled| !settled.is_complete()) =>
+                    Ok(_)
+                        if store::events::settled(&db)
+                            .await
+                            .is_ok_and(|settled| !settled.is_complete()) =>
                     {
                         tokio::time::sleep(unsettled_pause).await;
                         unsettled_pause = (unsettled_pause * 2).min(UNSETTLED_PAUSE);

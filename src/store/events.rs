@@ -232,7 +232,7 @@ async fn transaction_ordered_ids(
 
 /// The id of event `number` of PostgreSQL transaction `transaction`: a UUID (version 8,
 /// "custom") that sorts by transaction, then by number, and after every UUID v7 (ids made
-/// before, and by the backfill): its first byte is `0xff`, then the transaction's 52 bits
+/// before, and by the backfill, up to the year 10,855): its first byte is `0xff`, then the transaction's 52 bits
 /// around the version nibble, the variant, and the number's low 62 bits.
 pub fn transaction_ordered_id(transaction: u64, number: u64) -> Result<Uuid, DbErr> {
     if transaction > MAX_TRANSACTION_ID {
@@ -484,6 +484,32 @@ mod tests {
             next.get_timestamp().map(|ts| ts.to_unix()),
             Some((1, 1_000_000))
         );
+    }
+
+    #[test]
+    fn transaction_ordered_ids_sort_by_transaction_then_number() {
+        let id = |transaction, number| transaction_ordered_id(transaction, number).expect("an id");
+        assert!(id(100, 7) < id(100, 8));
+        assert!(id(100, u64::MAX >> 2) < id(101, 0));
+        // Across the 12 bits of the transaction that sit past the version nibble.
+        assert!(id(0xfff, 9) < id(0x1000, 0));
+        assert!(id(MAX_TRANSACTION_ID - 1, 0) < id(MAX_TRANSACTION_ID, 0));
+    }
+
+    #[test]
+    fn a_transaction_ordered_id_is_a_uuid_v8_after_every_uuid_v7_before_the_year_10000() {
+        let id = transaction_ordered_id(1, 1).expect("an id");
+        assert_eq!(id.get_version_num(), 8);
+        assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+        // The last millisecond whose UUID v7 does not start with 0xff: in the year 10,855.
+        let far_future =
+            uuid::Builder::from_unix_timestamp_millis((0xff << 40) - 1, &[0xff; 10]).into_uuid();
+        assert!(id > far_future);
+    }
+
+    #[test]
+    fn a_transaction_id_past_52_bits_is_refused() {
+        assert!(transaction_ordered_id(MAX_TRANSACTION_ID + 1, 0).is_err());
     }
 
     #[test]

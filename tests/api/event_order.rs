@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
+use entity::prelude::TicketEvent;
 use entity::prelude::{Role, TicketPriority, TicketStatus};
+use entity::ticket_event;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use entity::prelude::TicketEvent;
-use entity::ticket_event;
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, QuerySelect};
 use supportdesk::config::DatabaseConfig;
 use supportdesk::store::{self, Change, EventStream, NewEvent};
@@ -93,8 +93,15 @@ async fn readers_resuming_anywhere_miss_no_event_of_concurrent_uneven_writers() 
     assert!(table.len() > 100, "only {} events written", table.len());
     while let Some(read) = readers.join_next().await {
         let read = read.expect("a reader finished");
-        assert_eq!(read.len(), table.len(), "seed {seed}: a reader read another count");
-        assert_eq!(read, table, "seed {seed}: a reader skipped or repeated an event");
+        assert_eq!(
+            read.len(),
+            table.len(),
+            "seed {seed}: a reader read another count"
+        );
+        assert_eq!(
+            read, table,
+            "seed {seed}: a reader skipped or repeated an event"
+        );
     }
 }
 
