@@ -1,8 +1,10 @@
 //! Webhooks: receivers admins register, to which every timeline event is delivered,
-//! signed as the Standard Webhooks specification says. `secret` makes and keeps their
-//! signing secrets, `address` says which addresses they may be delivered to.
+//! signed as the Standard Webhooks specification says. `admin` is what admins do with them
+//! through the API, `secret` makes and keeps their signing secrets, `address` says which
+//! addresses they may be delivered to.
 
 pub mod address;
+pub mod admin;
 pub mod secret;
 
 use crate::config::WebhookOptions;
