@@ -50,10 +50,11 @@ impl TestApp {
             .await
     }
 
-    /// A webhook to `PUBLIC_URL` for every event: its id and secret.
+    /// A webhook to `PUBLIC_URL` for every event: its id and secret. Disabled, so that no
+    /// delivery is attempted of those the tests write.
     pub async fn new_webhook(&self) -> (String, String) {
         let reply = self
-            .create_webhook(json!({ "url": PUBLIC_URL }))
+            .create_webhook(json!({ "url": PUBLIC_URL, "enabled": false }))
             .await
             .expect_ok();
         let created = reply.data("createWebhook");
@@ -98,7 +99,7 @@ impl TestApp {
             status: Set(status),
             attempts_left: Set(0),
             attempt_count: Set(1),
-            next_attempt_at: Set(pending.then(Utc::now)),
+            next_attempt_at: Set(pending.then(|| Utc::now() + TimeDelta::hours(1))),
             lease_until: Set(None),
             created_at: Set(Utc::now()),
         }
@@ -310,11 +311,17 @@ async fn without_a_secret_key_one_is_kept_in_the_database() {
 #[tokio::test]
 async fn update_webhook_replaces_every_field_and_sent_again_leaves_the_same_state() {
     let app = spawn_app().await;
-    let (id, _) = app.new_webhook().await;
+    let created = app
+        .create_webhook(json!({ "url": PUBLIC_URL, "description": "Pager", "enabled": false }))
+        .await
+        .expect_ok();
+    let id = created.data("createWebhook")["webhook"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
     let input = json!({
         "url": "https://93.184.215.15/other",
         "events": ["TAGS_CHANGED"],
-        "enabled": false,
     });
     let variables = json!({ "id": id, "input": input });
 
@@ -332,12 +339,17 @@ async fn update_webhook_replaces_every_field_and_sent_again_leaves_the_same_stat
     assert_eq!(updated["url"], "https://93.184.215.15/other");
     assert_eq!(updated["events"], json!(["TAGS_CHANGED"]));
     assert_eq!(updated["description"], Value::Null);
-    assert_eq!(updated["enabled"], false);
+    assert_eq!(updated["enabled"], true);
     assert_eq!(second.data("updateWebhook"), updated);
     let again = app.stored_webhook(&id).await;
     assert_eq!(
-        (again.url, again.events, again.enabled),
-        (stored.url, stored.events, stored.enabled)
+        (again.url, again.events, again.description, again.enabled),
+        (
+            stored.url,
+            stored.events,
+            stored.description,
+            stored.enabled
+        )
     );
 }
 
