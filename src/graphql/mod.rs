@@ -22,12 +22,18 @@ use crate::config::HttpOptions;
 use crate::listing::CursorKeys;
 use crate::metrics::Open;
 use crate::notify::{EventNotifier, StreamReads};
+use crate::webhooks::Webhooks;
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// The schema without its data or its checks: what the SDL is printed from.
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
-    Schema::build(QueryRoot::default(), MutationRoot, SubscriptionRoot).extension(PanicGuard)
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .extension(PanicGuard)
 }
 
 /// The schema the server runs: every request passes the [`RequestPipeline`] first, and
@@ -39,6 +45,7 @@ pub fn schema(
     db: DatabaseConnection,
     notifier: Arc<EventNotifier>,
     open: Arc<Open>,
+    webhooks: Arc<Webhooks>,
     options: &HttpOptions,
 ) -> AppSchema {
     let limits = options.query_limits;
@@ -76,6 +83,7 @@ pub fn schema(
         .data(db)
         .data(notifier)
         .data(open)
+        .data(webhooks)
         // async-graphql counts a level more than the pipeline does (the operation's own
         // selection set), and fragments and inline fragments as levels of recursion.
         .limit_depth(to_usize(limits.max_depth).saturating_add(1))

@@ -1,0 +1,26 @@
+//! Webhooks: receivers admins register, to which every timeline event is delivered,
+//! signed as the Standard Webhooks specification says. `admin` is what admins do with them
+//! through the API, `secret` makes and keeps their signing secrets, `address` says which
+//! addresses they may be delivered to.
+
+pub mod address;
+pub mod admin;
+pub mod secret;
+
+use crate::config::WebhookOptions;
+use secret::SecretVault;
+
+/// What the webhook API and the delivery worker share at run time.
+pub struct Webhooks {
+    pub options: WebhookOptions,
+    pub vault: SecretVault,
+}
+
+impl Webhooks {
+    pub fn new(options: WebhookOptions) -> Self {
+        Self {
+            vault: SecretVault::new(options.secret_key.clone()),
+            options,
+        }
+    }
+}
