@@ -43,13 +43,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# One build after another into one target directory (the dependencies once): the binary
+# it leaves is removed first, so that a stale one can never be copied in its stead.
+build_into() { # name, manifest
+    rm -f "$SERVER"
+    CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --quiet --manifest-path "$2" -p supportdesk --bins
+    cp "$SERVER" "$OUT/bin/$1"
+}
+
 say "building this release server"
-cargo build --release --quiet -p supportdesk --bins
+build_into now Cargo.toml
 for build in "${builds[@]}"; do
-    if [ "$build" = now ]; then
-        cp "$SERVER" "$OUT/bin/$build"
-        continue
-    fi
+    [ "$build" = now ] && continue
     say "building the release server $build"
     tree=$(mktemp -d)/$build
     if [ "$build" = no-events ]; then
@@ -61,11 +66,10 @@ for build in "${builds[@]}"; do
         git worktree add --quiet --detach "$tree" "$build"
     fi
     worktrees+=("$tree")
-    # The same target directory, one build after another: the dependencies are built once.
-    CARGO_TARGET_DIR=$TARGET_DIR \
-        cargo build --release --quiet --manifest-path "$tree/Cargo.toml" -p supportdesk --bins
-    cp "$SERVER" "$OUT/bin/$build"
+    build_into "$build" "$tree/Cargo.toml"
 done
+# This tree's target again, as it was before the script.
+cargo build --release --quiet -p supportdesk --bins
 
 printf 'build\tworkload\trps\tp50_ms\tp99_ms\trequests\terrors\n' >"$RESULTS"
 declare -A address
@@ -132,4 +136,12 @@ for workload in createTicket addTicketMessage; do
                     100 * (sum[b] / n[b]) / (sum[base] / n[base]), p99[b]
             }
         }' "$RESULTS"
+done
+
+# Whether each build recorded events as it should: what it wrote beyond the seed.
+for build in "${builds[@]}"; do
+    database=supportdesk_write_cost_${build//[^a-zA-Z0-9]/_}
+    recorded=$(psql -X -q -A -t "$PG_URL/$database" -c \
+        "SELECT count(*) - $SCALE * 3 FROM ticket_events")
+    echo "$build recorded $recorded events during the run"
 done
