@@ -9,8 +9,8 @@
 #   no-events  the last commit with `record_events` made to record nothing (issue 16's
 #              "build that records no events");
 #   <commit>   any commit (e.g. 373e35e^, the build before the search index, for issue 15).
-# Each is built in release mode, one after another into one target directory (the
-# dependencies once), its binary kept, and seeded into a fresh database (`seed --tickets
+# Each is built in release mode (in target/write-cost/<build>, but for now), its binary
+# kept, and seeded into a fresh database (`seed --tickets
 # SCALE`); then ROUNDS rounds of W5 on each build in turn, then addTicketMessage on each
 # (an admin's reply to each of 1,000 seeded tickets in turn), DURATION seconds each. Prints a Markdown table; everything
 # is kept in bench/results/write-cost-<date-time>/.
@@ -43,12 +43,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# One build after another into one target directory (the dependencies once): the binary
-# it leaves is removed first, so that a stale one can never be copied in its stead.
+# Each build in a target directory of its own, seeded with this tree's release build (the
+# dependencies are then not built again). Cargo fingerprints the workspace's crates without
+# their path and checks the sources the seeded fingerprints name, this tree's: built from
+# another tree they would count as fresh, so their fingerprints go first.
 build_into() { # name, manifest
-    rm -f "$SERVER"
-    CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --quiet --manifest-path "$2" -p supportdesk --bins
-    cp "$SERVER" "$OUT/bin/$1"
+    local dir=$TARGET_DIR/write-cost/$1
+    if [ "$1" = now ]; then
+        dir=$TARGET_DIR
+    elif [ ! -d "$dir/release" ]; then
+        mkdir -p "$dir"
+        cp -a "$TARGET_DIR/release" "$dir/"
+    fi
+    [ "$1" = now ] || rm -rf "$dir"/release/.fingerprint/{supportdesk,entity,migration}-*
+    CARGO_TARGET_DIR=$dir cargo build --release --quiet --manifest-path "$2" -p supportdesk --bins
+    cp "$dir/release/supportdesk" "$OUT/bin/$1"
 }
 
 say "building this release server"
@@ -68,9 +77,6 @@ for build in "${builds[@]}"; do
     worktrees+=("$tree")
     build_into "$build" "$tree/Cargo.toml"
 done
-# This tree's target again, as it was before the script.
-cargo build --release --quiet -p supportdesk --bins
-
 printf 'build\tworkload\trps\tp50_ms\tp99_ms\trequests\terrors\n' >"$RESULTS"
 declare -A address
 port=18090
