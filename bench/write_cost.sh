@@ -10,10 +10,10 @@
 #              "build that records no events");
 #   <commit>   any commit (e.g. 373e35e^, the build before the search index, for issue 15).
 # Each is built in release mode (in target/write-cost/<build>, but for now), its binary
-# kept, and seeded into a fresh database (`seed --tickets
-# SCALE`); then ROUNDS rounds of W5 on each build in turn, then addTicketMessage on each
-# (an admin's reply to each of 1,000 seeded tickets in turn), DURATION seconds each. Prints a Markdown table; everything
-# is kept in bench/results/write-cost-<date-time>/.
+# kept, and seeded into a fresh database (`seed --tickets SCALE`); then ROUNDS rounds of
+# W5 on each build in turn, then addTicketMessage on each (an admin's reply to each of
+# 1,000 seeded tickets in turn), DURATION seconds each. Prints a Markdown table;
+# everything is kept in bench/results/write-cost-<date-time>/.
 #
 # Settings (environment): BUILDS ("no-events now"), SCALE (10000), DURATION (8),
 # ROUNDS (2), PG_URL (postgres://postgres@127.0.0.1:5432), CARGO_TARGET_DIR (./target).
@@ -45,8 +45,9 @@ trap cleanup EXIT
 
 # Each build in a target directory of its own, seeded with this tree's release build (the
 # dependencies are then not built again). Cargo fingerprints the workspace's crates without
-# their path and checks the sources the seeded fingerprints name, this tree's: built from
-# another tree they would count as fresh, so their fingerprints go first.
+# their path and checks the sources the fingerprints name: built from another tree (or
+# after another tree was built here) they could count as fresh, so their fingerprints go
+# first, and each build compiles its own.
 build_into() { # name, manifest
     local dir=$TARGET_DIR/write-cost/$1
     if [ "$1" = now ]; then
@@ -55,7 +56,7 @@ build_into() { # name, manifest
         mkdir -p "$dir"
         cp -a "$TARGET_DIR/release" "$dir/"
     fi
-    [ "$1" = now ] || rm -rf "$dir"/release/.fingerprint/{supportdesk,entity,migration}-*
+    rm -rf "$dir"/release/.fingerprint/{supportdesk,entity,migration}-*
     CARGO_TARGET_DIR=$dir cargo build --release --quiet --manifest-path "$2" -p supportdesk --bins
     cp "$dir/release/supportdesk" "$OUT/bin/$1"
 }
