@@ -107,7 +107,7 @@ impl Application {
         let event_listener = (db.get_database_backend() == DbBackend::Postgres).then(|| {
             state
                 .notifier()
-                .listen_to_postgres(config.database.url.clone())
+                .listen_to_postgres(config.database.url.clone(), db.clone())
         });
         let event_reader = state.notifier().read_for_subscribers(db.clone());
         let key_sweeper = state.sweep_expired_idempotency_keys();

@@ -1,9 +1,10 @@
 //! Live events for the subscribers of this instance.
 //!
 //! A wake-up says only that events may have been written: on PostgreSQL every instance
-//! listens on one connection of its own for the `NOTIFY` the writing transaction sends at
-//! commit, whichever instance wrote; on SQLite (one process) the writer wakes this
-//! instance itself. On each wake-up one reader reads the new events of the timeline, with
+//! listens on one connection of its own for the `NOTIFY` an instance sends after its
+//! writes commit (one for a burst of them), whichever instance wrote; on SQLite (one
+//! process) the writer wakes this instance itself. The reader also looks every second
+//! unwoken, for a notification lost with its sender. On each wake-up one reader reads the new events of the timeline, with
 //! their messages, once for all subscribers, and hands them on; each subscriber keeps
 //! those its viewer may see. The timeline stays the source of truth: a subscriber that
 //! falls behind what is handed on, or that resumes, reads its own stream from the table.
@@ -23,7 +24,7 @@ use entity::{ticket_event, ticket_message};
 use sea_orm::sqlx::Executor;
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{DatabaseConnection, DbErr};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -41,6 +42,9 @@ const READ_PAGE: u64 = 500;
 /// How long the instance's reader waits, at most, before looking again at events that
 /// have committed but not settled (a transaction older than them is still running).
 const UNSETTLED_PAUSE: Duration = Duration::from_millis(20);
+
+/// How long the instance's reader waits for a wake-up before it looks anyway.
+const UNWOKEN_LOOK: Duration = Duration::from_secs(1);
 
 /// How long the instance's reader waits before reading again after the database failed it.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
@@ -72,6 +76,9 @@ pub struct EventNotifier {
     listening: AtomicBool,
     live: broadcast::Sender<Arc<LiveEvent>>,
     reader_start: watch::Sender<ReaderStart>,
+    /// Writes committed and not yet announced to the other instances: a burst of them
+    /// makes one announcement.
+    unannounced: Notify,
 }
 
 impl EventNotifier {
@@ -81,6 +88,7 @@ impl EventNotifier {
             listening: AtomicBool::new(false),
             live: broadcast::Sender::new(HANDED_ON),
             reader_start: watch::Sender::new(None),
+            unannounced: Notify::new(),
         })
     }
 
@@ -135,7 +143,8 @@ impl EventNotifier {
                         unsettled_pause = (unsettled_pause * 2).min(UNSETTLED_PAUSE);
                     }
                     Ok(_) => {
-                        if wakeups.changed().await.is_err() {
+                        let woken = tokio::time::timeout(UNWOKEN_LOOK, wakeups.changed()).await;
+                        if matches!(woken, Ok(Err(_))) {
                             return;
                         }
                     }
@@ -150,7 +159,9 @@ impl EventNotifier {
 
     /// A write of this instance has committed its events.
     pub fn events_committed(&self) {
-        if !self.listening.load(Ordering::Relaxed) {
+        if self.listening.load(Ordering::Relaxed) {
+            self.unannounced.notify_one();
+        } else {
             self.wake();
         }
     }
@@ -163,22 +174,42 @@ impl EventNotifier {
 
     /// Listens on PostgreSQL at `url` until the process ends, waking the subscribers at
     /// every notification, and also whenever it (re)connects: what was committed while
-    /// it was not listening is then read from the table.
-    pub fn listen_to_postgres(self: &Arc<Self>, url: String) -> JoinHandle<()> {
+    /// it was not listening is then read from the table. Announces this instance's
+    /// writes through `db` meanwhile.
+    pub fn listen_to_postgres(
+        self: &Arc<Self>,
+        url: String,
+        db: DatabaseConnection,
+    ) -> JoinHandle<()> {
         self.listening.store(true, Ordering::Relaxed);
         let notifier = Arc::clone(self);
         tokio::spawn(async move {
-            let mut pause = RECONNECT_PAUSES.0;
-            loop {
-                match notifier.listen_once(&url).await {
-                    Ok(()) => pause = RECONNECT_PAUSES.0,
-                    Err(error) => tracing::warn!(%error, "not listening for ticket events"),
-                }
-                notifier.wake();
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(RECONNECT_PAUSES.1);
-            }
+            tokio::join!(notifier.listen(&url), notifier.announce(&db));
         })
+    }
+
+    async fn listen(&self, url: &str) {
+        let mut pause = RECONNECT_PAUSES.0;
+        loop {
+            match self.listen_once(url).await {
+                Ok(()) => pause = RECONNECT_PAUSES.0,
+                Err(error) => tracing::warn!(%error, "not listening for ticket events"),
+            }
+            self.wake();
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RECONNECT_PAUSES.1);
+        }
+    }
+
+    /// Sends one notification for the writes committed since the last one, until the
+    /// process ends. One that fails is not sent again: the readers look every second.
+    async fn announce(&self, db: &DatabaseConnection) {
+        loop {
+            self.unannounced.notified().await;
+            if let Err(error) = store::events::announce_committed(db).await {
+                tracing::warn!(%error, "cannot announce new ticket events");
+            }
+        }
     }
 
     /// One listening connection, until it is lost.

@@ -20,8 +20,9 @@ use uuid::Uuid;
 
 use crate::policy::{self, Visibility};
 
-/// The PostgreSQL channel that learns, at each commit that recorded events, the id of
-/// their ticket (never their content). A listener re-reads the events from the table.
+/// The PostgreSQL channel that learns, after commits that recorded events, that there are
+/// new ones: a notification with no payload (never their content). A listener re-reads
+/// the events from the table.
 pub const NOTIFY_CHANNEL: &str = "ticket_events";
 
 /// On PostgreSQL, the oldest transaction of this database still running, as a statement
@@ -106,11 +107,10 @@ pub async fn record_events(
     txn: &DatabaseTransaction,
     events: Vec<NewEvent>,
 ) -> Result<Vec<ticket_event::Model>, DbErr> {
-    let Some(first) = events.first() else {
+    if events.is_empty() {
         return Ok(Vec::new());
-    };
+    }
     let ids = if txn.get_database_backend() == DbBackend::Postgres {
-        notify(txn, first.ticket_id).await?;
         transaction_ordered_ids(txn, events.len()).await?
     } else {
         let mut previous = latest_event_id(txn, &EventStream::everything()).await?;
@@ -188,13 +188,16 @@ pub fn event_model(id: Uuid, event: NewEvent) -> ticket_event::Model {
     model
 }
 
-/// Tells the listeners, at commit, that `ticket` has new events: its id only, so that no
-/// text (of an internal note, say) ever travels outside the table.
-async fn notify(txn: &DatabaseTransaction, ticket: Uuid) -> Result<(), DbErr> {
-    txn.execute_raw(Statement::from_sql_and_values(
+/// Tells every instance's listener that events have committed: after their commits, in a
+/// transaction of its own. Not in the writer's transaction: PostgreSQL makes the commits
+/// of notifying transactions take turns (so that notifications queue in commit order),
+/// which would make every writer wait for the others' disk flushes. This one's commit
+/// does not wait for the disk: a notification lost in a crash costs a reader's poll.
+pub async fn announce_committed(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT pg_notify($1, $2)",
-        [NOTIFY_CHANNEL.into(), ticket.to_string().into()],
+        "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')",
+        [NOTIFY_CHANNEL.into()],
     ))
     .await?;
     Ok(())

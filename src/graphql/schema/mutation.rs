@@ -133,8 +133,8 @@ impl TicketMutation {
     }
 }
 
-/// A mutation committed its events: on SQLite this instance's subscribers read them now
-/// (on PostgreSQL every instance's learn of them from `NOTIFY`).
+/// A mutation committed its events: on SQLite this instance's subscribers read them now;
+/// on PostgreSQL every instance's learn of them from the `NOTIFY` this sends.
 fn wake_subscribers(ctx: &Context<'_>) {
     if let Some(notifier) = ctx.data_opt::<Arc<EventNotifier>>() {
         notifier.events_committed();
