@@ -1,0 +1,3 @@
+//! Webhooks: every timeline event delivered, signed, to the receivers admins register.
+
+pub mod signing;
