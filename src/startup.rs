@@ -17,6 +17,7 @@ use crate::config::{Config, ConfigError, ConnectionLimits};
 use crate::db::SchemaState;
 use crate::http::serve::serve;
 use crate::http::{AppState, router};
+use crate::webhooks::Webhooks;
 
 /// The stack of every thread of the server's runtime. The nesting guard keeps documents
 /// within `GRAPHQL_MAX_NESTING` (at most `config::MAX_NESTING`) before async-graphql's
@@ -95,7 +96,13 @@ impl Application {
             schema.clone(),
         ));
         let connection_limits = config.http.connection_limits;
-        let state = AppState::new(db.clone(), schema, verifier, config.http);
+        let state = AppState::new(
+            db.clone(),
+            schema,
+            verifier,
+            config.http,
+            Webhooks::new(config.webhooks),
+        );
         // One listening connection per instance, for the events other instances write.
         let event_listener = (db.get_database_backend() == DbBackend::Postgres).then(|| {
             state

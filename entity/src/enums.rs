@@ -56,3 +56,17 @@ pub enum TicketPriority {
     #[sea_orm(num_value = 3)]
     Urgent,
 }
+
+/// Where a webhook delivery stands; stored as its upper-case name.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum WebhookDeliveryStatus {
+    /// Waiting for its next attempt (or in one).
+    #[sea_orm(string_value = "PENDING")]
+    Pending,
+    #[sea_orm(string_value = "SUCCEEDED")]
+    Succeeded,
+    /// Its retry schedule ran out without a success.
+    #[sea_orm(string_value = "FAILED")]
+    Failed,
+}

@@ -17,6 +17,7 @@ mod m20261204_000007_create_server_keys;
 mod m20261204_000008_add_search;
 mod m20261204_000009_create_idempotency_keys;
 mod m20261204_000010_create_queue_and_tag_counts;
+mod m20261204_000011_create_webhooks;
 
 pub use event_ids::historical_event_id;
 pub use m20261204_000008_add_search::search_rebuild;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000008_add_search::Migration),
             Box::new(m20261204_000009_create_idempotency_keys::Migration),
             Box::new(m20261204_000010_create_queue_and_tag_counts::Migration),
+            Box::new(m20261204_000011_create_webhooks::Migration),
         ]
     }
 }

@@ -15,11 +15,13 @@ mod idempotency;
 mod limits;
 mod shared_rate_limit;
 mod trusted_proxies;
+mod webhooks;
 
 pub use idempotency::{ABANDONED_CLAIM_MARGIN, IdempotencyOptions, IdempotencySettings};
 pub use limits::{ConnectionLimits, QueryLimits, RateLimit, SocketLimits};
 pub use shared_rate_limit::{SharedRateLimit, SharedRateLimitSettings};
 pub use trusted_proxies::TrustedProxies;
+pub use webhooks::{WebhookOptions, WebhookSettings};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://supportdesk.db?mode=rwc";
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
@@ -157,6 +159,8 @@ pub struct ServerSettings {
     pub auth: AuthSettings,
     #[command(flatten)]
     pub http: HttpSettings,
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
 }
 
 /// How the HTTP endpoint defends itself; every default is in [`HttpOptions::DEFAULT`].
@@ -570,6 +574,7 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     pub auth: AuthConfig,
     pub http: HttpOptions,
+    pub webhooks: WebhookOptions,
     /// How long requests in flight may run on after a shutdown signal.
     pub shutdown_grace: Duration,
     /// How long the server keeps serving after SIGTERM, not ready, before it stops.
@@ -639,6 +644,7 @@ impl Config {
     pub fn from_settings(settings: ServerSettings) -> Result<Self, ConfigError> {
         let database: DatabaseConfig = settings.database.try_into()?;
         let http = settings.http.try_into()?;
+        let webhooks = settings.webhooks.try_into()?;
         let shutdown_grace = seconds("SHUTDOWN_GRACE_SECONDS", settings.shutdown_grace_seconds, 0)?;
         let shutdown_drain = within(
             "SHUTDOWN_DRAIN_SECONDS",
@@ -656,6 +662,7 @@ impl Config {
             listen_addr: settings.listen_addr,
             metrics_addr,
             http,
+            webhooks,
             shutdown_grace,
             shutdown_drain,
         })
@@ -700,6 +707,11 @@ mod tests {
                 ..AuthSettings::without_keys()
             },
             http: DefaultHttpSettings::parse_from(["supportdesk"]).http,
+            webhooks: WebhookSettings {
+                webhook_allow_http: false,
+                webhook_allow_private_networks: false,
+                webhook_secret_key: None,
+            },
         }
     }
 

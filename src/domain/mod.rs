@@ -9,6 +9,7 @@ mod text;
 mod ticket;
 mod triage;
 mod viewer;
+mod webhook;
 
 pub use cursor::{CursorSigner, ListKey, Position};
 pub use listing::{AssigneeFilter, FilterInput, ListFilters};
@@ -20,3 +21,7 @@ pub use triage::{
     PatchInput, Patched, Tag, TicketPatch, first_responded_at_after, resolved_at_after,
 };
 pub use viewer::Viewer;
+pub use webhook::{
+    DeliveryLimit, WebhookDefinition, WebhookDescription, WebhookEvents, WebhookUrl,
+    parse_delivery_id, parse_webhook_id,
+};

@@ -22,6 +22,7 @@ use crate::config::HttpOptions;
 use crate::listing::CursorKeys;
 use crate::metrics::Open;
 use crate::notify::{EventNotifier, StreamReads};
+use crate::webhooks::Webhooks;
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
@@ -39,6 +40,7 @@ pub fn schema(
     db: DatabaseConnection,
     notifier: Arc<EventNotifier>,
     open: Arc<Open>,
+    webhooks: Arc<Webhooks>,
     options: &HttpOptions,
 ) -> AppSchema {
     let limits = options.query_limits;
@@ -76,6 +78,7 @@ pub fn schema(
         .data(db)
         .data(notifier)
         .data(open)
+        .data(webhooks)
         // async-graphql counts a level more than the pipeline does (the operation's own
         // selection set), and fragments and inline fragments as levels of recursion.
         .limit_depth(to_usize(limits.max_depth).saturating_add(1))

@@ -43,6 +43,7 @@ use crate::graphql::AppSchema;
 use crate::metrics::Open;
 use crate::notify::EventNotifier;
 use crate::refusal::Refusal;
+use crate::webhooks::Webhooks;
 
 use self::media::ResponseMedia;
 use self::refusal::refuse;
@@ -65,6 +66,7 @@ pub struct AppState {
     db: DatabaseConnection,
     db_schema: SchemaState,
     http: Arc<HttpOptions>,
+    webhooks: Arc<Webhooks>,
 }
 
 impl AppState {
@@ -73,14 +75,17 @@ impl AppState {
         db_schema: SchemaState,
         verifier: Verifier,
         http: HttpOptions,
+        webhooks: Webhooks,
     ) -> Self {
         let notifier = EventNotifier::new();
         let open = Arc::new(Open::default());
+        let webhooks = Arc::new(webhooks);
         Self {
             schema: crate::graphql::schema(
                 db.clone(),
                 Arc::clone(&notifier),
                 Arc::clone(&open),
+                Arc::clone(&webhooks),
                 &http,
             ),
             notifier,
@@ -92,6 +97,7 @@ impl AppState {
             db,
             db_schema,
             http: Arc::new(http),
+            webhooks,
         }
     }
 }
@@ -100,6 +106,11 @@ impl AppState {
     /// What wakes this instance's subscribers: on PostgreSQL, fed by a listener.
     pub fn notifier(&self) -> &Arc<EventNotifier> {
         &self.notifier
+    }
+
+    /// The webhook settings and the vault of their secrets.
+    pub fn webhooks(&self) -> &Arc<Webhooks> {
+        &self.webhooks
     }
 
     /// What this server has open, for the metrics.

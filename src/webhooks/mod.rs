@@ -1,4 +1,27 @@
-//! Webhooks: every timeline event delivered, signed, to the receivers admins register.
+//! Webhooks: receivers admins register, to which every timeline event is delivered,
+//! signed as the Standard Webhooks specification says. `secret` makes and keeps their
+//! signing secrets, `address` says which addresses they may be delivered to, `payload`
+//! builds the body of an event and `signing` signs it.
 
+pub mod address;
 pub mod payload;
+pub mod secret;
 pub mod signing;
+
+use crate::config::WebhookOptions;
+use secret::SecretVault;
+
+/// What the webhook API and the delivery worker share at run time.
+pub struct Webhooks {
+    pub options: WebhookOptions,
+    pub vault: SecretVault,
+}
+
+impl Webhooks {
+    pub fn new(options: WebhookOptions) -> Self {
+        Self {
+            vault: SecretVault::new(options.secret_key.clone()),
+            options,
+        }
+    }
+}

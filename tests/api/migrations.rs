@@ -1,7 +1,7 @@
 //! Migrations are atomic: each one commits with its row in `seaql_migrations` or not at
 //! all, and servers starting together over one database apply each one once. Until the
 //! schema is current, `/graphql` answers 503. Triage (migration 5) fills what the old
-//! rows already tell, and can be undone and done again.
+//! rows already tell, and can be undone and done again; so can the webhooks' tables.
 
 use std::time::Duration;
 
@@ -476,4 +476,36 @@ async fn queue_and_tag_counts_undone_and_done_again_count_the_same() {
 
     assert_eq!(applied_versions(&db).await, all_versions());
     assert_queue_and_tag_counts_filled(&db).await;
+}
+
+/// The migrations that come before the webhooks'.
+const BEFORE_WEBHOOKS: u32 = 10;
+
+const WEBHOOK_TABLES: [&str; 5] = [
+    "webhooks",
+    "webhook_deliveries",
+    "webhook_attempts",
+    "webhook_payloads",
+    "webhook_dispatch",
+];
+
+#[tokio::test]
+async fn webhooks_undone_and_done_again_leave_their_tables_as_before() {
+    let (_database, db) = database_migrated_to(BEFORE_WEBHOOKS).await;
+    Migrator::up(&db, None)
+        .await
+        .expect("the webhooks' migration");
+
+    undo_after(&db, BEFORE_WEBHOOKS).await;
+    for table in WEBHOOK_TABLES {
+        assert!(!has_table(&db, table).await, "{table}");
+    }
+    Migrator::up(&db, None)
+        .await
+        .expect("the webhooks' migration again");
+
+    assert_eq!(applied_versions(&db).await, all_versions());
+    for table in WEBHOOK_TABLES {
+        assert!(has_table(&db, table).await, "{table}");
+    }
 }

@@ -9,10 +9,12 @@ use serde_json::{Value, json};
 use supportdesk::auth::AuthConfig;
 use supportdesk::config::{
     Config, DEFAULT_SHUTDOWN_DRAIN, DEFAULT_SHUTDOWN_GRACE, DatabaseConfig, HttpOptions,
+    WebhookOptions,
 };
 use supportdesk::db::SchemaState;
 use supportdesk::http::AppState;
 use supportdesk::startup::Application;
+use supportdesk::webhooks::Webhooks;
 
 use super::replies::reply;
 use super::{Reply, TestDatabase, User};
@@ -49,7 +51,13 @@ pub async fn spawn_app_counting_statements() -> (TestApp, Arc<AtomicUsize>) {
     let verifier = supportdesk::auth::Verifier::start(&AuthConfig::hs256(jwt_secret.clone()))
         .await
         .expect("a verifier");
-    let state = AppState::new(db, schema, verifier, HttpOptions::default());
+    let state = AppState::new(
+        db,
+        schema,
+        verifier,
+        HttpOptions::default(),
+        Webhooks::new(WebhookOptions::default()),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port");
@@ -133,6 +141,7 @@ pub fn test_config(database: &TestDatabase, jwt_secret: &str) -> Config {
         metrics_addr: None,
         auth: AuthConfig::hs256(jwt_secret.to_owned()),
         http: HttpOptions::default(),
+        webhooks: WebhookOptions::default(),
         shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         shutdown_drain: DEFAULT_SHUTDOWN_DRAIN,
     }
