@@ -4,6 +4,7 @@
 //! builds the body of an event and `signing` signs it.
 
 pub mod address;
+pub mod client;
 pub mod payload;
 pub mod secret;
 pub mod signing;
