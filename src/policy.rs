@@ -12,6 +12,8 @@ pub enum AdminWork {
     ChangeStatus,
     /// `updateTicket`, `updateTickets`: status, priority, assignee and tags.
     Triage,
+    /// Every webhook field: `webhooks`, `webhookDeliveries` and their mutations.
+    Webhooks,
 }
 
 impl AdminWork {
@@ -19,6 +21,7 @@ impl AdminWork {
         match self {
             Self::ChangeStatus => "Only admins may change a ticket's status",
             Self::Triage => "Only admins may update tickets",
+            Self::Webhooks => "Only admins may manage webhooks",
         }
     }
 }

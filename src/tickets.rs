@@ -404,6 +404,6 @@ fn event(ticket: &ticket::Model, viewer: &Viewer, at: DateTime<Utc>, change: Cha
 
 /// The current time at the precision both databases keep (microseconds), so that
 /// what a mutation returns is what a later read returns.
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }

@@ -22,6 +22,6 @@ pub use triage::{
 };
 pub use viewer::Viewer;
 pub use webhook::{
-    DeliveryLimit, WebhookDefinition, WebhookDescription, WebhookEvents, WebhookUrl,
+    DeliveryLimit, WebhookDefinition, WebhookDescription, WebhookEvents, WebhookInput, WebhookUrl,
     parse_delivery_id, parse_webhook_id,
 };

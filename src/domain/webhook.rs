@@ -195,6 +195,14 @@ impl WebhookDescription {
     }
 }
 
+/// A webhook as the client sent it to `createWebhook` or `updateWebhook`.
+pub struct WebhookInput<'a> {
+    pub url: &'a str,
+    pub events: Vec<TicketEventKind>,
+    pub description: Option<&'a str>,
+    pub enabled: bool,
+}
+
 /// A webhook as `createWebhook` and `updateWebhook` set it, every part checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebhookDefinition {
@@ -202,6 +210,21 @@ pub struct WebhookDefinition {
     pub events: WebhookEvents,
     pub description: Option<WebhookDescription>,
     pub enabled: bool,
+}
+
+impl WebhookDefinition {
+    /// Checks the URL, then the description: when both are wrong, the error names `url`.
+    pub async fn parse(
+        input: WebhookInput<'_>,
+        options: &WebhookOptions,
+    ) -> Result<Self, AppError> {
+        Ok(Self {
+            url: WebhookUrl::parse(input.url, options).await?,
+            events: WebhookEvents::new(input.events),
+            description: WebhookDescription::parse(input.description)?,
+            enabled: input.enabled,
+        })
+    }
 }
 
 /// How many deliveries one read of `webhookDeliveries` returns: 1 to 100.

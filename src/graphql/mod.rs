@@ -28,7 +28,12 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// The schema without its data or its checks: what the SDL is printed from.
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
-    Schema::build(QueryRoot::default(), MutationRoot, SubscriptionRoot).extension(PanicGuard)
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .extension(PanicGuard)
 }
 
 /// The schema the server runs: every request passes the [`RequestPipeline`] first, and

@@ -9,6 +9,7 @@ mod search;
 mod server_keys;
 mod tags;
 mod tickets;
+pub mod webhooks;
 
 pub use counts::{count_tickets, rebuild_counts};
 pub use events::{Change, EventStream, NewEvent, event_model, record_events};

@@ -1,9 +1,11 @@
 //! Webhooks: receivers admins register, to which every timeline event is delivered,
-//! signed as the Standard Webhooks specification says. `secret` makes and keeps their
-//! signing secrets, `address` says which addresses they may be delivered to, `payload`
-//! builds the body of an event and `signing` signs it.
+//! signed as the Standard Webhooks specification says. `admin` is what admins do with them
+//! through the API, `secret` makes and keeps their signing secrets, `address` says which
+//! addresses they may be delivered to, `payload` builds the body of an event, `signing`
+//! signs it and `client` makes the attempts.
 
 pub mod address;
+pub mod admin;
 pub mod client;
 pub mod payload;
 pub mod secret;

@@ -54,11 +54,23 @@ pub fn root_field_rate_cost(field: &Field, variables: &Variables) -> u64 {
     }
 }
 
+/// What a delivery's attempts are counted as: its schedule makes at most eight; only
+/// redeliveries add more.
+pub const ATTEMPTS_ESTIMATE: usize = 8;
+
 /// A ticket's message history.
 pub fn history(child_complexity: usize) -> usize {
-    HISTORY_ESTIMATE
-        .saturating_mul(child_complexity)
-        .saturating_add(1)
+    estimated(HISTORY_ESTIMATE, child_complexity)
+}
+
+/// A webhook delivery's attempts.
+pub fn attempts(child_complexity: usize) -> usize {
+    estimated(ATTEMPTS_ESTIMATE, child_complexity)
+}
+
+/// A list whose length is not known before it is loaded, counted as `estimate` items.
+fn estimated(estimate: usize, child_complexity: usize) -> usize {
+    estimate.saturating_mul(child_complexity).saturating_add(1)
 }
 
 #[cfg(test)]

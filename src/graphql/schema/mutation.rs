@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use async_graphql::{Context, ErrorExtensions, ID, Object, Result, ResultExt};
+use async_graphql::{Context, ErrorExtensions, ID, MergedObject, Object, Result, ResultExt};
 
 use super::context::Session;
 use super::guards::{AdminOnly, MayWrite, SignedIn};
@@ -8,14 +8,20 @@ use super::types::{
     CreateTicketInput, Ticket, TicketMessage, TicketPatchInput, TicketStatus, TicketUpdateError,
     TicketUpdateResult,
 };
+use super::webhooks::WebhookMutation;
 use crate::notify::EventNotifier;
 use crate::policy::AdminWork;
 use crate::tickets::{self, NewTicketRequest};
 
-pub struct MutationRoot;
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(TicketMutation, WebhookMutation);
 
-#[Object(name = "Mutation")]
-impl MutationRoot {
+#[derive(Default)]
+pub struct TicketMutation;
+
+#[Object]
+impl TicketMutation {
     /// Opens a ticket owned by you, status OPEN, with `message` as its first message.
     #[graphql(guard = "SignedIn")]
     async fn create_ticket(

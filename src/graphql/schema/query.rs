@@ -6,6 +6,7 @@ use super::connection::TicketConnection;
 use super::context::Session;
 use super::guards::SignedIn;
 use super::types::{Ticket, TicketOrder, TicketPage, TicketPriority, TicketStatus, Viewer};
+use super::webhooks::WebhookQuery;
 use crate::domain::FilterInput;
 use crate::error::AppError;
 use crate::listing::{self, CursorKeys, Details, ListRequest, WindowInput};
@@ -13,7 +14,7 @@ use crate::tickets;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(ViewerQuery, TicketQuery);
+pub struct QueryRoot(ViewerQuery, TicketQuery, WebhookQuery);
 
 #[derive(Default)]
 pub struct ViewerQuery;
