@@ -53,7 +53,8 @@ impl Answer {
         self.error.is_none() && self.status.is_some_and(|status| (200..300).contains(&status))
     }
 
-    fn failed(error: impl Into<String>) -> Self {
+    /// An attempt that got no answer: it failed for `error`.
+    pub fn failed(error: impl Into<String>) -> Self {
         Self {
             status: None,
             error: Some(error.into()),
