@@ -120,36 +120,30 @@ impl MigrationTrait for Migration {
         // A webhook's deliveries, newest first (the listing); and a fan-out repeated
         // writes nothing twice.
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_webhook_deliveries_webhook_id_id")
-                    .table(WebhookDeliveries::Table)
-                    .col(WebhookDeliveries::WebhookId)
-                    .col(WebhookDeliveries::Id)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_webhook_deliveries_webhook_id_id",
+                WebhookDeliveries::Table,
+                [WebhookDeliveries::WebhookId, WebhookDeliveries::Id],
+            ))
             .await?;
         manager
             .create_index(
-                Index::create()
-                    .name("idx_webhook_deliveries_webhook_id_event_id")
-                    .table(WebhookDeliveries::Table)
-                    .col(WebhookDeliveries::WebhookId)
-                    .col(WebhookDeliveries::EventId)
-                    .unique()
-                    .to_owned(),
+                index(
+                    "idx_webhook_deliveries_webhook_id_event_id",
+                    WebhookDeliveries::Table,
+                    [WebhookDeliveries::WebhookId, WebhookDeliveries::EventId],
+                )
+                .unique()
+                .to_owned(),
             )
             .await?;
         // What the workers claim: the due PENDING deliveries.
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_webhook_deliveries_status_next_attempt_at")
-                    .table(WebhookDeliveries::Table)
-                    .col(WebhookDeliveries::Status)
-                    .col(WebhookDeliveries::NextAttemptAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_webhook_deliveries_status_next_attempt_at",
+                WebhookDeliveries::Table,
+                [WebhookDeliveries::Status, WebhookDeliveries::NextAttemptAt],
+            ))
             .await?;
         manager
             .create_table(
@@ -172,14 +166,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_webhook_attempts_delivery_id_id")
-                    .table(WebhookAttempts::Table)
-                    .col(WebhookAttempts::DeliveryId)
-                    .col(WebhookAttempts::Id)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_webhook_attempts_delivery_id_id",
+                WebhookAttempts::Table,
+                [WebhookAttempts::DeliveryId, WebhookAttempts::Id],
+            ))
             .await?;
         manager
             .create_table(
@@ -215,4 +206,18 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
+}
+
+/// An index named `name` on `columns` of `table`.
+fn index<const N: usize>(
+    name: &str,
+    table: impl IntoIden,
+    columns: [impl IntoIden; N],
+) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(name).table(table);
+    for column in columns {
+        index.col(column);
+    }
+    index
 }

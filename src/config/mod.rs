@@ -855,6 +855,13 @@ mod tests {
     }
 
     #[test]
+    fn a_webhook_secret_key_that_is_not_32_bytes_of_base64_is_refused() {
+        let mut settings = valid_settings();
+        settings.webhooks.webhook_secret_key = Some("c2hvcnQ=".into());
+        assert!(refusal(settings).starts_with("WEBHOOK_SECRET_KEY:"));
+    }
+
+    #[test]
     fn a_statement_timeout_over_a_day_is_refused() {
         let mut settings = valid_settings();
         settings.database.database_statement_timeout_seconds = u64::MAX;

@@ -95,7 +95,7 @@ pub async fn rotate_secret(
     let rotated = Webhook::update_many()
         .col_expr(
             webhook::Column::PreviousSecret,
-            Expr::col(webhook::Column::Secret).into(),
+            Expr::col(webhook::Column::Secret),
         )
         .col_expr(
             webhook::Column::PreviousSecretExpiresAt,

@@ -51,3 +51,5 @@ mod triage_bulk;
 mod triage_tags;
 mod update_status;
 mod view_ticket;
+mod webhooks_access;
+mod webhooks_admin;
