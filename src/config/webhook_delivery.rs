@@ -112,7 +112,9 @@ fn parse_delay(delay: &str) -> Result<Duration, String> {
     let not_a_delay = || {
         format!("`{delay}` is not a delay: write a whole number and a unit, ms, s, m or h (30m)")
     };
-    let digits = delay.find(|c: char| !c.is_ascii_digit()).unwrap_or(delay.len());
+    let digits = delay
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(delay.len());
     let (number, unit) = delay.split_at(digits);
     let number: u64 = number.parse().map_err(|_| not_a_delay())?;
     let millis = match unit {

@@ -34,7 +34,11 @@ const INSERT_CHUNK: usize = 500;
 /// cursor.
 pub async fn create_dispatch_cursor(db: &DatabaseConnection) -> Result<(), DbErr> {
     let txn = super::begin_write(db).await?;
-    if WebhookDispatch::find_by_id(TIMELINE).one(&txn).await?.is_some() {
+    if WebhookDispatch::find_by_id(TIMELINE)
+        .one(&txn)
+        .await?
+        .is_some()
+    {
         return txn.commit().await;
     }
     if txn.get_database_backend() == DbBackend::Postgres {
@@ -59,14 +63,16 @@ pub async fn create_dispatch_cursor(db: &DatabaseConnection) -> Result<(), DbErr
 /// A transaction whose reads all see one snapshot: a ticket and its events agree in it.
 /// SQLite's deferred transaction reads one snapshot already.
 pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let isolation =
-        (db.get_database_backend() == DbBackend::Postgres).then_some(IsolationLevel::RepeatableRead);
+    let isolation = (db.get_database_backend() == DbBackend::Postgres)
+        .then_some(IsolationLevel::RepeatableRead);
     db.begin_with_config(isolation, None).await
 }
 
 /// Where the fan-out stands, locked until `txn` ends: `None` when another instance holds
 /// it (PostgreSQL; SQLite has no row locks, and one fan-out per process).
-pub async fn lock_dispatch_cursor(txn: &DatabaseTransaction) -> Result<Option<Option<Uuid>>, DbErr> {
+pub async fn lock_dispatch_cursor(
+    txn: &DatabaseTransaction,
+) -> Result<Option<Option<Uuid>>, DbErr> {
     let cursor = WebhookDispatch::find_by_id(TIMELINE)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .one(txn)
@@ -162,21 +168,22 @@ pub async fn write_fan_out(
     }
     let mut deliveries = deliveries.into_iter().peekable();
     while deliveries.peek().is_some() {
-        let chunk = deliveries
-            .by_ref()
-            .take(INSERT_CHUNK)
-            .map(|new| webhook_delivery::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                webhook_id: Set(new.webhook_id),
-                event_id: Set(new.event_id),
-                event_kind: Set(new.event_kind),
-                status: Set(WebhookDeliveryStatus::Pending),
-                attempts_left: Set(new.attempts),
-                attempt_count: Set(0),
-                next_attempt_at: Set(Some(new.at)),
-                lease_until: Set(None),
-                created_at: Set(new.at),
-            });
+        let chunk =
+            deliveries
+                .by_ref()
+                .take(INSERT_CHUNK)
+                .map(|new| webhook_delivery::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    webhook_id: Set(new.webhook_id),
+                    event_id: Set(new.event_id),
+                    event_kind: Set(new.event_kind),
+                    status: Set(WebhookDeliveryStatus::Pending),
+                    attempts_left: Set(new.attempts),
+                    attempt_count: Set(0),
+                    next_attempt_at: Set(Some(new.at)),
+                    lease_until: Set(None),
+                    created_at: Set(new.at),
+                });
         WebhookDelivery::insert_many(chunk)
             .on_conflict_do_nothing_on([
                 webhook_delivery::Column::WebhookId,
@@ -221,8 +228,14 @@ pub async fn claim(
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .into_query();
     WebhookDelivery::update_many()
-        .col_expr(webhook_delivery::Column::LeaseUntil, Expr::value(lease_until))
-        .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(lease_until))
+        .col_expr(
+            webhook_delivery::Column::LeaseUntil,
+            Expr::value(lease_until),
+        )
+        .col_expr(
+            webhook_delivery::Column::NextAttemptAt,
+            Expr::value(lease_until),
+        )
         .filter(webhook_delivery::Column::Id.in_subquery(due))
         .exec_with_returning(db)
         .await
@@ -382,7 +395,10 @@ pub async fn release_claims(
 }
 
 pub async fn delivery_exists(db: &impl ConnectionTrait, delivery: Uuid) -> Result<bool, DbErr> {
-    Ok(WebhookDelivery::find_by_id(delivery).one(db).await?.is_some())
+    Ok(WebhookDelivery::find_by_id(delivery)
+        .one(db)
+        .await?
+        .is_some())
 }
 
 /// Deliveries waiting for an attempt (or in one), over every webhook.

@@ -50,7 +50,10 @@ pub struct Answer {
 impl Answer {
     /// Any 2xx, with nothing else wrong.
     pub fn succeeded(&self) -> bool {
-        self.error.is_none() && self.status.is_some_and(|status| (200..300).contains(&status))
+        self.error.is_none()
+            && self
+                .status
+                .is_some_and(|status| (200..300).contains(&status))
     }
 
     /// An attempt that got no answer: it failed for `error`.
@@ -225,14 +228,17 @@ impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
         let name = name.as_str().to_owned();
         Box::pin(async move {
-            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
-                .await?
-                .collect();
-            if let Some(internal) = addresses.iter().find(|found| !address::is_public(found.ip())) {
+            let addresses: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            if let Some(internal) = addresses
+                .iter()
+                .find(|found| !address::is_public(found.ip()))
+            {
                 return Err(Box::new(Refused {
                     name,
                     address: internal.ip(),
-                }) as Box<dyn std::error::Error + Send + Sync>);
+                })
+                    as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(addresses.into_iter()) as Addrs)
         })
@@ -279,7 +285,11 @@ mod tests {
         let public = Url::parse("https://93.184.215.14/").expect("a URL");
         assert_eq!(client.refused_literal(&public), None);
         let name = Url::parse("https://localhost/").expect("a URL");
-        assert_eq!(client.refused_literal(&name), None, "names are the resolver's");
+        assert_eq!(
+            client.refused_literal(&name),
+            None,
+            "names are the resolver's"
+        );
     }
 
     #[test]
@@ -313,7 +323,10 @@ mod tests {
     #[tokio::test]
     async fn an_attempt_to_an_internal_address_sends_nothing() {
         let error = refused_attempt("127.0.0.1").await;
-        assert!(error.starts_with("127.0.0.1 is not a public address"), "{error}");
+        assert!(
+            error.starts_with("127.0.0.1 is not a public address"),
+            "{error}"
+        );
     }
 
     #[tokio::test]

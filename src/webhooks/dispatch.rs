@@ -135,7 +135,9 @@ impl Dispatcher {
         if owed.is_empty() {
             // Nothing to write but the cursor: kept in memory until it has been ahead of
             // the row for a while.
-            let since = ahead.as_ref().map_or_else(Instant::now, |ahead| ahead.since);
+            let since = ahead
+                .as_ref()
+                .map_or_else(Instant::now, |ahead| ahead.since);
             if end == stored || since.elapsed() < CURSOR_KEPT_EVERY {
                 *ahead = (end != stored).then_some(Ahead { cursor: end, since });
                 txn.commit().await?;
@@ -236,7 +238,11 @@ async fn build_bodies(
         };
         let now = TicketNow {
             ticket: ticket.clone(),
-            tags: tags.remove(&ticket.id).unwrap_or_default().into_iter().collect(),
+            tags: tags
+                .remove(&ticket.id)
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
         };
         let states = payload::rewind(&now, &history, updated_before);
         after.extend(history.iter().map(|event| event.id).zip(states));
@@ -253,7 +259,10 @@ async fn build_bodies(
     .into_iter()
     .map(|message| (message.id, message))
     .collect();
-    let tickets: HashMap<Uuid, _> = tickets.into_iter().map(|ticket| (ticket.id, ticket)).collect();
+    let tickets: HashMap<Uuid, _> = tickets
+        .into_iter()
+        .map(|ticket| (ticket.id, ticket))
+        .collect();
     Ok(events
         .iter()
         .filter_map(|event| {

@@ -431,7 +431,11 @@ mod tests {
                 let earlier = events[..first].iter().rev().find(|e| moves_updated_at(e));
                 earlier.map_or(at(0), |event| event.created_at)
             });
-            assert_eq!(rewind(&now, part, updated_before), whole[first..], "{first}");
+            assert_eq!(
+                rewind(&now, part, updated_before),
+                whole[first..],
+                "{first}"
+            );
         }
     }
 
@@ -496,9 +500,18 @@ mod tests {
         let body: serde_json::Value =
             serde_json::from_str(&body(&events[5], &now.ticket, &after[5], None)).expect("JSON");
         assert_eq!(body["type"], "ticket.tags_changed");
-        assert_eq!(body["data"]["event"]["addedTags"], serde_json::json!(["outage"]));
-        assert_eq!(body["data"]["event"]["removedTags"], serde_json::json!(["billing"]));
-        assert_eq!(body["data"]["ticket"]["tags"], serde_json::json!(["outage", "vip"]));
+        assert_eq!(
+            body["data"]["event"]["addedTags"],
+            serde_json::json!(["outage"])
+        );
+        assert_eq!(
+            body["data"]["event"]["removedTags"],
+            serde_json::json!(["billing"])
+        );
+        assert_eq!(
+            body["data"]["ticket"]["tags"],
+            serde_json::json!(["outage", "vip"])
+        );
         assert_eq!(body["data"]["ticket"]["priority"], "URGENT");
         assert!(body["data"].get("message").is_none());
     }

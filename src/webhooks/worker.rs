@@ -134,7 +134,10 @@ impl Worker {
         flights.turn = flights.turn.wrapping_add(1);
         let first = flights.turn;
         for webhook in (0..count).map(|i| &webhooks[first.wrapping_add(i) % count]) {
-            let free = self.options.concurrency.saturating_sub(flights.in_flight.len());
+            let free = self
+                .options
+                .concurrency
+                .saturating_sub(flights.in_flight.len());
             if free == 0 {
                 break;
             }
@@ -400,7 +403,9 @@ fn settle(
 
 /// From -1 to 1, evenly; 0 (no jitter) if the system has no randomness to give.
 fn jitter() -> f64 {
-    getrandom::u32().map_or(0.0, |random| f64::from(random) / f64::from(u32::MAX) * 2.0 - 1.0)
+    getrandom::u32().map_or(0.0, |random| {
+        f64::from(random) / f64::from(u32::MAX) * 2.0 - 1.0
+    })
 }
 
 /// The URL for spans and logs: its query may hold a receiver's token.
@@ -463,7 +468,13 @@ mod tests {
         let at = DateTime::UNIX_EPOCH;
         for (made, delay) in SCHEDULE.iter().enumerate() {
             let made = i32::try_from(made).expect("small");
-            let settled = settle(&answer(Some(500)), &delivery(made, 4 - made), &SCHEDULE, at, 0.0);
+            let settled = settle(
+                &answer(Some(500)),
+                &delivery(made, 4 - made),
+                &SCHEDULE,
+                at,
+                0.0,
+            );
             assert_eq!(retry_after(settled, at), Some(*delay));
         }
     }
@@ -508,6 +519,9 @@ mod tests {
             without_query("https://example.com/hooks?token=s3cret#x"),
             "https://example.com/hooks"
         );
-        assert_eq!(without_query("https://example.com/"), "https://example.com/");
+        assert_eq!(
+            without_query("https://example.com/"),
+            "https://example.com/"
+        );
     }
 }
