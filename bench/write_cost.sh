@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
-# The write cost of the search index (issue 15): createTicket (W5) and addTicketMessage at
-# 32 connections on PostgreSQL, this build against the build before the index (BEFORE, the
-# commit before "Search: …"), in one run. One command, from the repository root:
+# The cost of a write path: createTicket (W5) and addTicketMessage at 32 connections on
+# PostgreSQL, for several builds in one run, in turns. One command, from the repository root:
 #
 #     bash bench/write_cost.sh
 #
-# Builds both release servers (the earlier one in a temporary worktree, into its own
-# target directory: the first time a full build), seeds a fresh database for each
-# (`seed --tickets SCALE`), then ROUNDS rounds of: W5 on each build in turn, then
-# addTicketMessage on each (an admin's reply to each of 1,000 of the seeded tickets in
-# turn), DURATION seconds each. Prints a Markdown table; everything is kept in
-# bench/results/write-cost-<date-time>/.
+# BUILDS names the builds, the first being the one the others are compared to:
+#   now        this working tree;
+#   no-events  the last commit with `record_events` made to record nothing (issue 16's
+#              "build that records no events");
+#   <commit>   any commit (e.g. 373e35e^, the build before the search index, for issue 15).
+# Each is built in release mode, one after another into one target directory (the
+# dependencies once), its binary kept, and seeded into a fresh database (`seed --tickets
+# SCALE`); then ROUNDS rounds of W5 on each build in turn, then addTicketMessage on each
+# (an admin's reply to each of 1,000 seeded tickets in turn), DURATION seconds each. Prints a Markdown table; everything
+# is kept in bench/results/write-cost-<date-time>/.
 #
-# Settings (environment): BEFORE (373e35e^), SCALE (10000), DURATION (8), ROUNDS (2),
-# PG_URL (postgres://postgres@127.0.0.1:5432), CARGO_TARGET_DIR (./target).
+# Settings (environment): BUILDS ("no-events now"), SCALE (10000), DURATION (8),
+# ROUNDS (2), PG_URL (postgres://postgres@127.0.0.1:5432), CARGO_TARGET_DIR (./target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BEFORE=${BEFORE:-373e35e^}
+read -r -a builds <<<"${BUILDS:-no-events now}"
 SCALE=${SCALE:-10000}
 DURATION=${DURATION:-8}
 ROUNDS=${ROUNDS:-2}
@@ -27,28 +30,49 @@ CONNECTIONS=32
 OUT=bench/results/write-cost-$(date +%Y%m%d-%H%M%S)
 RESULTS=$OUT/results.tsv
 SERVER=$TARGET_DIR/release/supportdesk
-EARLIER=$(mktemp -d)/before
-EARLIER_SERVER=$TARGET_DIR/write-cost-before/release/supportdesk
 
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
-mkdir -p "$OUT"
+mkdir -p "$OUT/bin"
+servers=()
+worktrees=()
+cleanup() {
+    stop "${servers[@]}"
+    for tree in "${worktrees[@]}"; do git worktree remove --force "$tree"; done
+}
+trap cleanup EXIT
+
 say "building this release server"
 cargo build --release --quiet -p supportdesk --bins
-say "building the release server of $BEFORE"
-git worktree add --quiet --detach "$EARLIER" "$BEFORE"
-servers=()
-trap 'stop "${servers[@]}"; git worktree remove --force "$EARLIER"' EXIT
-CARGO_TARGET_DIR=$TARGET_DIR/write-cost-before \
-    cargo build --release --quiet --manifest-path "$EARLIER/Cargo.toml" -p supportdesk --bins
+for build in "${builds[@]}"; do
+    if [ "$build" = now ]; then
+        cp "$SERVER" "$OUT/bin/$build"
+        continue
+    fi
+    say "building the release server $build"
+    tree=$(mktemp -d)/$build
+    if [ "$build" = no-events ]; then
+        git worktree add --quiet --detach "$tree" HEAD
+        # The last commit's sources (commit first), record_events returning at once.
+        perl -0pi -e 's/(pub async fn record_events\([^{]*\{)/$1\n    if !events.is_empty() { return Ok(Vec::new()); }/' \
+            "$tree/src/store/events.rs"
+    else
+        git worktree add --quiet --detach "$tree" "$build"
+    fi
+    worktrees+=("$tree")
+    # The same target directory, one build after another: the dependencies are built once.
+    CARGO_TARGET_DIR=$TARGET_DIR \
+        cargo build --release --quiet --manifest-path "$tree/Cargo.toml" -p supportdesk --bins
+    cp "$SERVER" "$OUT/bin/$build"
+done
 
 printf 'build\tworkload\trps\tp50_ms\tp99_ms\trequests\terrors\n' >"$RESULTS"
 declare -A address
 port=18090
-for build in before now; do
-    binary=$([ "$build" = now ] && echo "$SERVER" || echo "$EARLIER_SERVER")
-    database=supportdesk_write_cost_$build
+for build in "${builds[@]}"; do
+    binary=$OUT/bin/$build
+    database=supportdesk_write_cost_${build//[^a-zA-Z0-9]/_}
     psql -X -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" \
         -c "CREATE DATABASE $database"
     say "$build: seeding $SCALE tickets"
@@ -68,7 +92,7 @@ for build in before now; do
         done >"$OUT/replies-$build.jsonl"
 done
 
-SERVER_ADDR=${address[now]}
+SERVER_ADDR=${address[${builds[0]}]}
 writer=$(token bench-writer customer)
 admin=$(token admin-0 admin)
 W5='mutation { createTicket(input: { subject: "Printer jam", message: "The printer on floor 2 jams on every page." }) { id status createdAt } }'
@@ -80,29 +104,32 @@ measure() { # build, workload, then the environment wrk reads
     printf '%s\t%s\t%s\n' "$1" "$2" "$(result_fields "$line")" >>"$RESULTS"
 }
 
-for build in before now; do
+for build in "${builds[@]}"; do
     SERVER_ADDR=${address[$build]} graphql "$writer" "$W5" >/dev/null
     TOKEN=$writer BODY=$(body_of "$W5") wrk_run "http://${address[$build]}/graphql" \
         "$CONNECTIONS" 2 >/dev/null
 done
 for _ in $(seq 1 "$ROUNDS"); do
-    for build in before now; do
+    for build in "${builds[@]}"; do
         TOKEN=$writer BODY=$(body_of "$W5") measure "$build" createTicket
     done
-    for build in before now; do
+    for build in "${builds[@]}"; do
         TOKEN=$admin BODIES=$OUT/replies-$build.jsonl measure "$build" addTicketMessage
     done
 done
 
-echo "| workload | before: requests/s (runs) | now: requests/s (runs) | now / before | p99 ms before / now |"
+echo "| workload | build | requests/s (runs) | against ${builds[0]} | p99 ms (runs) |"
 echo "|---|---|---|---:|---|"
 for workload in createTicket addTicketMessage; do
-    awk -F'\t' -v w="$workload" '
+    awk -F'\t' -v w="$workload" -v base="${builds[0]}" -v order="${builds[*]}" '
         $2 == w { rps[$1] = rps[$1] (rps[$1] ? "; " : "") sprintf("%.0f", $3); sum[$1] += $3; n[$1]++
                   p99[$1] = p99[$1] (p99[$1] ? ", " : "") $5 }
         END {
-            printf "| %s | %s (mean %.0f) | %s (mean %.0f) | %.0f %% | %s / %s |\n", w,
-                rps["before"], sum["before"] / n["before"], rps["now"], sum["now"] / n["now"],
-                100 * (sum["now"] / n["now"]) / (sum["before"] / n["before"]), p99["before"], p99["now"]
+            count = split(order, names, " ")
+            for (i = 1; i <= count; i++) {
+                b = names[i]
+                printf "| %s | %s | %s (mean %.0f) | %.0f %% | %s |\n", w, b, rps[b], sum[b] / n[b],
+                    100 * (sum[b] / n[b]) / (sum[base] / n[base]), p99[b]
+            }
         }' "$RESULTS"
 done

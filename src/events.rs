@@ -6,6 +6,7 @@
 //! only gaps in the ids, which tell nothing.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use entity::prelude::TicketStatus;
 use entity::{ticket, ticket_event, ticket_message};
@@ -16,7 +17,16 @@ use crate::budget::MessageBudget;
 use crate::domain::{self, EventLimit, Viewer};
 use crate::error::AppError;
 use crate::policy;
+use crate::store::events::Settled;
 use crate::store::{self, EventStream};
+
+/// How long a read of the timeline waits, at most, for the events committed before it to
+/// settle (on PostgreSQL, for the transactions older than them to end): a client then
+/// finds its own write in what it reads right after. Past it, the read answers what has
+/// settled, which is complete up to where it stops.
+const SETTLE_WITHIN: Duration = Duration::from_secs(1);
+/// The longest pause between two looks at whether they have settled.
+const SETTLE_PAUSE: Duration = Duration::from_millis(20);
 
 /// Which events a reader asks to follow.
 #[derive(Clone, Copy, Debug)]
@@ -118,7 +128,10 @@ pub async fn latest_event_id(
     stream: &VisibleStream,
 ) -> Result<Option<Uuid>, AppError> {
     match stream.filter() {
-        Some(filter) => Ok(store::events::latest_event_id(db, filter).await?),
+        Some(filter) => {
+            let settled = settled_for_reading(db).await?;
+            Ok(store::events::latest_within(db, &settled, filter).await?)
+        }
         None => Ok(None),
     }
 }
@@ -137,9 +150,27 @@ pub async fn read(
     limit: EventLimit,
 ) -> Result<Vec<ticket_event::Model>, AppError> {
     match stream.filter() {
-        Some(filter) => Ok(store::events::events_after(db, filter, after, limit.get()).await?),
+        Some(filter) => {
+            let settled = settled_for_reading(db).await?;
+            Ok(store::events::events_within(db, &settled, filter, after, limit.get()).await?)
+        }
         None => Ok(Vec::new()),
     }
+}
+
+/// Where the timeline is settled once every event committed now is, waiting for it at
+/// most [`SETTLE_WITHIN`].
+async fn settled_for_reading(db: &DatabaseConnection) -> Result<Settled, AppError> {
+    let now = store::events::settled(db).await?;
+    let deadline = tokio::time::Instant::now() + SETTLE_WITHIN;
+    let mut settled = now;
+    let mut pause = Duration::from_millis(1);
+    while !settled.covers(&now) && tokio::time::Instant::now() + pause < deadline {
+        tokio::time::sleep(pause).await;
+        settled = store::events::settled(db).await?;
+        pause = (pause * 2).min(SETTLE_PAUSE);
+    }
+    Ok(settled)
 }
 
 /// A ticket's timeline, oldest first: the events after `after` (exclusive), at most

@@ -38,6 +38,10 @@ const HANDED_ON: usize = 1024;
 /// Events read at once by the instance's reader.
 const READ_PAGE: u64 = 500;
 
+/// How long the instance's reader waits, at most, before looking again at events that
+/// have committed but not settled (a transaction older than them is still running).
+const UNSETTLED_PAUSE: Duration = Duration::from_millis(20);
+
 /// How long the instance's reader waits before reading again after the database failed it.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
@@ -115,15 +119,26 @@ impl EventNotifier {
                     Err(_) => tokio::time::sleep(RETRY_AFTER_FAILURE).await,
                 }
             };
+            let mut unsettled_pause = Duration::from_millis(1);
             loop {
                 wakeups.borrow_and_update();
                 match read_page(&db, cursor).await {
                     Ok(page) if !page.is_empty() => {
+                        unsettled_pause = Duration::from_millis(1);
                         for event in page {
                             cursor = Some(event.event.id);
                             // No subscriber listening is no loss: they read the table.
                             let _ = notifier.live.send(Arc::new(event));
                         }
+                    }
+                    // Their commit's notification has come already: look again soon.
+                    Ok(_)
+                        if store::events::settled(&db)
+                            .await
+                            .is_ok_and(|settled| !settled.is_complete()) =>
+                    {
+                        tokio::time::sleep(unsettled_pause).await;
+                        unsettled_pause = (unsettled_pause * 2).min(UNSETTLED_PAUSE);
                     }
                     Ok(_) => {
                         if wakeups.changed().await.is_err() {

@@ -1,8 +1,13 @@
 //! The ticket timeline: events recorded in the transaction of the change they tell of,
 //! and read back as streams in id order.
 //!
-//! Ids are handed out in commit order, so that a reader that has seen event X and later
-//! reads `id > X` misses nothing: an event with a smaller id than X committed before X.
+//! A reader that has seen event X and later reads `id > X` must miss nothing: no event
+//! with a smaller id than X may become visible after X did. On SQLite one transaction
+//! writes at a time, and each id is made greater than the newest. On PostgreSQL writers
+//! commit side by side, so an id is made of the writing transaction's id (see
+//! [`transaction_ordered_id`]) and readers read only below the oldest transaction of the
+//! database still running ([`settled`]): every transaction that could still record an id
+//! below it has ended, so what is below never changes again.
 
 use chrono::{DateTime, Utc};
 use entity::prelude::{Role, TicketEvent, TicketEventKind, TicketPriority, TicketStatus};
@@ -19,9 +24,32 @@ use crate::policy::{self, Visibility};
 /// their ticket (never their content). A listener re-reads the events from the table.
 pub const NOTIFY_CHANNEL: &str = "ticket_events";
 
-/// The PostgreSQL advisory lock that writers of events take in turn ("suppevnt" in
-/// ASCII), from just before they make their ids until they commit.
-pub const EVENT_ORDER_LOCK_KEY: i64 = 0x7375_7070_6576_6e74;
+/// On PostgreSQL, the oldest transaction of this database still running, as a statement
+/// sees it: the lowest of the running transactions its snapshot lists (`xip`) that
+/// belong to a session of this database, or the snapshot's `xmax` when none do. Any
+/// transaction that gets an id later gets one no lower. Transactions of other databases
+/// on the cluster never hold it back; if a session of this database is hidden from us
+/// (another role, without `pg_read_all_stats`), the cluster's oldest (`xmin`) is taken
+/// instead, which holds back more but never too little. With the newest event that had
+/// committed for that snapshot.
+const SETTLED_SQL: &str = "\
+    SELECT CASE \
+        WHEN EXISTS (SELECT 1 FROM pg_stat_activity \
+                     WHERE datname = current_database() AND query = '<insufficient privilege>') \
+        THEN pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+        ELSE coalesce( \
+            (SELECT min(running::text::bigint) \
+             FROM pg_snapshot_xip(pg_current_snapshot()) AS running \
+             WHERE running::text::bigint & 4294967295 IN \
+                (SELECT backend_xid::text::bigint FROM pg_stat_activity \
+                 WHERE datname = current_database() AND backend_xid IS NOT NULL)), \
+            pg_snapshot_xmax(pg_current_snapshot())::text::bigint) \
+        END AS oldest_running, \
+        (SELECT id FROM ticket_events ORDER BY id DESC LIMIT 1) AS newest";
+
+/// The largest transaction id [`transaction_ordered_id`] can hold: 2^52, a million
+/// wraparounds of PostgreSQL's 32-bit counter.
+const MAX_TRANSACTION_ID: u64 = (1 << 52) - 1;
 
 /// What happened, with what only that kind of event carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,15 +98,10 @@ pub struct NewEvent {
 
 /// Records `events`, in this order, as the last writes of `txn`: commit right after.
 ///
-/// Ids must be given in commit order. On SQLite, `begin_write` already holds the one
-/// write lock from `BEGIN` to `COMMIT`. On PostgreSQL, transactions commit side by side:
-/// an advisory lock, held until commit, is taken before the ids are made, so that the
-/// next writer makes its ids only once this one's events are visible (PostgreSQL releases
-/// a transaction's locks after its commit is visible). It is taken as late as possible,
-/// after every row lock of the transaction, so that it serializes only the commit and
-/// cannot deadlock with them. Each id is also made greater than the newest one recorded,
-/// so that servers whose clocks disagree (or events seeded with future times) cannot
-/// break the order.
+/// On SQLite, `begin_write` holds the one write lock from `BEGIN` to `COMMIT`: each id is
+/// made greater than the newest recorded (whatever the clocks of the servers that wrote
+/// before say). On PostgreSQL the ids are made of this transaction's id, without waiting
+/// for any other writer; readers wait for the transaction instead ([`settled`]).
 pub async fn record_events(
     txn: &DatabaseTransaction,
     events: Vec<NewEvent>,
@@ -86,22 +109,23 @@ pub async fn record_events(
     let Some(first) = events.first() else {
         return Ok(Vec::new());
     };
-    let ticket_id = first.ticket_id;
-    let mut previous = if txn.get_database_backend() == DbBackend::Postgres {
-        // Delivered at commit, so sent before the lock: every round trip made while
-        // holding it is one more that every other writer waits for.
-        notify(txn, ticket_id).await?;
-        locked_newest_id(txn).await?
+    let ids = if txn.get_database_backend() == DbBackend::Postgres {
+        notify(txn, first.ticket_id).await?;
+        transaction_ordered_ids(txn, events.len()).await?
     } else {
-        latest_event_id(txn, &EventStream::everything()).await?
+        let mut previous = latest_event_id(txn, &EventStream::everything()).await?;
+        (0..events.len())
+            .map(|_| {
+                let id = next_event_id(previous);
+                previous = Some(id);
+                id
+            })
+            .collect()
     };
-    let models: Vec<ticket_event::Model> = events
+    let models: Vec<ticket_event::Model> = ids
         .into_iter()
-        .map(|event| {
-            let id = next_event_id(previous);
-            previous = Some(id);
-            event_model(id, event)
-        })
+        .zip(events)
+        .map(|(id, event)| event_model(id, event))
         .collect();
     TicketEvent::insert_many(models.iter().cloned().map(|m| m.into_active_model()))
         .exec_without_returning(txn)
@@ -176,19 +200,56 @@ async fn notify(txn: &DatabaseTransaction, ticket: Uuid) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Takes the event-order lock, then reads the newest id in a statement of its own: under
-/// READ COMMITTED a statement sees what had committed when it started, so only a read
-/// that starts after the lock is granted sees what the previous holder committed.
-/// A statement of SeaORM's rather than unprepared SQL: the wait for the lock, where
-/// concurrent writers queue, then shows in traces as a statement span of its own.
-async fn locked_newest_id(txn: &DatabaseTransaction) -> Result<Option<Uuid>, DbErr> {
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock($1)",
-        [EVENT_ORDER_LOCK_KEY.into()],
+/// `count` ids for the events of `txn`, in ascending order: its transaction id, and
+/// numbers from the `ticket_event_order` sequence, which never hands one out twice.
+async fn transaction_ordered_ids(
+    txn: &DatabaseTransaction,
+    count: usize,
+) -> Result<Vec<Uuid>, DbErr> {
+    let count = i64::try_from(count).map_err(|_| DbErr::Custom("too many events".into()))?;
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_current_xact_id()::text AS transaction, nextval('ticket_event_order') AS number \
+             FROM generate_series(1, $1)",
+            [count.into()],
+        ))
+        .await?;
+    let mut ids = rows
+        .iter()
+        .map(|row| {
+            let transaction: String = row.try_get("", "transaction")?;
+            let number: i64 = row.try_get("", "number")?;
+            let transaction = transaction
+                .parse()
+                .map_err(|_| DbErr::Custom(format!("a transaction id: {transaction}")))?;
+            transaction_ordered_id(transaction, number.unsigned_abs())
+        })
+        .collect::<Result<Vec<Uuid>, DbErr>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// The id of event `number` of PostgreSQL transaction `transaction`: a UUID (version 8,
+/// "custom") that sorts by transaction, then by number, and after every UUID v7 (ids made
+/// before, and by the backfill, up to the year 10,855): its first byte is `0xff`, then the transaction's 52 bits
+/// around the version nibble, the variant, and the number's low 62 bits.
+pub fn transaction_ordered_id(transaction: u64, number: u64) -> Result<Uuid, DbErr> {
+    if transaction > MAX_TRANSACTION_ID {
+        return Err(DbErr::Custom(format!(
+            "transaction id {transaction} is past what an event id holds"
+        )));
+    }
+    const NUMBER: u128 = (1 << 62) - 1;
+    let transaction = u128::from(transaction);
+    Ok(Uuid::from_u128(
+        (0xff << 120)
+            | ((transaction >> 12) << 80)
+            | (0x8 << 76)
+            | ((transaction & 0xfff) << 64)
+            | (0b10 << 62)
+            | (u128::from(number) & NUMBER),
     ))
-    .await?;
-    latest_event_id(txn, &EventStream::everything()).await
 }
 
 /// A new UUID v7, greater than `previous`.
@@ -274,15 +335,82 @@ fn select(stream: &EventStream) -> Select<TicketEvent> {
         )
 }
 
-/// The events of `stream` after `after` (exclusive; from the first without it), oldest
-/// first, at most `limit`.
+/// Where the timeline is settled, as one statement saw it: events below it can no longer
+/// appear. Read events in a later statement than this one: a transaction that ended
+/// between this statement's snapshot and its look at the sessions is not waited for, and
+/// only a later snapshot is sure to see what it committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settled {
+    /// `None`: all of it (SQLite, whose writers commit in turn).
+    below: Option<Uuid>,
+    /// The newest event committed then.
+    newest: Option<Uuid>,
+}
+
+impl Settled {
+    /// Whether event `id` is in the settled part.
+    pub fn holds(&self, id: Uuid) -> bool {
+        self.below.is_none_or(|below| id < below)
+    }
+
+    /// Whether every event committed then is in the settled part.
+    pub fn is_complete(&self) -> bool {
+        self.covers(self)
+    }
+
+    /// Whether every event committed when `earlier` was seen is in the settled part.
+    pub fn covers(&self, earlier: &Settled) -> bool {
+        earlier.newest.is_none_or(|newest| self.holds(newest))
+    }
+}
+
+/// Where the timeline is settled now (see [`Settled`]).
+pub async fn settled(db: &impl ConnectionTrait) -> Result<Settled, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(Settled {
+            below: None,
+            newest: None,
+        });
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, SETTLED_SQL))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the settled bound answered no row".into()))?;
+    let oldest_running: i64 = row.try_get("", "oldest_running")?;
+    Ok(Settled {
+        below: Some(transaction_ordered_id(oldest_running.unsigned_abs(), 0)?),
+        newest: row.try_get("", "newest")?,
+    })
+}
+
+/// `query` narrowed to the part of the timeline `settled` holds.
+fn within(settled: &Settled, query: Select<TicketEvent>) -> Select<TicketEvent> {
+    query.apply_if(settled.below, |query, below| {
+        query.filter(ticket_event::Column::Id.lt(below))
+    })
+}
+
+/// The settled events of `stream` after `after` (exclusive; from the first without it),
+/// oldest first, at most `limit`.
 pub async fn events_after(
     db: &impl ConnectionTrait,
     stream: &EventStream,
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<ticket_event::Model>, DbErr> {
-    select(stream)
+    let settled = settled(db).await?;
+    events_within(db, &settled, stream, after, limit).await
+}
+
+/// [`events_after`], in the part of the timeline `settled` holds.
+pub async fn events_within(
+    db: &impl ConnectionTrait,
+    settled: &Settled,
+    stream: &EventStream,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<ticket_event::Model>, DbErr> {
+    within(settled, select(stream))
         .apply_if(after, |query, after| {
             query.filter(ticket_event::Column::Id.gt(after))
         })
@@ -292,13 +420,23 @@ pub async fn events_after(
         .await
 }
 
-/// The id of the newest event of `stream` now: where a reader that starts "live from
-/// now" resumes from. `None` when the stream has none yet.
+/// The id of the newest settled event of `stream` now: where a reader that starts "live
+/// from now" resumes from. `None` when the stream has none yet.
 pub async fn latest_event_id(
     db: &impl ConnectionTrait,
     stream: &EventStream,
 ) -> Result<Option<Uuid>, DbErr> {
-    select(stream)
+    let settled = settled(db).await?;
+    latest_within(db, &settled, stream).await
+}
+
+/// [`latest_event_id`], in the part of the timeline `settled` holds.
+pub async fn latest_within(
+    db: &impl ConnectionTrait,
+    settled: &Settled,
+    stream: &EventStream,
+) -> Result<Option<Uuid>, DbErr> {
+    within(settled, select(stream))
         .select_only()
         .column(ticket_event::Column::Id)
         .order_by_desc(ticket_event::Column::Id)
@@ -346,6 +484,32 @@ mod tests {
             next.get_timestamp().map(|ts| ts.to_unix()),
             Some((1, 1_000_000))
         );
+    }
+
+    #[test]
+    fn transaction_ordered_ids_sort_by_transaction_then_number() {
+        let id = |transaction, number| transaction_ordered_id(transaction, number).expect("an id");
+        assert!(id(100, 7) < id(100, 8));
+        assert!(id(100, u64::MAX >> 2) < id(101, 0));
+        // Across the 12 bits of the transaction that sit past the version nibble.
+        assert!(id(0xfff, 9) < id(0x1000, 0));
+        assert!(id(MAX_TRANSACTION_ID - 1, 0) < id(MAX_TRANSACTION_ID, 0));
+    }
+
+    #[test]
+    fn a_transaction_ordered_id_is_a_uuid_v8_after_every_uuid_v7_before_the_year_10000() {
+        let id = transaction_ordered_id(1, 1).expect("an id");
+        assert_eq!(id.get_version_num(), 8);
+        assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+        // The last millisecond whose UUID v7 does not start with 0xff: in the year 10,855.
+        let far_future =
+            uuid::Builder::from_unix_timestamp_millis((0xff << 40) - 1, &[0xff; 10]).into_uuid();
+        assert!(id > far_future);
+    }
+
+    #[test]
+    fn a_transaction_id_past_52_bits_is_refused() {
+        assert!(transaction_ordered_id(MAX_TRANSACTION_ID + 1, 0).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod connections;
 mod cors;
 mod create_ticket;
 mod document_cache;
+mod event_order;
 mod faults;
 mod graphiql;
 mod helpers;

@@ -1,0 +1,177 @@
+//! The timeline's order under concurrent writers: a reader that resumes after any event
+//! it has read misses nothing, whichever transactions were still running when it read.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use entity::prelude::TicketEvent;
+use entity::prelude::{Role, TicketPriority, TicketStatus};
+use entity::ticket_event;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, QuerySelect};
+use supportdesk::config::DatabaseConfig;
+use supportdesk::store::{self, Change, EventStream, NewEvent};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+const API_WRITERS_PER_INSTANCE: usize = 4;
+const API_WRITES_EACH: usize = 12;
+const SLOW_WRITERS: usize = 6;
+const SLOW_TRANSACTIONS_EACH: usize = 12;
+const READERS: usize = 4;
+const READ_UNTIL: Duration = Duration::from_secs(90);
+
+#[tokio::test]
+async fn readers_resuming_anywhere_miss_no_event_of_concurrent_uneven_writers() {
+    let first = spawn_roomy_app().await;
+    let second = spawn_another_instance(&first, |config| {
+        config.http.mutation_rate_limit.burst = 10_000;
+        config.http.mutation_rate_limit.per_second = 1_000.0;
+    })
+    .await;
+    let alice = first.customer("alice");
+    let ticket = first.open_ticket(&alice, "Printer on fire").await;
+    let ticket_id = Uuid::parse_str(&ticket).expect("a ticket id");
+    let database_url = first.database_url.clone();
+    let seed: u64 = rand::random();
+    println!("seed {seed}");
+
+    let writing = Arc::new(AtomicBool::new(true));
+    let mut readers = JoinSet::new();
+    for reader in 0..READERS {
+        let db = pool(&database_url);
+        let writing = Arc::clone(&writing);
+        let rng = StdRng::seed_from_u64(seed.wrapping_add(reader as u64));
+        readers.spawn(read_resuming_at_random(db, writing, rng));
+    }
+
+    let mut writers = JoinSet::new();
+    // The first instance owns the database: it lives to the end of the test.
+    let instances = [Arc::new(first), Arc::new(second)];
+    for app in &instances {
+        for _ in 0..API_WRITERS_PER_INSTANCE {
+            let (app, user, ticket) = (Arc::clone(app), alice.clone(), ticket.clone());
+            writers.spawn(async move {
+                for n in 0..API_WRITES_EACH {
+                    app.add_message(&user, &ticket, &format!("update {n}"), false)
+                        .await
+                        .expect_ok();
+                }
+            });
+        }
+    }
+    // A third writer beside the two instances: transactions of uneven length, some of
+    // them rolled back, that commit long after they made their events' ids.
+    let slow_db = pool(&database_url);
+    for writer in 0..SLOW_WRITERS {
+        let db = slow_db.clone();
+        let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(31).wrapping_add(writer as u64));
+        writers.spawn(async move {
+            for _ in 0..SLOW_TRANSACTIONS_EACH {
+                slow_transaction(&db, ticket_id, &mut rng).await;
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.expect("a writer finished");
+    }
+    writing.store(false, Ordering::SeqCst);
+
+    let table: Vec<Uuid> = TicketEvent::find()
+        .select_only()
+        .column(ticket_event::Column::Id)
+        .order_by_asc(ticket_event::Column::Id)
+        .into_tuple()
+        .all(&slow_db)
+        .await
+        .expect("the final table");
+    assert!(table.len() > 100, "only {} events written", table.len());
+    while let Some(read) = readers.join_next().await {
+        let read = read.expect("a reader finished");
+        assert_eq!(
+            read.len(),
+            table.len(),
+            "seed {seed}: a reader read another count"
+        );
+        assert_eq!(
+            read, table,
+            "seed {seed}: a reader skipped or repeated an event"
+        );
+    }
+}
+
+fn pool(url: &str) -> DatabaseConnection {
+    supportdesk::db::connect(&DatabaseConfig::new(url.to_owned())).expect("a pool")
+}
+
+/// Records 1–3 events on `ticket`, then holds the transaction open for up to 40 ms and
+/// commits it, or (one in four) rolls it back.
+async fn slow_transaction(db: &DatabaseConnection, ticket: Uuid, rng: &mut StdRng) {
+    let txn = store::begin_write(db).await.expect("a transaction");
+    let events = (0..rng.gen_range(1..=3))
+        .map(|_| NewEvent {
+            ticket_id: ticket,
+            owner_id: "alice".into(),
+            actor_id: "root".into(),
+            actor_role: Role::Admin,
+            at: Utc::now(),
+            status_after: TicketStatus::Open,
+            change: Change::PriorityChanged {
+                from: TicketPriority::Normal,
+                to: TicketPriority::High,
+            },
+        })
+        .collect();
+    store::record_events(&txn, events)
+        .await
+        .expect("events recorded");
+    tokio::time::sleep(Duration::from_millis(rng.gen_range(0..40))).await;
+    if rng.gen_bool(0.25) {
+        txn.rollback().await.expect("rolled back");
+    } else {
+        txn.commit().await.expect("committed");
+    }
+}
+
+/// Reads the whole timeline in pages of random sizes while it is written, and now and
+/// then resumes after one of the last 50 events it read, as a client reconnecting with
+/// an older cursor would; until the writers are done and it has read all there is.
+/// Answers what it read, each resumption cutting what followed its point.
+async fn read_resuming_at_random(
+    db: DatabaseConnection,
+    writing: Arc<AtomicBool>,
+    mut rng: StdRng,
+) -> Vec<Uuid> {
+    let deadline = tokio::time::Instant::now() + READ_UNTIL;
+    let mut read: Vec<Uuid> = Vec::new();
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "still reading");
+        let writers_done = !writing.load(Ordering::SeqCst);
+        let page = store::events::events_after(
+            &db,
+            &EventStream::everything(),
+            read.last().copied(),
+            rng.gen_range(1..=20),
+        )
+        .await
+        .expect("a page");
+        if page.is_empty() {
+            let settled = store::events::settled(&db).await.expect("the settled part");
+            if writers_done && settled.is_complete() {
+                return read;
+            }
+            tokio::time::sleep(Duration::from_millis(rng.gen_range(0..5))).await;
+            continue;
+        }
+        read.extend(page.into_iter().map(|event| event.id));
+        if rng.gen_bool(0.1) {
+            let back = rng.gen_range(0..read.len().min(50));
+            read.truncate(read.len() - back);
+        }
+    }
+}
