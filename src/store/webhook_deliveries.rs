@@ -14,7 +14,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     DbBackend, DbErr, EntityTrait, IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, TransactionTrait,
+    QuerySelect, QueryTrait, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -22,6 +22,9 @@ use super::events::{EventStream, latest_event_id};
 
 /// The row of `webhook_dispatch` that says where the fan-out of the timeline stands.
 const TIMELINE: &str = "timeline";
+
+/// The PostgreSQL advisory lock one fan-out holds at a time ("supphook" in ASCII).
+pub const DISPATCH_LOCK_KEY: i64 = 0x7375_7070_686f_6f6b;
 
 /// Rows per INSERT: far below the bound parameters either database takes in one statement.
 const INSERT_CHUNK: usize = 500;
@@ -61,23 +64,50 @@ pub async fn create_dispatch_cursor(db: &DatabaseConnection) -> Result<(), DbErr
 }
 
 /// A transaction whose reads all see one snapshot: a ticket and its events agree in it.
-/// SQLite's deferred transaction reads one snapshot already.
+/// SQLite's deferred transaction reads one snapshot already. It writes nothing, so on
+/// PostgreSQL it never holds back where the timeline is settled.
 pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     let isolation = (db.get_database_backend() == DbBackend::Postgres)
         .then_some(IsolationLevel::RepeatableRead);
     db.begin_with_config(isolation, None).await
 }
 
-/// Where the fan-out stands, locked until `txn` ends: `None` when another instance holds
-/// it (PostgreSQL; SQLite has no row locks, and one fan-out per process).
-pub async fn lock_dispatch_cursor(
-    txn: &DatabaseTransaction,
-) -> Result<Option<Option<Uuid>>, DbErr> {
-    let cursor = WebhookDispatch::find_by_id(TIMELINE)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .one(txn)
-        .await?;
-    Ok(cursor.map(|row| row.last_event_id))
+/// The fan-out's turn: a transaction that holds, on PostgreSQL, the fan-out's advisory
+/// lock until it ends; `None` when another instance holds it. Not a lock on the cursor's
+/// row: a row lock would give the transaction an id for the whole page, and every reader
+/// of the timeline would wait behind it (readers stop below the oldest running
+/// transaction). SQLite: one fan-out per process, no lock.
+pub async fn take_dispatch_turn(
+    db: &DatabaseConnection,
+) -> Result<Option<DatabaseTransaction>, DbErr> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(Some(txn));
+    }
+    let taken: bool = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1) AS taken",
+            [DISPATCH_LOCK_KEY.into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("pg_try_advisory_xact_lock answered no row".into()))?
+        .try_get("", "taken")?;
+    if taken {
+        Ok(Some(txn))
+    } else {
+        txn.rollback().await?;
+        Ok(None)
+    }
+}
+
+/// Where the fan-out stands.
+pub async fn dispatch_cursor(db: &impl ConnectionTrait) -> Result<Option<Uuid>, DbErr> {
+    WebhookDispatch::find_by_id(TIMELINE)
+        .one(db)
+        .await?
+        .map(|row| row.last_event_id)
+        .ok_or_else(|| DbErr::RecordNotFound("the webhooks' fan-out cursor".into()))
 }
 
 pub async fn enabled_webhooks(db: &impl ConnectionTrait) -> Result<Vec<webhook::Model>, DbErr> {

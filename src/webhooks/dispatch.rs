@@ -4,9 +4,11 @@
 //! every attempt signs the same bytes), one PENDING delivery per enabled webhook that
 //! wants the event's kind and was created before it, and moves the cursor past the page.
 //!
-//! On PostgreSQL the cursor's row is locked for the page (`FOR UPDATE SKIP LOCKED`): one
-//! instance fans out at a time, and the others skip their turn rather than wait. On
-//! SQLite there is one fan-out in the process. Deliveries are unique per webhook and
+//! On PostgreSQL an advisory lock, tried for each page, makes one instance fan out at a
+//! time; the others skip their turn rather than wait. (Not a lock on the cursor's row,
+//! `FOR UPDATE SKIP LOCKED`: that would give the transaction an id for the whole page,
+//! and readers of the timeline stop below the oldest running transaction.) On SQLite
+//! there is one fan-out in the process. Deliveries are unique per webhook and
 //! event, so a page fanned out twice (an instance that died before its commit, a cursor
 //! kept in memory) writes nothing twice.
 //!
@@ -28,7 +30,7 @@ use uuid::Uuid;
 use super::payload::{self, TicketAfter, TicketNow};
 use crate::domain::WebhookEvents;
 use crate::policy;
-use crate::store::events::{EventStream, events_after, latest_event_id};
+use crate::store::events::{EventStream, events_after, latest_event_id, settled};
 use crate::store::webhook_deliveries::{self as store, NewDelivery};
 
 /// Events fanned out in one transaction.
@@ -38,6 +40,9 @@ const PAGE: u64 = 200;
 /// (a transaction older than theirs was still running), for another instance's turn
 /// that ended, for a wake-up lost with a connection.
 const POLL: Duration = Duration::from_secs(1);
+
+/// The first and the longest pause before looking again at events held back.
+const HELD_PAUSES: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(20));
 
 /// How long the cursor may stay in memory only, ahead of the row.
 const CURSOR_KEPT_EVERY: Duration = Duration::from_secs(5);
@@ -49,7 +54,10 @@ const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 enum Look {
     /// A whole page: more may follow at once.
     Page,
-    /// Up to the end of what can be read now.
+    /// Up to the end of what can be read now, but events have committed past it, held
+    /// back behind a transaction still running: look again soon.
+    Held,
+    /// Up to the end of the timeline.
     Done,
     /// Another instance is fanning out.
     NotOurTurn,
@@ -88,10 +96,19 @@ impl Dispatcher {
                 tokio::time::sleep(RETRY_AFTER_FAILURE).await;
             }
             let mut ahead = None;
+            let mut held_pause = HELD_PAUSES.0;
             loop {
                 wakeups.borrow_and_update();
-                match self.look(&mut ahead).await {
-                    Ok(Look::Page) => continue,
+                let look = self.look(&mut ahead).await;
+                if !matches!(look, Ok(Look::Held)) {
+                    held_pause = HELD_PAUSES.0;
+                }
+                match look {
+                    Ok(Look::Page) => {}
+                    Ok(Look::Held) => {
+                        tokio::time::sleep(held_pause).await;
+                        held_pause = (held_pause * 2).min(HELD_PAUSES.1);
+                    }
                     Ok(Look::Done | Look::NotOurTurn) => {
                         let _ = tokio::time::timeout(POLL, wakeups.changed()).await;
                     }
@@ -106,11 +123,10 @@ impl Dispatcher {
 
     /// Fans out one page after the cursor, if it is this instance's turn.
     async fn look(&self, ahead: &mut Option<Ahead>) -> Result<Look, DbErr> {
-        let txn = store::begin_snapshot(&self.db).await?;
-        let Some(stored) = store::lock_dispatch_cursor(&txn).await? else {
-            txn.rollback().await?;
+        let Some(txn) = store::take_dispatch_turn(&self.db).await? else {
             return Ok(Look::NotOurTurn);
         };
+        let stored = store::dispatch_cursor(&txn).await?;
         // Another instance may have moved the row past what this one holds in memory.
         let cursor = match ahead.as_ref() {
             Some(ahead) if ahead.cursor > stored => ahead.cursor,
@@ -128,6 +144,8 @@ impl Dispatcher {
         };
         let look = if events.len() as u64 == PAGE {
             Look::Page
+        } else if !webhooks.is_empty() && !settled(&txn).await?.is_complete() {
+            Look::Held
         } else {
             Look::Done
         };
@@ -144,7 +162,7 @@ impl Dispatcher {
                 return Ok(look);
             }
         }
-        let bodies = self.bodies(&txn, &owed).await?;
+        let bodies = self.bodies(&owed).await?;
         let deliveries = self.deliveries(&owed, &bodies);
         let written = !deliveries.is_empty();
         commit_page(&self.db, txn, bodies.into_iter().collect(), deliveries, end).await?;
@@ -156,13 +174,15 @@ impl Dispatcher {
     }
 
     /// The body of each owed event, built from one snapshot.
-    async fn bodies(
-        &self,
-        txn: &DatabaseTransaction,
-        owed: &[Owed<'_>],
-    ) -> Result<BTreeMap<Uuid, String>, DbErr> {
+    async fn bodies(&self, owed: &[Owed<'_>]) -> Result<BTreeMap<Uuid, String>, DbErr> {
+        if owed.is_empty() {
+            return Ok(BTreeMap::new());
+        }
         let events: Vec<&ticket_event::Model> = owed.iter().map(|owed| owed.event).collect();
-        build_bodies(txn, &events).await
+        let snapshot = store::begin_snapshot(&self.db).await?;
+        let bodies = build_bodies(&snapshot, &events).await?;
+        snapshot.commit().await?;
+        Ok(bodies)
     }
 
     fn deliveries(&self, owed: &[Owed<'_>], bodies: &BTreeMap<Uuid, String>) -> Vec<NewDelivery> {
@@ -275,7 +295,7 @@ async fn build_bodies(
 }
 
 /// Writes a page's bodies, deliveries and cursor. On PostgreSQL in the transaction that
-/// holds the cursor; on SQLite in a write transaction of its own, after the snapshot's
+/// holds the turn; on SQLite in a write transaction of its own, after the one that read
 /// (a deferred transaction that read cannot always become a writer).
 async fn commit_page(
     db: &DatabaseConnection,
