@@ -128,16 +128,16 @@ pub async fn tickets_by_ids(
         .await
 }
 
-/// Every event of `ticket` from event `from` on (included), oldest first: all that the
+/// Every event of `tickets` from event `from` on (included), oldest first: all that the
 /// snapshot holds, settled or not, since a body's ticket is rewound from the ticket row
 /// of the same snapshot, which reflects them all.
-pub async fn ticket_events_from(
+pub async fn events_of_tickets_from(
     db: &impl ConnectionTrait,
-    ticket: Uuid,
+    tickets: &[Uuid],
     from: Uuid,
 ) -> Result<Vec<ticket_event::Model>, DbErr> {
     TicketEvent::find()
-        .filter(ticket_event::Column::TicketId.eq(ticket))
+        .filter(ticket_event::Column::TicketId.is_in(tickets.iter().copied()))
         .filter(ticket_event::Column::Id.gte(from))
         .order_by_asc(ticket_event::Column::Id)
         .all(db)

@@ -247,10 +247,23 @@ async fn build_bodies(
     let ticket_ids: Vec<Uuid> = first_of_ticket.keys().copied().collect();
     let tickets = store::tickets_by_ids(txn, &ticket_ids).await?;
     let mut tags = crate::store::tags_of_tickets(txn, &ticket_ids).await?;
+    // One read for all: from the first event of any of them, each ticket's kept from its own.
+    let from = first_of_ticket.values().min().copied().unwrap_or_default();
+    let mut histories: HashMap<Uuid, Vec<ticket_event::Model>> = HashMap::new();
+    for event in store::events_of_tickets_from(txn, &ticket_ids, from).await? {
+        let wanted = first_of_ticket
+            .get(&event.ticket_id)
+            .is_some_and(|first| event.id >= *first);
+        if wanted {
+            histories.entry(event.ticket_id).or_default().push(event);
+        }
+    }
     let mut after: HashMap<Uuid, TicketAfter> = HashMap::new();
     for ticket in &tickets {
-        let first = first_of_ticket[&ticket.id];
-        let history = store::ticket_events_from(txn, ticket.id, first).await?;
+        let Some(&first) = first_of_ticket.get(&ticket.id) else {
+            continue;
+        };
+        let history = histories.remove(&ticket.id).unwrap_or_default();
         let updated_before = if payload::needs_update_before(&history) {
             store::last_update_before(txn, ticket.id, first).await?
         } else {
