@@ -63,13 +63,12 @@ pub async fn create_dispatch_cursor(db: &DatabaseConnection) -> Result<(), DbErr
     txn.commit().await
 }
 
-/// A transaction whose reads all see one snapshot: a ticket and its events agree in it.
-/// SQLite's deferred transaction reads one snapshot already. It writes nothing, so on
-/// PostgreSQL it never holds back where the timeline is settled.
+/// A PostgreSQL transaction whose reads all see one snapshot (repeatable read): a ticket
+/// and its events agree in it. It writes nothing, so it never holds back where the
+/// timeline is settled.
 pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let isolation = (db.get_database_backend() == DbBackend::Postgres)
-        .then_some(IsolationLevel::RepeatableRead);
-    db.begin_with_config(isolation, None).await
+    db.begin_with_config(Some(IsolationLevel::RepeatableRead), None)
+        .await
 }
 
 /// The fan-out's turn: a transaction that holds, on PostgreSQL, the fan-out's advisory

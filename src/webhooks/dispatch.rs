@@ -162,7 +162,7 @@ impl Dispatcher {
                 return Ok(look);
             }
         }
-        let bodies = self.bodies(&owed).await?;
+        let bodies = self.bodies(&txn, &owed).await?;
         let deliveries = self.deliveries(&owed, &bodies);
         let written = !deliveries.is_empty();
         commit_page(&self.db, txn, bodies.into_iter().collect(), deliveries, end).await?;
@@ -173,12 +173,21 @@ impl Dispatcher {
         Ok(look)
     }
 
-    /// The body of each owed event, built from one snapshot.
-    async fn bodies(&self, owed: &[Owed<'_>]) -> Result<BTreeMap<Uuid, String>, DbErr> {
+    /// The body of each owed event, built from one snapshot: on SQLite the turn's own
+    /// (a deferred transaction reads one; and an in-memory database has one connection),
+    /// on PostgreSQL a repeatable read of its own (the turn reads each statement afresh).
+    async fn bodies(
+        &self,
+        turn: &DatabaseTransaction,
+        owed: &[Owed<'_>],
+    ) -> Result<BTreeMap<Uuid, String>, DbErr> {
         if owed.is_empty() {
             return Ok(BTreeMap::new());
         }
         let events: Vec<&ticket_event::Model> = owed.iter().map(|owed| owed.event).collect();
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            return build_bodies(turn, &events).await;
+        }
         let snapshot = store::begin_snapshot(&self.db).await?;
         let bodies = build_bodies(&snapshot, &events).await?;
         snapshot.commit().await?;

@@ -364,6 +364,23 @@ async fn every_kind_of_event_arrives_signed_with_its_body() {
 }
 
 #[tokio::test]
+async fn a_server_on_an_in_memory_database_delivers_through_its_one_connection() {
+    let app = spawn_app_with(|config| {
+        delivering(config);
+        config.database.url = "sqlite::memory:".to_owned();
+    })
+    .await;
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    let hook = app.hook(&receiver.url, &[]).await;
+
+    app.open_tickets(3).await;
+
+    let received = receiver.wait_for(3, WITHIN).await;
+    assert_all_genuine(&hook.secret, &received);
+    assert_eq!(ids_of(&received).len(), 3);
+}
+
+#[tokio::test]
 async fn a_tampered_body_or_another_secret_fails_the_receivers_check() {
     let app = spawn_delivering_app().await;
     let receiver = Receiver::start(Behaviour::Accept).await;
