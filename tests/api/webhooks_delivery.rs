@@ -129,6 +129,16 @@ impl TestApp {
         }
     }
 
+    /// The webhook's deliveries once its first has `status`.
+    async fn first_delivery_once(&self, status: &str, hook: &Hook) -> Vec<Value> {
+        self.deliveries_once(hook, status, |deliveries| {
+            deliveries
+                .first()
+                .is_some_and(|delivery| delivery["status"] == status)
+        })
+        .await
+    }
+
     /// The webhook as `webhooks` lists it once `done` holds of it.
     async fn webhook_once(&self, hook: &Hook, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + WITHIN;
@@ -636,13 +646,7 @@ async fn redeliver_queues_one_more_attempt() {
     let receiver = Receiver::start(Behaviour::Accept).await;
     let hook = app.hook(&receiver.url, &[]).await;
     app.open_tickets(1).await;
-    let delivered = app
-        .deliveries_once(&hook, "delivered", |deliveries| {
-            deliveries
-                .first()
-                .is_some_and(|delivery| delivery["status"] == "SUCCEEDED")
-        })
-        .await;
+    let delivered = app.first_delivery_once("SUCCEEDED", &hook).await;
 
     let requeued = app
         .graphql(
@@ -675,13 +679,7 @@ async fn a_redirect_is_not_followed_and_fails_the_attempt() {
 
     app.open_tickets(1).await;
 
-    let deliveries = app
-        .deliveries_once(&hook, "failed", |deliveries| {
-            deliveries
-                .first()
-                .is_some_and(|delivery| delivery["status"] == "FAILED")
-        })
-        .await;
+    let deliveries = app.first_delivery_once("FAILED", &hook).await;
     let attempts = deliveries[0]["attempts"].as_array().expect("attempts");
     assert_eq!(attempts.len(), QUICK_RETRIES.len() + 1);
     for attempt in attempts {
@@ -799,12 +797,7 @@ async fn a_webhook_failing_for_less_than_five_days_stays_enabled() {
 
     app.open_tickets(1).await;
 
-    app.deliveries_once(&hook, "failed", |deliveries| {
-        deliveries
-            .first()
-            .is_some_and(|delivery| delivery["status"] == "FAILED")
-    })
-    .await;
+    app.first_delivery_once("FAILED", &hook).await;
     let listed = app.webhook_once(&hook, |_| true).await;
     assert_eq!(listed["enabled"], true);
     assert_eq!(listed["disabledReason"], Value::Null);
@@ -820,12 +813,7 @@ async fn attempts_and_pending_deliveries_are_in_the_metrics() {
     let receiver = Receiver::start(Behaviour::Accept).await;
     let hook = app.hook(&receiver.url, &[]).await;
     app.open_tickets(1).await;
-    app.deliveries_once(&hook, "delivered", |deliveries| {
-        deliveries
-            .first()
-            .is_some_and(|delivery| delivery["status"] == "SUCCEEDED")
-    })
-    .await;
+    app.first_delivery_once("SUCCEEDED", &hook).await;
 
     let scrape = crate::prometheus::scrape(app.metrics_address.as_deref().expect("metrics")).await;
 
