@@ -4,11 +4,15 @@
 #
 #     bash bench/webhooks.sh
 #
-# 1. Deliveries per second to a local receiver: one webhook for every event, pointing at
-#    bench/src/bin/webhook_sink.rs (204 at once); createTicket (W5) from wrk, 32
-#    connections, DURATION seconds; then the time until the receiver has every event. The
-#    rate is the events delivered over the time from the first delivery to the last.
-# 2. Memory with a backlog: the receiver stopped (connections refused), W5 again until
+# One webhook for every event, pointing at bench/src/bin/webhook_sink.rs (204 at once).
+# 1. Live: createTicket (W5) from wrk, 32 connections, DURATION seconds, the receiver up;
+#    how fast deliveries came meanwhile, and how long after the writes the last one came.
+# 2. Drain: the receiver stopped (SIGSTOP: it accepts connections but answers nothing, so
+#    the webhook's four attempts in flight wait, within WEBHOOK_TIMEOUT_SECONDS = 30, and
+#    the rest stay PENDING) while W5 writes for DURATION seconds; then resumed (SIGCONT).
+#    The rate is the backlog delivered over the time from the resumption to the last
+#    delivery: what one receiver gets at the per-webhook cap of 4 attempts in flight.
+# 3. Memory with a backlog: the receiver gone (connections refused), W5 again until
 #    BACKLOG events are owed to it, in rounds of BACKLOG_ROUND seconds; after each round
 #    (and a pause for the server to settle) the PENDING deliveries and the server's
 #    resident memory (VmRSS). Then IDLE seconds more of the worker retrying the backlog.
@@ -53,7 +57,7 @@ now_ms() { date +%s%3N; }
 sink=$!
 pids+=("$sink")
 DATABASE_URL=$PG_URL/$DATABASE LISTEN_ADDR=$SERVER_ADDR \
-    WEBHOOK_ALLOW_HTTP=true WEBHOOK_ALLOW_PRIVATE_NETWORKS=true \
+    WEBHOOK_ALLOW_HTTP=true WEBHOOK_ALLOW_PRIVATE_NETWORKS=true WEBHOOK_TIMEOUT_SECONDS=30 \
     "$SERVER" serve >"$OUT/server.log" 2>&1 &
 server=$!
 pids+=("$server")
@@ -69,22 +73,46 @@ writer=$(token bench-writer customer)
 graphql "$admin" "mutation { createWebhook(input: { url: \"http://$SINK_ADDR/hooks\" }) { webhook { id } } }" >/dev/null
 say "RSS with one webhook, before any event: $(rss "$server") MiB"
 
-say "1. W5 for ${DURATION}s, every event delivered to the receiver"
-line=$(TOKEN=$writer BODY=$(body_of "$W5") wrk_run "http://$SERVER_ADDR/graphql" 32 "$DURATION")
-say "W5: $line"
-events=$(sql "SELECT count(*) FROM ticket_events")
-written_ms=$(now_ms)
-until [ "$(curl -s "http://$SINK_ADDR/stats" | jq .distinct)" -ge "$events" ]; do sleep 0.2; done
-stats=$(curl -s "http://$SINK_ADDR/stats")
-echo "$stats" >"$OUT/sink-stats.json"
-read -r requests distinct first last < <(jq -r '"\(.requests) \(.distinct) \(.first_ms) \(.last_ms)"' <<<"$stats")
-rate=$(awk -v n="$distinct" -v ms="$((last - first))" 'BEGIN { printf "%.0f", n * 1000 / ms }')
-behind=$(awk -v ms="$((last - written_ms))" 'BEGIN { printf "%.1f", ms / 1000 }')
-say "delivered $distinct events in $requests requests; $rate deliveries/s; the last came ${behind}s after the writes stopped"
-printf 'events\trequests\tdeliveries_per_s\twrites\tlast_after_writes_s\n%s\t%s\t%s\t%s\t%s\n' \
-    "$distinct" "$requests" "$rate" "$line" "$behind" >"$OUT/throughput.tsv"
+sink_stats() { curl -s "http://$SINK_ADDR/stats"; }
+events() { sql "SELECT count(*) FROM ticket_events"; }
+# Waits until the receiver has every event of the timeline; prints its stats.
+all_delivered() {
+    local events
+    events=$(events)
+    until [ "$(sink_stats | jq .distinct)" -ge "$events" ]; do sleep 0.1; done
+    sink_stats
+}
 
-say "2. the receiver down while $BACKLOG events are written"
+say "1. live: W5 for ${DURATION}s, every event delivered to the receiver"
+line=$(TOKEN=$writer BODY=$(body_of "$W5") wrk_run "http://$SERVER_ADDR/graphql" 32 "$DURATION")
+written_ms=$(now_ms)
+say "W5: $line"
+stats=$(all_delivered)
+read -r requests distinct first last < <(jq -r '"\(.requests) \(.distinct) \(.first_ms) \(.last_ms)"' <<<"$stats")
+live_rate=$(awk -v n="$distinct" -v ms="$((last - first))" 'BEGIN { printf "%.0f", n * 1000 / ms }')
+behind=$(awk -v ms="$((last - written_ms))" 'BEGIN { printf "%.1f", ms / 1000 }')
+say "delivered $distinct events in $requests requests, $live_rate/s; the last ${behind}s after the writes stopped"
+
+say "2. drain: the receiver stopped while W5 writes for ${DURATION}s, then resumed"
+kill -STOP "$sink"
+before=$distinct
+line2=$(TOKEN=$writer BODY=$(body_of "$W5") wrk_run "http://$SERVER_ADDR/graphql" 32 "$DURATION")
+say "W5: $line2"
+# Every event owed before the receiver comes back.
+until [ "$(sql "SELECT count(*) FROM webhook_deliveries")" -ge "$(events)" ]; do sleep 0.1; done
+backlog=$(($(events) - before))
+resumed_ms=$(now_ms)
+kill -CONT "$sink"
+stats=$(all_delivered)
+read -r requests2 _ _ last2 < <(jq -r '"\(.requests) \(.distinct) \(.first_ms) \(.last_ms)"' <<<"$stats")
+drain_rate=$(awk -v n="$backlog" -v ms="$((last2 - resumed_ms))" 'BEGIN { printf "%.0f", n * 1000 / ms }')
+drain_s=$(awk -v ms="$((last2 - resumed_ms))" 'BEGIN { printf "%.1f", ms / 1000 }')
+say "a backlog of $backlog delivered in ${drain_s}s: $drain_rate deliveries/s ($((requests2 - requests)) requests)"
+printf 'phase\tevents\tdeliveries_per_s\tseconds\twrites\n' >"$OUT/throughput.tsv"
+printf 'live\t%s\t%s\t%s\t%s\n' "$distinct" "$live_rate" "$behind" "$line" >>"$OUT/throughput.tsv"
+printf 'drain\t%s\t%s\t%s\t%s\n' "$backlog" "$drain_rate" "$drain_s" "$line2" >>"$OUT/throughput.tsv"
+
+say "3. the receiver gone while $BACKLOG events are written"
 stop "$sink"
 printf 'pending\tevents_owed\trss_mib\n' >"$OUT/backlog.tsv"
 sample() {

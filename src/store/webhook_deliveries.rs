@@ -1,6 +1,8 @@
 //! The delivery side of webhooks: where the fan-out of the timeline stands, the bodies and
 //! deliveries it writes, what a worker claims, and each attempt's record.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use entity::prelude::{
     Ticket, TicketEvent, TicketEventKind, Webhook, WebhookAttempt, WebhookDelivery,
@@ -270,11 +272,34 @@ pub async fn claim(
         .await
 }
 
-pub async fn payload_body(db: &impl ConnectionTrait, event: Uuid) -> Result<Option<String>, DbErr> {
-    Ok(WebhookPayload::find_by_id(event)
-        .one(db)
+/// The bodies of `events` that have one, by event.
+pub async fn payload_bodies(
+    db: &impl ConnectionTrait,
+    events: &[Uuid],
+) -> Result<HashMap<Uuid, String>, DbErr> {
+    if events.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(WebhookPayload::find()
+        .filter(webhook_payload::Column::EventId.is_in(events.iter().copied()))
+        .all(db)
         .await?
-        .map(|payload| payload.body))
+        .into_iter()
+        .map(|payload| (payload.event_id, payload.body))
+        .collect())
+}
+
+/// The transaction that records an attempt. On PostgreSQL its commit does not wait for
+/// the disk: a record lost in a crash costs one attempt made again (the delivery itself
+/// was written durably by the fan-out), which at-least-once delivery allows, and each
+/// attempt no longer waits for a flush.
+pub async fn begin_attempt_record(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = super::begin_write(db).await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL synchronous_commit = off")
+            .await?;
+    }
+    Ok(txn)
 }
 
 /// What became of a delivery after an attempt.

@@ -153,12 +153,15 @@ impl Worker {
             if claimed.len() < wanted {
                 flights.drained.insert(webhook.id);
             }
+            let events: Vec<Uuid> = claimed.iter().map(|delivery| delivery.event_id).collect();
+            let mut bodies = store::payload_bodies(&self.db, &events).await?;
             for delivery in claimed {
                 let in_flight = InFlight {
                     webhook: webhook.id,
                     delivery: delivery.id,
                 };
-                let attempt = Arc::clone(self).attempt(Arc::clone(webhook), delivery, lease);
+                let body = bodies.remove(&delivery.event_id);
+                let attempt = Arc::clone(self).attempt(Arc::clone(webhook), delivery, body, lease);
                 let task = flights.running.spawn(attempt);
                 flights.took_off(task.id(), in_flight);
             }
@@ -199,6 +202,7 @@ impl Worker {
         self: Arc<Self>,
         webhook: Arc<webhook::Model>,
         delivery: webhook_delivery::Model,
+        body: Option<String>,
         lease: DateTime<Utc>,
     ) {
         let span = tracing::info_span!(
@@ -215,9 +219,7 @@ impl Worker {
         async move {
             let at = now();
             let started = Instant::now();
-            let Some(answer) = self.send(&webhook, &delivery).await else {
-                return;
-            };
+            let answer = self.send(&webhook, &delivery, body.as_deref()).await;
             let duration = started.elapsed();
             let span = tracing::Span::current();
             if let Some(status) = answer.status {
@@ -253,28 +255,24 @@ impl Worker {
         .await;
     }
 
-    /// Makes the attempt; `None` when it could not be made for want of the database.
+    /// Makes the attempt of `body` (`None`: the event's body is missing).
     async fn send(
         &self,
         webhook: &webhook::Model,
         delivery: &webhook_delivery::Model,
-    ) -> Option<Answer> {
-        let body = match store::payload_body(&self.db, delivery.event_id).await {
-            Ok(Some(body)) => body,
-            Ok(None) => return Some(Answer::failed("the event's body is missing")),
-            Err(error) => {
-                tracing::warn!(%error, "cannot read a webhook delivery's body; it is tried again when its lease runs out");
-                return None;
-            }
+        body: Option<&str>,
+    ) -> Answer {
+        let Some(body) = body else {
+            return Answer::failed("the event's body is missing");
         };
         let vault = &self.webhooks.vault;
         let current = match vault.open(&self.db, webhook.id, &webhook.secret).await {
             Ok(secret) => secret,
             Err(_) => {
-                return Some(Answer::failed(
+                return Answer::failed(
                     "the webhook's secret cannot be decrypted with this server's key \
                      (WEBHOOK_SECRET_KEY changed?): rotate the secret",
-                ));
+                );
             }
         };
         let previous = match (&webhook.previous_secret, webhook.previous_secret_expires_at) {
@@ -286,16 +284,14 @@ impl Worker {
         let mut keys = vec![current.key()];
         keys.extend(previous.as_ref().map(|secret| secret.key()));
         let message_id = delivery.event_id.to_string();
-        Some(
-            self.client
-                .attempt(Attempt {
-                    url: &webhook.url,
-                    message_id: &message_id,
-                    body: &body,
-                    keys,
-                })
-                .await,
-        )
+        self.client
+            .attempt(Attempt {
+                url: &webhook.url,
+                message_id: &message_id,
+                body,
+                keys,
+            })
+            .await
     }
 
     /// Records the attempt and what became of the delivery and its webhook, in one
@@ -311,7 +307,7 @@ impl Worker {
         settled: Settled,
     ) -> Result<(), DbErr> {
         let at = made.at;
-        let txn = crate::store::begin_write(&self.db).await?;
+        let txn = store::begin_attempt_record(&self.db).await?;
         let disabled = if answer.succeeded() {
             store::webhook_succeeded(&txn, webhook.id).await?;
             None
