@@ -9,11 +9,11 @@
 #   no-events  the last commit with `record_events` made to record nothing (issue 16's
 #              "build that records no events");
 #   <commit>   any commit (e.g. 373e35e^, the build before the search index, for issue 15).
-# Each is built in release mode, one after another into one target directory (the
-# dependencies once), its binary kept, and seeded into a fresh database (`seed --tickets
-# SCALE`); then ROUNDS rounds of W5 on each build in turn, then addTicketMessage on each
-# (an admin's reply to each of 1,000 seeded tickets in turn), DURATION seconds each. Prints a Markdown table; everything
-# is kept in bench/results/write-cost-<date-time>/.
+# Each is built in release mode (in target/write-cost/<build>, but for now), its binary
+# kept, and seeded into a fresh database (`seed --tickets SCALE`); then ROUNDS rounds of
+# W5 on each build in turn, then addTicketMessage on each (an admin's reply to each of
+# 1,000 seeded tickets in turn), DURATION seconds each. Prints a Markdown table;
+# everything is kept in bench/results/write-cost-<date-time>/.
 #
 # Settings (environment): BUILDS ("no-events now"), SCALE (10000), DURATION (8),
 # ROUNDS (2), PG_URL (postgres://postgres@127.0.0.1:5432), CARGO_TARGET_DIR (./target).
@@ -43,13 +43,28 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "building this release server"
-cargo build --release --quiet -p supportdesk --bins
-for build in "${builds[@]}"; do
-    if [ "$build" = now ]; then
-        cp "$SERVER" "$OUT/bin/$build"
-        continue
+# Each build in a target directory of its own, seeded with this tree's release build (the
+# dependencies are then not built again). Cargo fingerprints the workspace's crates without
+# their path and checks the sources the fingerprints name: built from another tree (or
+# after another tree was built here) they could count as fresh, so their fingerprints go
+# first, and each build compiles its own.
+build_into() { # name, manifest
+    local dir=$TARGET_DIR/write-cost/$1
+    if [ "$1" = now ]; then
+        dir=$TARGET_DIR
+    elif [ ! -d "$dir/release" ]; then
+        mkdir -p "$dir"
+        cp -a "$TARGET_DIR/release" "$dir/"
     fi
+    rm -rf "$dir"/release/.fingerprint/{supportdesk,entity,migration}-*
+    CARGO_TARGET_DIR=$dir cargo build --release --quiet --manifest-path "$2" -p supportdesk --bins
+    cp "$dir/release/supportdesk" "$OUT/bin/$1"
+}
+
+say "building this release server"
+build_into now Cargo.toml
+for build in "${builds[@]}"; do
+    [ "$build" = now ] && continue
     say "building the release server $build"
     tree=$(mktemp -d)/$build
     if [ "$build" = no-events ]; then
@@ -61,12 +76,8 @@ for build in "${builds[@]}"; do
         git worktree add --quiet --detach "$tree" "$build"
     fi
     worktrees+=("$tree")
-    # The same target directory, one build after another: the dependencies are built once.
-    CARGO_TARGET_DIR=$TARGET_DIR \
-        cargo build --release --quiet --manifest-path "$tree/Cargo.toml" -p supportdesk --bins
-    cp "$SERVER" "$OUT/bin/$build"
+    build_into "$build" "$tree/Cargo.toml"
 done
-
 printf 'build\tworkload\trps\tp50_ms\tp99_ms\trequests\terrors\n' >"$RESULTS"
 declare -A address
 port=18090
@@ -132,4 +143,12 @@ for workload in createTicket addTicketMessage; do
                     100 * (sum[b] / n[b]) / (sum[base] / n[base]), p99[b]
             }
         }' "$RESULTS"
+done
+
+# Whether each build recorded events as it should: what it wrote beyond the seed.
+for build in "${builds[@]}"; do
+    database=supportdesk_write_cost_${build//[^a-zA-Z0-9]/_}
+    recorded=$(psql -X -q -A -t "$PG_URL/$database" -c \
+        "SELECT count(*) - $SCALE * 3 FROM ticket_events")
+    echo "$build recorded $recorded events during the run"
 done

@@ -20,6 +20,8 @@ pub struct Model {
     /// The answer's headers, a JSON array of `[name, value]` pairs.
     #[sea_orm(column_type = "Text", nullable)]
     pub headers: Option<String>,
+    /// The answer's body, encrypted with the key of webhook secrets (nonce, ciphertext and
+    /// tag), the user and key authenticated with it.
     pub body: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,

@@ -14,7 +14,8 @@ pub struct WebhookSettings {
     /// non-public addresses (a receiver on the same host or network).
     #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_private_networks: bool,
-    /// The key webhook secrets are encrypted with in the database: the base64 of 32 bytes.
+    /// The key webhook secrets, and the answers kept for `Idempotency-Key`, are encrypted
+    /// with in the database: the base64 of 32 bytes.
     /// Unset, a key is kept in the database itself.
     // A secret: `--help` must not show it.
     #[arg(long, env = "WEBHOOK_SECRET_KEY", hide_env_values = true)]

@@ -7,6 +7,10 @@
 //! 413, 429, 503, a document that does not parse or validate) wrote nothing, so its key
 //! is released and a retry runs. A TIMEOUT is such a refusal too: the time budget cuts an
 //! operation short only before its commit started, and so after a rollback.
+//!
+//! A kept body is encrypted by the vault of webhook secrets, with its row (user and key)
+//! authenticated beside it: `createWebhook` answers a secret, which a read of the
+//! database must not reveal.
 
 use std::time::Duration;
 
@@ -27,10 +31,12 @@ use super::refusal::refuse;
 use crate::budget::Deadline;
 use crate::config::{ABANDONED_CLAIM_MARGIN, HttpOptions};
 use crate::domain::Viewer;
+use crate::error::AppError;
 use crate::graphql::pipeline::request::{Introspection, prepare_document};
 use crate::refusal::Refusal;
 use crate::store::idempotency::{
     Claim, ClaimTimes, KeyedRequest, StoredAnswer, claim, complete, delete_expired_keys, release,
+    take_over,
 };
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -149,21 +155,61 @@ pub(super) async fn run_keyed(
         expires_at: later(now, state.http.idempotency.key_ttl),
         abandoned_before: earlier(now, state.http.request_timeout + ABANDONED_CLAIM_MARGIN),
     };
-    match claim(&state.db, &keyed, times).await {
+    match claim_opened(state, &keyed, times).await {
         Ok(Claim::Claimed(claim_id)) => {
             run_claimed(state, media, request, viewer, keyed, claim_id, deadline).await
         }
-        Ok(Claim::Replay(stored)) => replay(media, stored),
+        Ok(Claim::Replay { answer, .. }) => replay(media, answer),
         Ok(Claim::Mismatch) => refuse(media, &Refusal::IdempotencyKeyMismatch),
         Ok(Claim::InUse) => refuse(media, &Refusal::IdempotencyKeyInUse),
         Err(error) => {
-            tracing::error!(%error, "cannot claim an idempotency key");
+            tracing::error!(?error, "cannot claim an idempotency key");
             refuse(
                 media,
                 &Refusal::Internal("the idempotency key store failed"),
             )
         }
     }
+}
+
+/// The key's claim, a kept answer decrypted. One that does not decrypt (the vault's key
+/// set or changed since it was kept) counts as expired, as it would after
+/// `IDEMPOTENCY_KEY_TTL_HOURS`: the key is taken over and the request runs, where a 500
+/// would refuse every retry until the key expired.
+async fn claim_opened(
+    state: &AppState,
+    keyed: &KeyedRequest,
+    times: ClaimTimes,
+) -> Result<Claim, AppError> {
+    let (claim_id, answer) = match claim(&state.db, keyed, times).await? {
+        Claim::Replay { claim_id, answer } => (claim_id, answer),
+        other => return Ok(other),
+    };
+    let vault = &state.webhooks.vault;
+    if let Some(body) = vault
+        .open_bytes(&state.db, &sealed_for(keyed), &answer.body)
+        .await?
+    {
+        let answer = StoredAnswer { body, ..answer };
+        return Ok(Claim::Replay { claim_id, answer });
+    }
+    tracing::warn!("a kept answer does not decrypt with the current key: it counts as expired");
+    // Not taken: another retry took it over first, and runs.
+    let taken = take_over(&state.db, keyed, claim_id, times).await?;
+    Ok(taken.map_or(Claim::InUse, Claim::Claimed))
+}
+
+/// What a kept body is sealed for: its row. The key comes first: it is visible ASCII, so
+/// the NUL after it ends it and no other user and key write the same bytes. The prefix
+/// sets it apart from a webhook's id, the other thing the vault seals for.
+fn sealed_for(keyed: &KeyedRequest) -> Vec<u8> {
+    [
+        b"idempotency_keys\0".as_slice(),
+        keyed.key.as_bytes(),
+        b"\0",
+        keyed.user_id.as_bytes(),
+    ]
+    .concat()
 }
 
 /// Runs the mutation that holds the key, and keeps its answer or releases the key. It
@@ -209,22 +255,38 @@ async fn settle(
     executed: bool,
 ) {
     let outcome = if executed {
-        complete(&state.db, keyed, claim_id, stored(answer))
-            .await
-            .map(|kept| {
-                if !kept {
-                    tracing::warn!(
-                        "an idempotency key was taken over before its answer was kept: \
-                         its request ran longer than REQUEST_TIMEOUT_SECONDS and the margin"
-                    );
-                }
-            })
+        keep(state, keyed, claim_id, answer).await
     } else {
-        release(&state.db, keyed, claim_id).await
+        release(&state.db, keyed, claim_id)
+            .await
+            .map_err(AppError::from)
     };
     if let Err(error) = outcome {
-        tracing::error!(%error, executed, "cannot settle an idempotency key");
+        tracing::error!(?error, executed, "cannot settle an idempotency key");
     }
+}
+
+/// Keeps the answer, its body encrypted, as the key's.
+async fn keep(
+    state: &AppState,
+    keyed: &KeyedRequest,
+    claim_id: uuid::Uuid,
+    answer: &HttpAnswer,
+) -> Result<(), AppError> {
+    let answer = stored(answer);
+    let body = state
+        .webhooks
+        .vault
+        .seal_bytes(&state.db, &sealed_for(keyed), &answer.body)
+        .await?;
+    let kept = complete(&state.db, keyed, claim_id, StoredAnswer { body, ..answer }).await?;
+    if !kept {
+        tracing::warn!(
+            "an idempotency key was taken over before its answer was kept: its request ran \
+             longer than REQUEST_TIMEOUT_SECONDS and the margin"
+        );
+    }
+    Ok(())
 }
 
 /// The answer as it is kept: every header the handler set (the content type, and a

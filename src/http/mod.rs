@@ -108,7 +108,7 @@ impl AppState {
         &self.notifier
     }
 
-    /// The webhook settings and the vault of their secrets.
+    /// The webhook settings, and the vault of their secrets (which seals kept answers too).
     pub fn webhooks(&self) -> &Arc<Webhooks> {
         &self.webhooks
     }

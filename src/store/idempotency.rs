@@ -30,7 +30,8 @@ pub struct ClaimTimes {
     pub abandoned_before: DateTime<Utc>,
 }
 
-/// An answer as it was sent: status, headers (a JSON array of `[name, value]`), body.
+/// An answer as it was sent: status, headers (a JSON array of `[name, value]`), body. The
+/// HTTP layer keeps the body encrypted: the store takes and gives back whatever it is given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredAnswer {
     pub status: i16,
@@ -43,8 +44,12 @@ pub struct StoredAnswer {
 pub enum Claim {
     /// It holds the key: it runs, then completes or releases the claim with this id.
     Claimed(Uuid),
-    /// The key's first request was answered, with this same body.
-    Replay(StoredAnswer),
+    /// The key's first request was answered, with this same body; `claim_id` is the
+    /// row's, for [`take_over`].
+    Replay {
+        claim_id: Uuid,
+        answer: StoredAnswer,
+    },
     /// The key was first used with another body.
     Mismatch,
     /// The key's first request is still running.
@@ -85,33 +90,48 @@ pub async fn claim(
         let stale = row.expires_at <= times.now
             || (row.status.is_none() && row.created_at < times.abandoned_before);
         if stale {
-            // Only the claim that was read is taken over: of two requests that both found
-            // it stale, one updates the row and the other then matches nothing.
-            let taken = IdempotencyKey::update_many()
-                .set(claimed(request, claim_id, times))
-                .filter(Column::UserId.eq(&request.user_id))
-                .filter(Column::Key.eq(&request.key))
-                .filter(Column::ClaimId.eq(row.claim_id))
-                .exec(db)
-                .await?;
-            if taken.rows_affected == 1 {
-                return Ok(Claim::Claimed(claim_id));
+            match take_over(db, request, row.claim_id, times).await? {
+                Some(claim_id) => return Ok(Claim::Claimed(claim_id)),
+                None => continue,
             }
-            continue;
         }
         if row.request_sha256 != request.request_sha256 {
             return Ok(Claim::Mismatch);
         }
         return Ok(match (row.status, row.headers, row.body) {
-            (Some(status), Some(headers), Some(body)) => Claim::Replay(StoredAnswer {
-                status,
-                headers,
-                body,
-            }),
+            (Some(status), Some(headers), Some(body)) => Claim::Replay {
+                claim_id: row.claim_id,
+                answer: StoredAnswer {
+                    status,
+                    headers,
+                    body,
+                },
+            },
             _ => Claim::InUse,
         });
     }
     Ok(Claim::InUse)
+}
+
+/// Claims the key anew, as if it were absent, if `held_by` still holds it; the new claim's
+/// id, or `None` when another request took it first. Only the claim that was read is
+/// taken over: of two requests that both judged it stale, one updates the row and the
+/// other then matches nothing.
+pub async fn take_over(
+    db: &impl ConnectionTrait,
+    request: &KeyedRequest,
+    held_by: Uuid,
+    times: ClaimTimes,
+) -> Result<Option<Uuid>, DbErr> {
+    let claim_id = Uuid::now_v7();
+    let taken = IdempotencyKey::update_many()
+        .set(claimed(request, claim_id, times))
+        .filter(Column::UserId.eq(&request.user_id))
+        .filter(Column::Key.eq(&request.key))
+        .filter(Column::ClaimId.eq(held_by))
+        .exec(db)
+        .await?;
+    Ok((taken.rows_affected == 1).then_some(claim_id))
 }
 
 /// Keeps `answer` as the key's, if `claim_id` still holds it; `false` if another request

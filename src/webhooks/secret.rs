@@ -2,7 +2,8 @@
 //! 32 random bytes), shown to the admin once, and stored encrypted (ChaCha20-Poly1305, a
 //! random nonce per secret) so that a read of the database alone does not reveal them,
 //! as long as the key is not in that database too: it is `WEBHOOK_SECRET_KEY` when set,
-//! otherwise a key made once and kept in `server_keys` for the whole fleet.
+//! otherwise a key made once and kept in `server_keys` for the whole fleet. The answers
+//! kept for `Idempotency-Key` (which may hold a secret) are sealed by the same vault.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -49,7 +50,8 @@ impl std::fmt::Debug for WebhookSecret {
     }
 }
 
-/// The key webhook secrets are encrypted with, as `WEBHOOK_SECRET_KEY` gives it.
+/// The key webhook secrets and kept answers are encrypted with, as `WEBHOOK_SECRET_KEY`
+/// gives it.
 #[derive(Clone)]
 pub struct SecretKey([u8; KEY_BYTES]);
 
@@ -73,8 +75,9 @@ impl std::fmt::Debug for SecretKey {
     }
 }
 
-/// Encrypts secrets for the database and decrypts them back. Without a configured key it
-/// reads (or makes) the fleet's key in `server_keys` at its first use, once.
+/// Encrypts what must not be read from the database alone (webhook secrets, the answers
+/// kept for `Idempotency-Key`) and decrypts it back. Without a configured key it reads (or
+/// makes) the fleet's key in `server_keys` at its first use, once.
 pub struct SecretVault {
     configured: Option<SecretKey>,
     key: OnceCell<LessSafeKey>,
@@ -85,8 +88,9 @@ impl SecretVault {
     pub fn new(configured: Option<SecretKey>) -> Self {
         if configured.is_none() {
             tracing::warn!(
-                "WEBHOOK_SECRET_KEY is not set: webhook secrets are encrypted with a key kept \
-                 in the database, so a read of the database reveals them"
+                "WEBHOOK_SECRET_KEY is not set: webhook secrets and the answers kept for \
+                 Idempotency-Key are encrypted with a key kept in the database, so a read of \
+                 the database reveals them"
             );
         }
         Self {
@@ -96,14 +100,15 @@ impl SecretVault {
     }
 
     /// `secret` encrypted for the row of webhook `webhook_id` (and only that row: the id
-    /// is authenticated with it): nonce, then ciphertext and tag.
+    /// is authenticated with it).
     pub async fn seal(
         &self,
         db: &impl ConnectionTrait,
         webhook_id: Uuid,
         secret: &WebhookSecret,
     ) -> Result<Vec<u8>, AppError> {
-        seal_with(self.key(db).await?, webhook_id, secret)
+        self.seal_bytes(db, webhook_id.as_bytes(), secret.key())
+            .await
     }
 
     /// The secret [`Self::seal`] made `sealed` from for webhook `webhook_id`. Fails when
@@ -115,7 +120,37 @@ impl SecretVault {
         webhook_id: Uuid,
         sealed: &[u8],
     ) -> Result<WebhookSecret, AppError> {
-        open_with(self.key(db).await?, webhook_id, sealed)
+        self.open_bytes(db, webhook_id.as_bytes(), sealed)
+            .await?
+            .and_then(|plain| <[u8; KEY_BYTES]>::try_from(plain).ok())
+            .map(WebhookSecret)
+            .ok_or(AppError::Internal(
+                "a webhook secret could not be decrypted",
+            ))
+    }
+
+    /// `plaintext` encrypted, with `associated_data` authenticated beside it (what it
+    /// belongs to, so that it opens for that and nothing else): nonce, then ciphertext
+    /// and tag.
+    pub async fn seal_bytes(
+        &self,
+        db: &impl ConnectionTrait,
+        associated_data: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, AppError> {
+        seal_with(self.key(db).await?, associated_data, plaintext)
+    }
+
+    /// What [`Self::seal_bytes`] made `sealed` from with `associated_data`; `None` when it
+    /// does not open: another key (`WEBHOOK_SECRET_KEY` set or changed since), other
+    /// associated data, or altered bytes. An error only when the key cannot be had.
+    pub async fn open_bytes(
+        &self,
+        db: &impl ConnectionTrait,
+        associated_data: &[u8],
+        sealed: &[u8],
+    ) -> Result<Option<Vec<u8>>, AppError> {
+        Ok(open_with(self.key(db).await?, associated_data, sealed))
     }
 
     async fn key(&self, db: &impl ConnectionTrait) -> Result<&LessSafeKey, AppError> {
@@ -137,40 +172,33 @@ impl SecretVault {
 fn cipher(key: &[u8]) -> Result<LessSafeKey, AppError> {
     UnboundKey::new(&CHACHA20_POLY1305, key)
         .map(LessSafeKey::new)
-        .map_err(|_| AppError::Internal("the webhook secret key is not 32 bytes"))
+        .map_err(|_| AppError::Internal("the vault's key is not 32 bytes"))
 }
 
 fn seal_with(
     key: &LessSafeKey,
-    webhook_id: Uuid,
-    secret: &WebhookSecret,
+    associated_data: &[u8],
+    plaintext: &[u8],
 ) -> Result<Vec<u8>, AppError> {
     let nonce: [u8; NONCE_LEN] = random()?;
-    let mut sealed = secret.0.to_vec();
+    let mut sealed = plaintext.to_vec();
     key.seal_in_place_append_tag(
         Nonce::assume_unique_for_key(nonce),
-        Aad::from(webhook_id.as_bytes()),
+        Aad::from(associated_data),
         &mut sealed,
     )
-    .map_err(|_| AppError::Internal("a webhook secret could not be encrypted"))?;
+    .map_err(|_| AppError::Internal("bytes for the database could not be encrypted"))?;
     Ok([nonce.as_slice(), &sealed].concat())
 }
 
-fn open_with(
-    key: &LessSafeKey,
-    webhook_id: Uuid,
-    sealed: &[u8],
-) -> Result<WebhookSecret, AppError> {
-    let unreadable = || AppError::Internal("a webhook secret could not be decrypted");
-    let (nonce, ciphertext) = sealed.split_at_checked(NONCE_LEN).ok_or_else(unreadable)?;
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| unreadable())?;
+fn open_with(key: &LessSafeKey, associated_data: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    let (nonce, ciphertext) = sealed.split_at_checked(NONCE_LEN)?;
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
     let mut buffer = ciphertext.to_vec();
     let plain = key
-        .open_in_place(nonce, Aad::from(webhook_id.as_bytes()), &mut buffer)
-        .map_err(|_| unreadable())?;
-    <[u8; KEY_BYTES]>::try_from(&*plain)
-        .map(WebhookSecret)
-        .map_err(|_| unreadable())
+        .open_in_place(nonce, Aad::from(associated_data), &mut buffer)
+        .ok()?;
+    Some(plain.to_vec())
 }
 
 fn random<const N: usize>() -> Result<[u8; N], AppError> {
@@ -205,50 +233,50 @@ mod tests {
     }
 
     #[test]
-    fn a_sealed_secret_opens_to_itself_and_holds_none_of_its_bytes() {
+    fn sealed_bytes_open_to_themselves_and_hold_none_of_their_bytes() {
         let id = Uuid::now_v7();
         let secret = WebhookSecret::generate().expect("a secret");
-        let sealed = seal_with(&key(7), id, &secret).expect("sealed");
+        let sealed = seal_with(&key(7), id.as_bytes(), secret.key()).expect("sealed");
         assert!(
             !sealed
                 .windows(KEY_BYTES)
                 .any(|window| window == secret.key())
         );
-        assert_eq!(open_with(&key(7), id, &sealed).expect("opened"), secret);
+        assert_eq!(
+            open_with(&key(7), id.as_bytes(), &sealed).as_deref(),
+            Some(secret.key())
+        );
     }
 
     #[test]
-    fn the_same_secret_sealed_twice_differs() {
+    fn the_same_bytes_sealed_twice_differ() {
         let id = Uuid::now_v7();
-        let secret = WebhookSecret::generate().expect("a secret");
-        let first = seal_with(&key(7), id, &secret).expect("sealed");
-        let second = seal_with(&key(7), id, &secret).expect("sealed");
+        let first = seal_with(&key(7), id.as_bytes(), b"answer").expect("sealed");
+        let second = seal_with(&key(7), id.as_bytes(), b"answer").expect("sealed");
         assert_ne!(first, second);
     }
 
     #[test]
-    fn a_secret_sealed_for_one_webhook_does_not_open_for_another() {
-        let secret = WebhookSecret::generate().expect("a secret");
-        let sealed = seal_with(&key(7), Uuid::now_v7(), &secret).expect("sealed");
-        assert!(open_with(&key(7), Uuid::now_v7(), &sealed).is_err());
+    fn bytes_sealed_for_one_row_do_not_open_for_another() {
+        let sealed = seal_with(&key(7), Uuid::now_v7().as_bytes(), b"answer").expect("sealed");
+        assert_eq!(open_with(&key(7), Uuid::now_v7().as_bytes(), &sealed), None);
     }
 
     #[test]
-    fn another_key_cannot_open_a_secret() {
+    fn another_key_cannot_open_sealed_bytes() {
         let id = Uuid::now_v7();
-        let secret = WebhookSecret::generate().expect("a secret");
-        let sealed = seal_with(&key(7), id, &secret).expect("sealed");
-        assert!(open_with(&key(8), id, &sealed).is_err());
+        let sealed = seal_with(&key(7), id.as_bytes(), b"answer").expect("sealed");
+        assert_eq!(open_with(&key(8), id.as_bytes(), &sealed), None);
     }
 
     #[test]
-    fn a_truncated_secret_does_not_open() {
+    fn truncated_sealed_bytes_do_not_open() {
         let id = Uuid::now_v7();
-        let secret = WebhookSecret::generate().expect("a secret");
-        let sealed = seal_with(&key(7), id, &secret).expect("sealed");
+        let sealed = seal_with(&key(7), id.as_bytes(), b"answer").expect("sealed");
         for length in [0, NONCE_LEN - 1, NONCE_LEN, sealed.len() - 1] {
-            assert!(
-                open_with(&key(7), id, &sealed[..length]).is_err(),
+            assert_eq!(
+                open_with(&key(7), id.as_bytes(), &sealed[..length]),
+                None,
                 "{length}"
             );
         }

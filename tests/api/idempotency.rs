@@ -15,6 +15,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use supportdesk::config::ABANDONED_CLAIM_MARGIN;
+use supportdesk::webhooks::secret::SecretKey;
 
 use crate::helpers::{
     TestApp, User, required_postgres_server_url, spawn_another_instance, spawn_app, spawn_app_with,
@@ -117,6 +118,35 @@ async fn running_claim(app: &TestApp, user: &User, key: &str, body: &str, age: D
     .expect("a claim");
 }
 
+/// Each row of `idempotency_keys` as a read of the table gives it: every column's bytes,
+/// one after another.
+pub async fn kept_rows(app: &TestApp) -> Vec<Vec<u8>> {
+    let rows = IdempotencyKey::find()
+        .all(&database(app).await)
+        .await
+        .expect("the rows");
+    rows.into_iter()
+        .map(|row| {
+            [
+                row.user_id.as_bytes(),
+                row.key.as_bytes(),
+                &row.request_sha256,
+                row.claim_id.as_bytes(),
+                row.status.unwrap_or_default().to_string().as_bytes(),
+                row.headers.unwrap_or_default().as_bytes(),
+                &row.body.unwrap_or_default(),
+            ]
+            .concat()
+        })
+        .collect()
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
 async fn expire_every_key(app: &TestApp) {
     IdempotencyKey::update_many()
         .col_expr(
@@ -146,6 +176,57 @@ async fn a_retried_mutation_opens_one_ticket_and_gets_the_first_answer_byte_for_
     assert!(retry.replayed());
     assert_eq!(app.ticket_total().await, 1);
     assert_eq!(events(&app).await, 1);
+}
+
+#[tokio::test]
+async fn a_kept_answer_holds_nothing_of_its_text_in_plain_form() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice");
+    let body = create_ticket_body("Printer on fire");
+
+    let first = send(&app, Some(&alice), Some(b"order-1"), &body).await;
+
+    let id = first.json()["data"]["createTicket"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let rows = kept_rows(&app).await;
+    assert_eq!(rows.len(), 1);
+    for needle in [
+        &first.bytes,
+        id.as_bytes(),
+        b"Printer on fire",
+        b"createTicket",
+    ] {
+        assert!(
+            !contains(&rows[0], needle),
+            "{}",
+            String::from_utf8_lossy(needle)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_answer_kept_under_another_key_counts_as_expired_and_the_retry_runs() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice");
+    let body = create_ticket_body("Before the key was set");
+    send(&app, Some(&alice), Some(b"rekeyed"), &body).await;
+    let rekeyed = spawn_another_instance(&app, |config| {
+        config.webhooks.secret_key =
+            Some(SecretKey::parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").expect("a key"));
+    })
+    .await;
+
+    let retry = send(&rekeyed, Some(&alice), Some(b"rekeyed"), &body).await;
+    let again = send(&rekeyed, Some(&alice), Some(b"rekeyed"), &body).await;
+
+    assert_eq!(retry.status, 200);
+    assert!(!retry.replayed());
+    assert!(retry.json()["data"]["createTicket"]["id"].is_string());
+    assert!(again.replayed());
+    assert_eq!(again.bytes, retry.bytes);
+    assert_eq!(app.ticket_total().await, 2);
 }
 
 #[tokio::test]

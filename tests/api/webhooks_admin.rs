@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::helpers::{
     Reply, TestApp, User, spawn_app, spawn_app_counting_statements, spawn_app_with,
 };
+use crate::idempotency::{contains, kept_rows};
 
 /// A key for `WEBHOOK_SECRET_KEY`.
 const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -207,6 +208,42 @@ async fn create_webhook_retried_with_an_idempotency_key_makes_one_webhook() {
 
     assert_eq!(first, second);
     assert_eq!(app.webhook_count().await, 1);
+}
+
+#[tokio::test]
+async fn with_a_secret_key_create_webhook_is_replayed_with_its_secret_and_the_kept_answer_holds_none_of_it()
+ {
+    let app = spawn_app_with_secret_key().await;
+    let body = json!({ "query": CREATE, "variables": { "input": { "url": PUBLIC_URL } } });
+    let send = || async {
+        let response = app
+            .request(reqwest::Method::POST, "/graphql")
+            .bearer_auth(&app.webhook_admin().token)
+            .header("idempotency-key", "create-pager-hook")
+            .json(&body)
+            .send()
+            .await
+            .expect("an answer");
+        let replayed = response.headers().contains_key("idempotent-replayed");
+        (replayed, response.bytes().await.expect("a body"))
+    };
+
+    let (_, first) = send().await;
+    let (replayed, second) = send().await;
+
+    assert!(replayed);
+    assert_eq!(second, first);
+    let answer: Value = serde_json::from_slice(&first).expect("JSON");
+    let secret = answer["data"]["createWebhook"]["secret"]
+        .as_str()
+        .expect("a secret");
+    let encoded = secret.strip_prefix("whsec_").expect("the prefix");
+    let raw = STANDARD.decode(encoded).expect("base64");
+    let rows = kept_rows(&app).await;
+    assert_eq!(rows.len(), 1);
+    for needle in [secret.as_bytes(), encoded.as_bytes(), &raw] {
+        assert!(!contains(&rows[0], needle));
+    }
 }
 
 #[tokio::test]
