@@ -32,6 +32,9 @@ const BUILD_INFO: &str = "supportdesk_build_info";
 const MESSAGES_READ: &str = "supportdesk_messages_read_total";
 const RATE_LIMIT_BACKEND: &str = "supportdesk_rate_limit_backend";
 const RATE_LIMIT_REDIS_FAILURES: &str = "supportdesk_rate_limit_redis_failures_total";
+const WEBHOOK_DELIVERIES: &str = "supportdesk_webhook_deliveries_total";
+const WEBHOOK_ATTEMPT_DURATION: &str = "supportdesk_webhook_attempt_duration_seconds";
+const WEBHOOK_DELIVERIES_PENDING: &str = "supportdesk_webhook_deliveries_pending";
 
 /// Seconds: from an answer out of the document cache to past the default time budget
 /// (`REQUEST_TIMEOUT_SECONDS`, 10 s).
@@ -105,6 +108,19 @@ fn describe() {
         RATE_LIMIT_REDIS_FAILURES,
         "Calls to the rate limit's Redis that failed (an error, a refused connection, no answer within RATE_LIMIT_REDIS_TIMEOUT_MS): a mutation's, decided by this instance's own bucket instead, or an attempt to reconnect"
     );
+    describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "Webhook delivery attempts made by this instance, by what became of the delivery (outcome: succeeded; retried, the attempt failed and another is scheduled; failed, the last attempt allowed failed)"
+    );
+    describe_histogram!(
+        WEBHOOK_ATTEMPT_DURATION,
+        ::metrics::Unit::Seconds,
+        "Time of one webhook delivery attempt, from connecting to the receiver's answer (or its failure)"
+    );
+    describe_gauge!(
+        WEBHOOK_DELIVERIES_PENDING,
+        "Webhook deliveries waiting for an attempt or in one, over every webhook and instance (read from the database at each scrape)"
+    );
 }
 
 /// One GraphQL operation, ended with `outcome`. `duration` is the time to its answer;
@@ -140,6 +156,16 @@ pub fn record_rate_limit_redis_failure() {
         return;
     }
     counter!(RATE_LIMIT_REDIS_FAILURES).increment(1);
+}
+
+/// One webhook delivery attempt, its `outcome` (`succeeded`, `retried`, `failed`) and
+/// how long it took.
+pub fn record_webhook_attempt(outcome: &'static str, duration: Duration) {
+    if !enabled() {
+        return;
+    }
+    counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(1);
+    histogram!(WEBHOOK_ATTEMPT_DURATION).record(duration.as_secs_f64());
 }
 
 /// Whether this server's mutation buckets are the ones in Redis right now, read at each
@@ -233,6 +259,11 @@ pub async fn serve(
 }
 
 async fn scrape(State(sources): State<Sources>) -> Response {
+    // Counted in the database (every instance's deliveries), before the turn below: a
+    // slow count must not hold other scrapes. None until the migrations have run.
+    let pending = crate::store::webhook_deliveries::count_pending(&sources.db)
+        .await
+        .ok();
     // The gauges are the process's, and a process may run several servers (the tests
     // do): each scrape sets them from its own server and renders them before another
     // scrape sets them again.
@@ -240,6 +271,9 @@ async fn scrape(State(sources): State<Sources>) -> Response {
     let body = {
         let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
         set_gauges(&sources);
+        if let Some(pending) = pending {
+            gauge!(WEBHOOK_DELIVERIES_PENDING).set(pending as f64);
+        }
         install().render()
     };
     (

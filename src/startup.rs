@@ -17,7 +17,7 @@ use crate::config::{Config, ConfigError, ConnectionLimits};
 use crate::db::SchemaState;
 use crate::http::serve::serve;
 use crate::http::{AppState, router};
-use crate::webhooks::Webhooks;
+use crate::webhooks::{Delivery, Webhooks};
 
 /// The stack of every thread of the server's runtime. The nesting guard keeps documents
 /// within `GRAPHQL_MAX_NESTING` (at most `config::MAX_NESTING`) before async-graphql's
@@ -42,6 +42,8 @@ pub enum StartupError {
     Token(#[from] TokenError),
     #[error("JWKS client: {0}")]
     JwksClient(#[from] reqwest::Error),
+    #[error("webhook client: {0}")]
+    WebhookClient(reqwest::Error),
 }
 
 impl StartupError {
@@ -77,6 +79,8 @@ pub struct Application {
     event_reader: JoinHandle<()>,
     /// Removes expired `Idempotency-Key` answers from time to time.
     key_sweeper: JoinHandle<()>,
+    /// Fans the timeline out to webhooks and attempts their deliveries.
+    delivery: Delivery,
 }
 
 impl Application {
@@ -111,7 +115,15 @@ impl Application {
         });
         let event_reader = state.notifier().read_for_subscribers(db.clone());
         let key_sweeper = state.sweep_expired_idempotency_keys();
+        let delivery = Delivery::start(
+            &db,
+            state.webhooks(),
+            state.notifier().wakeups(),
+            config.shutdown_grace,
+        )
+        .map_err(StartupError::WebhookClient)?;
         Ok(Self {
+            delivery,
             connection_limits,
             listener,
             address,
@@ -167,6 +179,7 @@ impl Application {
             ))
         });
         let shutdown = shutdown.shared();
+        self.delivery.stop_on(shutdown.clone());
         let server = serve(
             self.listener,
             self.router,
@@ -190,6 +203,8 @@ impl Application {
         }
         self.event_reader.abort();
         self.key_sweeper.abort();
+        // Its attempts record their outcomes through the pool: before it closes.
+        self.delivery.stopped().await;
         if let Some(metrics) = metrics {
             metrics.abort();
             // Awaited, so that the port is closed once the server says it stopped.

@@ -19,6 +19,7 @@ mod m20261204_000009_create_idempotency_keys;
 mod m20261204_000010_create_queue_and_tag_counts;
 mod m20261204_000011_create_webhooks;
 mod m20261204_000012_create_event_order;
+mod m20261204_000013_add_webhook_claim_index;
 
 pub use event_ids::historical_event_id;
 pub use m20261204_000008_add_search::search_rebuild;
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_create_queue_and_tag_counts::Migration),
             Box::new(m20261204_000011_create_webhooks::Migration),
             Box::new(m20261204_000012_create_event_order::Migration),
+            Box::new(m20261204_000013_add_webhook_claim_index::Migration),
         ]
     }
 }

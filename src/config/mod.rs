@@ -15,12 +15,14 @@ mod idempotency;
 mod limits;
 mod shared_rate_limit;
 mod trusted_proxies;
+mod webhook_delivery;
 mod webhooks;
 
 pub use idempotency::{ABANDONED_CLAIM_MARGIN, IdempotencyOptions, IdempotencySettings};
 pub use limits::{ConnectionLimits, QueryLimits, RateLimit, SocketLimits};
 pub use shared_rate_limit::{SharedRateLimit, SharedRateLimitSettings};
 pub use trusted_proxies::TrustedProxies;
+pub use webhook_delivery::{DeliveryOptions, WebhookDeliverySettings};
 pub use webhooks::{WebhookOptions, WebhookSettings};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://supportdesk.db?mode=rwc";
@@ -711,6 +713,7 @@ mod tests {
                 webhook_allow_http: false,
                 webhook_allow_private_networks: false,
                 webhook_secret_key: None,
+                delivery: WebhookDeliverySettings::defaults(),
             },
         }
     }

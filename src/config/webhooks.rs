@@ -2,6 +2,7 @@
 //! encrypted with.
 
 use super::ConfigError;
+use super::webhook_delivery::{DeliveryOptions, WebhookDeliverySettings};
 use crate::webhooks::secret::SecretKey;
 
 #[derive(Clone, Debug, clap::Args)]
@@ -19,6 +20,8 @@ pub struct WebhookSettings {
     // A secret: `--help` must not show it.
     #[arg(long, env = "WEBHOOK_SECRET_KEY", hide_env_values = true)]
     pub webhook_secret_key: Option<String>,
+    #[command(flatten)]
+    pub delivery: WebhookDeliverySettings,
 }
 
 /// The checked form of [`WebhookSettings`].
@@ -28,6 +31,7 @@ pub struct WebhookOptions {
     pub allow_private_networks: bool,
     /// `None`: the key kept in `server_keys`.
     pub secret_key: Option<SecretKey>,
+    pub delivery: DeliveryOptions,
 }
 
 impl TryFrom<WebhookSettings> for WebhookOptions {
@@ -43,6 +47,7 @@ impl TryFrom<WebhookSettings> for WebhookOptions {
                 .map(SecretKey::parse)
                 .transpose()
                 .map_err(|reason| ConfigError::invalid("WEBHOOK_SECRET_KEY", reason))?,
+            delivery: settings.delivery.try_into()?,
         })
     }
 }

@@ -354,7 +354,7 @@ mod tests {
         let options = WebhookOptions {
             allow_http: true,
             allow_private_networks: true,
-            secret_key: None,
+            ..WebhookOptions::default()
         };
         assert!(
             WebhookUrl::parse("http://127.0.0.1:9000/", &options)

@@ -92,6 +92,12 @@ impl EventNotifier {
         })
     }
 
+    /// Each wake-up of this instance: events may have been written. The webhooks' fan-out
+    /// reads the timeline after each, as the subscribers' reader does.
+    pub fn wakeups(&self) -> watch::Receiver<u64> {
+        self.wakeups.subscribe()
+    }
+
     /// Where the instance's reader started handing events on. A subscriber whose table
     /// reads stopped short of it must read the table again: what lies between was never
     /// handed on.

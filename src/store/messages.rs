@@ -2,8 +2,8 @@ use chrono::{DateTime, Utc};
 use entity::prelude::{Role, TicketMessage};
 use entity::ticket_message;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
-    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use uuid::Uuid;
 
@@ -32,7 +32,7 @@ pub async fn messages_of_tickets(
 
 /// The messages of the given ids that exist, at most `max_rows`, as `visibility` allows.
 pub async fn messages_by_ids(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     ids: &[Uuid],
     visibility: Visibility,
     max_rows: u64,

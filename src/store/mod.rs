@@ -9,6 +9,7 @@ mod search;
 mod server_keys;
 mod tags;
 mod tickets;
+pub mod webhook_deliveries;
 pub mod webhooks;
 
 pub use counts::{count_tickets, rebuild_counts};

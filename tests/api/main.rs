@@ -54,3 +54,4 @@ mod update_status;
 mod view_ticket;
 mod webhooks_access;
 mod webhooks_admin;
+mod webhooks_delivery;

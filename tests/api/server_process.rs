@@ -19,6 +19,24 @@ pub struct ServerProcess {
 pub async fn spawn_server(settings: &[(&str, &str)]) -> (TestApp, ServerProcess) {
     let database = TestDatabase::create().await;
     let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7());
+    start(database, jwt_secret, settings).await
+}
+
+/// Starts the binary over `app`'s database, with its secret: the same server restarted,
+/// or another instance beside it. The database stays `app`'s to drop.
+pub async fn spawn_server_over(
+    app: &TestApp,
+    settings: &[(&str, &str)],
+) -> (TestApp, ServerProcess) {
+    let database = TestDatabase::borrowed(&app.database_url);
+    start(database, app.jwt_secret.clone(), settings).await
+}
+
+async fn start(
+    database: TestDatabase,
+    jwt_secret: String,
+    settings: &[(&str, &str)],
+) -> (TestApp, ServerProcess) {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_supportdesk"))
         .arg("serve")
@@ -47,7 +65,8 @@ pub async fn spawn_server(settings: &[(&str, &str)]) -> (TestApp, ServerProcess)
         });
     }
     let mut server = ServerProcess { child, port, log };
-    let app = TestApp::new(port, jwt_secret, database.url.clone(), database);
+    let database_url = database.url.clone();
+    let app = TestApp::new(port, jwt_secret, database_url, database);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !app.becomes_ready_within(Duration::from_millis(200)).await {
         let exited = server.child.try_wait().expect("the child's status");

@@ -48,7 +48,7 @@ impl TestDatabase {
     }
 
     /// Another test app's database, which that app drops.
-    pub(super) fn borrowed(url: &str) -> Self {
+    pub fn borrowed(url: &str) -> Self {
         Self {
             url: url.to_owned(),
             cleanup: Cleanup::None,

@@ -9,6 +9,7 @@ mod rate_limits;
 mod replies;
 mod tokens;
 mod triage;
+mod webhook_receiver;
 
 pub use app::*;
 pub use database::*;
@@ -16,3 +17,4 @@ pub use rate_limits::*;
 pub use replies::*;
 pub use tokens::*;
 pub use triage::*;
+pub use webhook_receiver::*;
