@@ -395,6 +395,17 @@ pub async fn find_ticket(
     Ticket::find_by_id(id).one(db).await
 }
 
+/// The tickets of `ids` that exist, in no order.
+pub async fn find_tickets(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<ticket::Model>, DbErr> {
+    Ticket::find()
+        .filter(ticket::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await
+}
+
 /// A ticket and its messages, oldest first, in one statement: the ticket LEFT JOIN its
 /// messages. Internal notes, when left out, are left out in the join's `ON` clause, not
 /// in `WHERE`, so that a ticket with no message to show is still found (with none).

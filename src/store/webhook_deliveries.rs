@@ -5,12 +5,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::prelude::{
-    Ticket, TicketEvent, TicketEventKind, Webhook, WebhookAttempt, WebhookDelivery,
-    WebhookDeliveryStatus, WebhookDispatch, WebhookPayload,
+    TicketEvent, TicketEventKind, Webhook, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus,
+    WebhookDispatch, WebhookPayload,
 };
 use entity::{
-    ticket, ticket_event, webhook, webhook_attempt, webhook_delivery, webhook_dispatch,
-    webhook_payload,
+    ticket_event, webhook, webhook_attempt, webhook_delivery, webhook_dispatch, webhook_payload,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
@@ -115,16 +114,6 @@ pub async fn enabled_webhooks(db: &impl ConnectionTrait) -> Result<Vec<webhook::
     Webhook::find()
         .filter(webhook::Column::Enabled.eq(true))
         .order_by_asc(webhook::Column::Id)
-        .all(db)
-        .await
-}
-
-pub async fn tickets_by_ids(
-    db: &impl ConnectionTrait,
-    ids: &[Uuid],
-) -> Result<Vec<ticket::Model>, DbErr> {
-    Ticket::find()
-        .filter(ticket::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await
 }

@@ -30,7 +30,7 @@ use uuid::Uuid;
 use super::payload::{self, TicketAfter, TicketNow};
 use crate::domain::WebhookEvents;
 use crate::policy;
-use crate::store::events::{EventStream, events_after, latest_event_id, settled};
+use crate::store::events::{EventStream, events_within, latest_within, settled};
 use crate::store::webhook_deliveries::{self as store, NewDelivery};
 
 /// Events fanned out in one transaction.
@@ -59,6 +59,10 @@ enum Look {
     Held,
     /// Up to the end of the timeline.
     Done,
+    /// No webhook is enabled: nothing is owed until one is, so the next look waits for
+    /// the next poll rather than for every write's wake-up. (A webhook gets only events
+    /// from after its creation: the wait loses it none.)
+    Idle,
     /// Another instance is fanning out.
     NotOurTurn,
 }
@@ -112,6 +116,7 @@ impl Dispatcher {
                     Ok(Look::Done | Look::NotOurTurn) => {
                         let _ = tokio::time::timeout(POLL, wakeups.changed()).await;
                     }
+                    Ok(Look::Idle) => tokio::time::sleep(POLL).await,
                     Err(error) => {
                         tracing::warn!(%error, "cannot fan the timeline out to webhooks; retrying");
                         tokio::time::sleep(RETRY_AFTER_FAILURE).await;
@@ -133,18 +138,22 @@ impl Dispatcher {
             _ => stored,
         };
         let webhooks = store::enabled_webhooks(&txn).await?;
+        let settled = settled(&txn).await?;
+        let everything = EventStream::everything();
         let (events, end) = if webhooks.is_empty() {
             // No webhook wants anything: nothing to read but where the timeline ends.
-            let end = latest_event_id(&txn, &EventStream::everything()).await?;
+            let end = latest_within(&txn, &settled, &everything).await?;
             (Vec::new(), end.max(cursor))
         } else {
-            let events = events_after(&txn, &EventStream::everything(), cursor, PAGE).await?;
+            let events = events_within(&txn, &settled, &everything, cursor, PAGE).await?;
             let end = events.last().map(|event| event.id).or(cursor);
             (events, end)
         };
-        let look = if events.len() as u64 == PAGE {
+        let look = if webhooks.is_empty() {
+            Look::Idle
+        } else if events.len() as u64 == PAGE {
             Look::Page
-        } else if !webhooks.is_empty() && !settled(&txn).await?.is_complete() {
+        } else if !settled.is_complete() {
             Look::Held
         } else {
             Look::Done
@@ -254,7 +263,7 @@ async fn build_bodies(
             .or_insert(event.id);
     }
     let ticket_ids: Vec<Uuid> = first_of_ticket.keys().copied().collect();
-    let tickets = store::tickets_by_ids(txn, &ticket_ids).await?;
+    let tickets = crate::store::find_tickets(txn, &ticket_ids).await?;
     let mut tags = crate::store::tags_of_tickets(txn, &ticket_ids).await?;
     // One read for all: from the first event of any of them, each ticket's kept from its own.
     let from = first_of_ticket.values().min().copied().unwrap_or_default();
