@@ -4,9 +4,9 @@
 //! listens on one connection of its own for the `NOTIFY` an instance sends after its
 //! writes commit (one for a burst of them), whichever instance wrote; on SQLite (one
 //! process) the writer wakes this instance itself. The reader also looks every second
-//! unwoken, for a notification lost with its sender. On each wake-up one reader reads the new events of the timeline, with
-//! their messages, once for all subscribers, and hands them on; each subscriber keeps
-//! those its viewer may see. The timeline stays the source of truth: a subscriber that
+//! unwoken, for a notification lost with its sender. On each wake-up one reader reads the
+//! new events of the timeline, with their messages, once for all subscribers, and hands
+//! them on; each subscriber keeps those its viewer may see. The timeline stays the source of truth: a subscriber that
 //! falls behind what is handed on, or that resumes, reads its own stream from the table.
 //! So a lost or duplicated wake-up costs a read at most, never an event. How one
 //! subscriber follows its stream, from the table and from what is handed on, is
@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::policy;
-use crate::store::events::{EventStream, NOTIFY_CHANNEL};
+use crate::store::events::{EventStream, NOTIFY_CHANNEL, Settled};
 use crate::store::{self};
 
 /// Events handed on and not yet taken by the slowest subscriber; one that falls further
@@ -131,7 +131,7 @@ impl EventNotifier {
             loop {
                 wakeups.borrow_and_update();
                 match read_page(&db, cursor).await {
-                    Ok(page) if !page.is_empty() => {
+                    Ok((page, _)) if !page.is_empty() => {
                         unsettled_pause = Duration::from_millis(1);
                         for event in page {
                             cursor = Some(event.event.id);
@@ -140,11 +140,7 @@ impl EventNotifier {
                         }
                     }
                     // Their commit's notification has come already: look again soon.
-                    Ok(_)
-                        if store::events::settled(&db)
-                            .await
-                            .is_ok_and(|settled| !settled.is_complete()) =>
-                    {
+                    Ok((_, settled)) if !settled.is_complete() => {
                         tokio::time::sleep(unsettled_pause).await;
                         unsettled_pause = (unsettled_pause * 2).min(UNSETTLED_PAUSE);
                     }
@@ -243,10 +239,16 @@ impl EventNotifier {
     }
 }
 
-/// The next events after `cursor`, each with its message.
-async fn read_page(db: &DatabaseConnection, cursor: Option<Uuid>) -> Result<Vec<LiveEvent>, DbErr> {
+/// The next settled events after `cursor`, each with its message, and where the timeline
+/// was settled when they were read.
+async fn read_page(
+    db: &DatabaseConnection,
+    cursor: Option<Uuid>,
+) -> Result<(Vec<LiveEvent>, Settled), DbErr> {
+    let settled = store::events::settled(db).await?;
     let events =
-        store::events::events_after(db, &EventStream::everything(), cursor, READ_PAGE).await?;
+        store::events::events_within(db, &settled, &EventStream::everything(), cursor, READ_PAGE)
+            .await?;
     let ids: Vec<Uuid> = events.iter().filter_map(|event| event.message_id).collect();
     let mut messages: std::collections::HashMap<Uuid, ticket_message::Model> =
         store::messages_by_ids(db, &ids, policy::server_wide(), READ_PAGE)
@@ -254,11 +256,12 @@ async fn read_page(db: &DatabaseConnection, cursor: Option<Uuid>) -> Result<Vec<
             .into_iter()
             .map(|message| (message.id, message))
             .collect();
-    Ok(events
+    let page = events
         .into_iter()
         .map(|event| {
             let message = event.message_id.and_then(|id| messages.remove(&id));
             LiveEvent { event, message }
         })
-        .collect())
+        .collect();
+    Ok((page, settled))
 }
