@@ -20,6 +20,7 @@ mod m20261204_000010_create_queue_and_tag_counts;
 mod m20261204_000011_create_webhooks;
 mod m20261204_000012_create_event_order;
 mod m20261204_000013_add_webhook_claim_index;
+mod m20261204_000014_lighten_event_writes;
 
 pub use event_ids::historical_event_id;
 pub use m20261204_000008_add_search::search_rebuild;
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_create_webhooks::Migration),
             Box::new(m20261204_000012_create_event_order::Migration),
             Box::new(m20261204_000013_add_webhook_claim_index::Migration),
+            Box::new(m20261204_000014_lighten_event_writes::Migration),
         ]
     }
 }

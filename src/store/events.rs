@@ -14,7 +14,7 @@ use entity::prelude::{Role, TicketEvent, TicketEventKind, TicketPriority, Ticket
 use entity::ticket_event;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
+    IntoActiveModel, NotSet, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
 };
 use uuid::Uuid;
 
@@ -110,26 +110,54 @@ pub async fn record_events(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = if txn.get_database_backend() == DbBackend::Postgres {
-        transaction_ordered_ids(txn, events.len()).await?
-    } else {
-        let mut previous = latest_event_id(txn, &EventStream::everything()).await?;
-        (0..events.len())
-            .map(|_| {
-                let id = next_event_id(previous);
-                previous = Some(id);
-                id
-            })
-            .collect()
-    };
-    let models: Vec<ticket_event::Model> = ids
+    if txn.get_database_backend() == DbBackend::Postgres {
+        return record_in_transaction_order(txn, events).await;
+    }
+    let mut previous = latest_event_id(txn, &EventStream::everything()).await?;
+    let models: Vec<ticket_event::Model> = events
         .into_iter()
-        .zip(events)
-        .map(|(id, event)| event_model(id, event))
+        .map(|event| {
+            let id = next_event_id(previous);
+            previous = Some(id);
+            event_model(id, event)
+        })
         .collect();
     TicketEvent::insert_many(models.iter().cloned().map(|m| m.into_active_model()))
         .exec_without_returning(txn)
         .await?;
+    Ok(models)
+}
+
+/// [`record_events`] on PostgreSQL, in one statement: the column's default makes each id
+/// ([`transaction_ordered_id`] of this transaction and the next `ticket_event_order`
+/// number, in SQL: migration `lighten_event_writes`). One `INSERT … VALUES` makes its
+/// rows' defaults, and returns them, in the order of its rows.
+async fn record_in_transaction_order(
+    txn: &DatabaseTransaction,
+    events: Vec<NewEvent>,
+) -> Result<Vec<ticket_event::Model>, DbErr> {
+    let mut models: Vec<ticket_event::Model> = events
+        .into_iter()
+        .map(|event| event_model(Uuid::nil(), event))
+        .collect();
+    let rows = models.iter().cloned().map(|model| {
+        let mut row = model.into_active_model();
+        row.id = NotSet;
+        row
+    });
+    let ids = TicketEvent::insert_many(rows)
+        .exec_with_returning_keys(txn)
+        .await?;
+    if ids.len() != models.len() {
+        return Err(DbErr::Custom(format!(
+            "{} events recorded, {} ids returned",
+            models.len(),
+            ids.len()
+        )));
+    }
+    for (model, id) in models.iter_mut().zip(ids) {
+        model.id = id;
+    }
     Ok(models)
 }
 
@@ -201,36 +229,6 @@ pub async fn announce_committed(db: &impl ConnectionTrait) -> Result<(), DbErr> 
     ))
     .await?;
     Ok(())
-}
-
-/// `count` ids for the events of `txn`, in ascending order: its transaction id, and
-/// numbers from the `ticket_event_order` sequence, which never hands one out twice.
-async fn transaction_ordered_ids(
-    txn: &DatabaseTransaction,
-    count: usize,
-) -> Result<Vec<Uuid>, DbErr> {
-    let count = i64::try_from(count).map_err(|_| DbErr::Custom("too many events".into()))?;
-    let rows = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_current_xact_id()::text AS transaction, nextval('ticket_event_order') AS number \
-             FROM generate_series(1, $1)",
-            [count.into()],
-        ))
-        .await?;
-    let mut ids = rows
-        .iter()
-        .map(|row| {
-            let transaction: String = row.try_get("", "transaction")?;
-            let number: i64 = row.try_get("", "number")?;
-            let transaction = transaction
-                .parse()
-                .map_err(|_| DbErr::Custom(format!("a transaction id: {transaction}")))?;
-            transaction_ordered_id(transaction, number.unsigned_abs())
-        })
-        .collect::<Result<Vec<Uuid>, DbErr>>()?;
-    ids.sort_unstable();
-    Ok(ids)
 }
 
 /// The id of event `number` of PostgreSQL transaction `transaction`: a UUID (version 8,

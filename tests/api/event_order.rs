@@ -5,14 +5,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use entity::prelude::TicketEvent;
 use entity::prelude::{Role, TicketPriority, TicketStatus};
 use entity::ticket_event;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
+};
 use supportdesk::config::DatabaseConfig;
+use supportdesk::store::events::transaction_ordered_id;
 use supportdesk::store::{self, Change, EventStream, NewEvent};
 use tokio::task::JoinSet;
 use uuid::Uuid;
@@ -105,6 +109,120 @@ async fn readers_resuming_anywhere_miss_no_event_of_concurrent_uneven_writers() 
     }
 }
 
+#[tokio::test]
+#[ignore = "PostgreSQL only: TEST_DATABASE_URL=postgres://… cargo test --test api -- --include-ignored"]
+async fn on_postgresql_the_database_makes_event_ids_as_the_server_reads_them() {
+    required_postgres_server_url();
+    let app = spawn_app().await;
+    let db = pool(&app.database_url);
+    let largest_transaction: i64 = (1 << 52) - 1;
+    for (transaction, number) in [
+        (0_i64, 0_i64),
+        (1, 1),
+        (4_095, 7),
+        (4_096, (1 << 62) - 1),
+        (987_654_321, 1 << 40),
+        (largest_transaction, 123_456_789),
+    ] {
+        let made: Uuid = db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT ticket_event_id($1, $2) AS id",
+                [transaction.into(), number.into()],
+            ))
+            .await
+            .expect("the id made")
+            .expect("a row")
+            .try_get("", "id")
+            .expect("a uuid");
+        let expected = transaction_ordered_id(transaction.unsigned_abs(), number.unsigned_abs())
+            .expect("an id");
+        assert_eq!(made, expected, "transaction {transaction}, number {number}");
+    }
+    let past = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT ticket_event_id($1, 1) AS id",
+            [(largest_transaction + 1).into()],
+        ))
+        .await;
+    assert!(past.is_err(), "{past:?}");
+}
+
+#[tokio::test]
+#[ignore = "PostgreSQL only: TEST_DATABASE_URL=postgres://… cargo test --test api -- --include-ignored"]
+async fn on_postgresql_a_transactions_events_carry_its_id_in_the_order_recorded() {
+    required_postgres_server_url();
+    let app = spawn_app().await;
+    let ticket = app
+        .open_ticket(&app.customer("alice"), "Printer on fire")
+        .await;
+    let ticket = Uuid::parse_str(&ticket).expect("a ticket id");
+    let db = pool(&app.database_url);
+    let txn = store::begin_write(&db).await.expect("a transaction");
+    let changes = [
+        (TicketPriority::Normal, TicketPriority::High),
+        (TicketPriority::High, TicketPriority::Urgent),
+        (TicketPriority::Urgent, TicketPriority::Low),
+    ];
+    let events = changes
+        .iter()
+        .map(|&(from, to)| priority_changed(ticket, from, to))
+        .collect();
+    let recorded = store::record_events(&txn, events).await.expect("recorded");
+    let transaction: String = txn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_current_xact_id()::text AS transaction",
+        ))
+        .await
+        .expect("the transaction id")
+        .expect("a row")
+        .try_get("", "transaction")
+        .expect("text");
+    txn.commit().await.expect("committed");
+
+    let transaction: u64 = transaction.parse().expect("a number");
+    let first_of_the_transaction = transaction_ordered_id(transaction, 0).expect("an id");
+    let last_of_the_transaction = transaction_ordered_id(transaction + 1, 0).expect("an id");
+    for event in &recorded {
+        assert!(
+            (first_of_the_transaction..last_of_the_transaction).contains(&event.id),
+            "{} is not of transaction {transaction}",
+            event.id
+        );
+    }
+    assert!(recorded.windows(2).all(|pair| pair[0].id < pair[1].id));
+    let recorded_changes: Vec<_> = recorded
+        .iter()
+        .map(|event| (event.from_priority, event.to_priority))
+        .collect();
+    let expected: Vec<_> = changes
+        .iter()
+        .map(|&(from, to)| (Some(from), Some(to)))
+        .collect();
+    assert_eq!(recorded_changes, expected);
+    let stored: Vec<ticket_event::Model> = TicketEvent::find()
+        .filter(ticket_event::Column::Id.gte(first_of_the_transaction))
+        .order_by_asc(ticket_event::Column::Id)
+        .all(&db)
+        .await
+        .expect("the stored events");
+    assert_eq!(stored, recorded);
+}
+
+fn priority_changed(ticket: Uuid, from: TicketPriority, to: TicketPriority) -> NewEvent {
+    NewEvent {
+        ticket_id: ticket,
+        owner_id: "alice".into(),
+        actor_id: "root".into(),
+        actor_role: Role::Admin,
+        at: Utc::now().trunc_subsecs(6),
+        status_after: TicketStatus::Open,
+        change: Change::PriorityChanged { from, to },
+    }
+}
+
 fn pool(url: &str) -> DatabaseConnection {
     supportdesk::db::connect(&DatabaseConfig::new(url.to_owned())).expect("a pool")
 }
@@ -114,18 +232,7 @@ fn pool(url: &str) -> DatabaseConnection {
 async fn slow_transaction(db: &DatabaseConnection, ticket: Uuid, rng: &mut StdRng) {
     let txn = store::begin_write(db).await.expect("a transaction");
     let events = (0..rng.gen_range(1..=3))
-        .map(|_| NewEvent {
-            ticket_id: ticket,
-            owner_id: "alice".into(),
-            actor_id: "root".into(),
-            actor_role: Role::Admin,
-            at: Utc::now(),
-            status_after: TicketStatus::Open,
-            change: Change::PriorityChanged {
-                from: TicketPriority::Normal,
-                to: TicketPriority::High,
-            },
-        })
+        .map(|_| priority_changed(ticket, TicketPriority::Normal, TicketPriority::High))
         .collect();
     store::record_events(&txn, events)
         .await
