@@ -449,3 +449,41 @@ async fn backfilled_events_come_before_new_ones() {
     assert_eq!(kinds(&events), ["TICKET_CREATED", "MESSAGE_ADDED"]);
     assert_eq!(events[1]["message"]["body"], "Any news?");
 }
+
+/// The events of `ticket` in the table, whoever may see them.
+async fn recorded_events(db: &sea_orm::DatabaseConnection, ticket: &str) -> u64 {
+    let ticket = Uuid::parse_str(ticket).expect("a ticket id");
+    entity::prelude::TicketEvent::find()
+        .filter(entity::ticket_event::Column::TicketId.eq(ticket))
+        .count(db)
+        .await
+        .expect("a count")
+}
+
+#[tokio::test]
+async fn a_message_or_ticket_deleted_by_hand_takes_its_events_with_it() {
+    let app = spawn_app().await;
+    let alice = app.customer("alice");
+    let id = app.open_ticket(&alice, "Printer on fire").await;
+    let reply = app.add_message(&alice, &id, "Still burning", false).await;
+    let message = reply.data("addTicketMessage")["id"]
+        .as_str()
+        .expect("a message id")
+        .to_owned();
+    let db =
+        supportdesk::db::connect(&DatabaseConfig::new(app.database_url.clone())).expect("a pool");
+    assert_eq!(recorded_events(&db, &id).await, 2);
+
+    let message = Uuid::parse_str(&message).expect("a message id");
+    execute_sql(
+        &db,
+        "DELETE FROM ticket_messages WHERE id = $1",
+        [message.into()],
+    )
+    .await;
+    assert_eq!(recorded_events(&db, &id).await, 1);
+
+    let ticket = Uuid::parse_str(&id).expect("a ticket id");
+    execute_sql(&db, "DELETE FROM tickets WHERE id = $1", [ticket.into()]).await;
+    assert_eq!(recorded_events(&db, &id).await, 0);
+}
