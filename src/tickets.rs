@@ -153,7 +153,7 @@ pub async fn create(
         },
     )
     .await?;
-    let message = store::insert_message(
+    let message = store::insert_message_with_events(
         &txn,
         store::NewMessage {
             ticket_id: ticket.id,
@@ -163,13 +163,15 @@ pub async fn create(
             internal: false,
             at,
         },
+        |message| {
+            let created = Change::Created {
+                message: message.id,
+            };
+            vec![event(&ticket, viewer, at, created)]
+        },
     )
     .await?;
     store::index_new_ticket(&txn, ticket.id, &ticket.subject, &message.body).await?;
-    let created = Change::Created {
-        message: message.id,
-    };
-    store::record_events(&txn, vec![event(&ticket, viewer, at, created)]).await?;
     store::commit(txn).await?;
     Ok(ticket)
 }
@@ -346,7 +348,7 @@ pub async fn add_message(
         after.updated_at = at;
     }
     let status = after.status;
-    let message = store::insert_message(
+    let message = store::insert_message_with_events(
         &txn,
         store::NewMessage {
             ticket_id: ticket.id,
@@ -356,10 +358,10 @@ pub async fn add_message(
             internal,
             at,
         },
+        |message| message_events(&ticket, viewer, message, status),
     )
     .await?;
     store::save_ticket_with_message(&txn, &ticket, after, &message).await?;
-    store::record_events(&txn, message_events(&ticket, viewer, &message, status)).await?;
     store::commit(txn).await?;
     Ok(message)
 }

@@ -2,11 +2,12 @@ use chrono::{DateTime, Utc};
 use entity::prelude::{Role, TicketMessage};
 use entity::ticket_message;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 use uuid::Uuid;
 
+use super::events::{self, NewEvent};
 use crate::policy::Visibility;
 
 /// The messages of several tickets in one query, each ticket's oldest first, at most
@@ -65,19 +66,23 @@ pub struct NewMessage {
     pub at: DateTime<Utc>,
 }
 
-pub async fn insert_message(
+/// Inserts a new message and records the events that tell of it (`events_of` makes them
+/// of the message), in one statement on PostgreSQL ([`events::record_events_with`]).
+pub async fn insert_message_with_events(
     txn: &DatabaseTransaction,
     new: NewMessage,
+    events_of: impl FnOnce(&ticket_message::Model) -> Vec<NewEvent>,
 ) -> Result<ticket_message::Model, DbErr> {
-    ticket_message::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        ticket_id: Set(new.ticket_id),
-        author_id: Set(new.author_id),
-        author_role: Set(new.author_role),
-        body: Set(new.body),
-        internal: Set(new.internal),
-        created_at: Set(new.at),
-    }
-    .insert(txn)
-    .await
+    let message = ticket_message::Model {
+        id: Uuid::now_v7(),
+        ticket_id: new.ticket_id,
+        author_id: new.author_id,
+        author_role: new.author_role,
+        body: new.body,
+        internal: new.internal,
+        created_at: new.at,
+    };
+    let insert = TicketMessage::insert(message.clone().into_active_model()).into_query();
+    events::record_events_with(txn, insert, events_of(&message)).await?;
+    Ok(message)
 }

@@ -14,7 +14,7 @@ pub mod webhooks;
 
 pub use counts::{count_tickets, rebuild_counts};
 pub use events::{Change, EventStream, NewEvent, event_model, record_events};
-pub use messages::{NewMessage, insert_message, messages_by_ids, messages_of_tickets};
+pub use messages::{NewMessage, insert_message_with_events, messages_by_ids, messages_of_tickets};
 pub use search::{index_new_ticket, rebuild_search};
 pub use server_keys::shared_secret;
 pub use tags::{tags_of, tags_of_tickets};

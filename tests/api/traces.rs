@@ -278,7 +278,7 @@ async fn each_database_statement_of_an_operation_has_a_client_span_with_its_sql(
 
 #[tokio::test]
 #[ignore = "PostgreSQL only: TEST_DATABASE_URL=postgres://… cargo test --test api -- --include-ignored"]
-async fn on_postgresql_a_ticket_creation_records_its_event_in_one_statement_without_a_lock() {
+async fn on_postgresql_a_ticket_creation_records_its_event_with_its_message_in_one_statement() {
     required_postgres_server_url();
     let TracedTicket {
         collector,
@@ -296,7 +296,11 @@ async fn on_postgresql_a_ticket_creation_records_its_event_in_one_statement_with
         .collect();
     assert_eq!(event_statements.len(), 1, "{statements:#?}");
     assert!(
-        event_statements[0].starts_with("INSERT INTO \"ticket_events\""),
+        event_statements[0].starts_with("WITH \"written\" AS (INSERT INTO \"ticket_messages\""),
+        "{statements:#?}"
+    );
+    assert!(
+        event_statements[0].contains(") INSERT INTO \"ticket_events\""),
         "{statements:#?}"
     );
     assert!(
