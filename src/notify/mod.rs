@@ -28,7 +28,6 @@ use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::policy;
 use crate::store::events::{EventStream, NOTIFY_CHANNEL, Settled};
 use crate::store::{self};
 
@@ -265,22 +264,16 @@ async fn read_page(
     cursor: Option<Uuid>,
 ) -> Result<(Vec<LiveEvent>, Settled), DbErr> {
     let settled = store::events::settled(db).await?;
-    let events =
-        store::events::events_within(db, &settled, &EventStream::everything(), cursor, READ_PAGE)
-            .await?;
-    let ids: Vec<Uuid> = events.iter().filter_map(|event| event.message_id).collect();
-    let mut messages: std::collections::HashMap<Uuid, ticket_message::Model> =
-        store::messages_by_ids(db, &ids, policy::server_wide(), READ_PAGE)
-            .await?
-            .into_iter()
-            .map(|message| (message.id, message))
-            .collect();
-    let page = events
-        .into_iter()
-        .map(|event| {
-            let message = event.message_id.and_then(|id| messages.remove(&id));
-            LiveEvent { event, message }
-        })
-        .collect();
+    let page = store::events::events_with_messages_within(
+        db,
+        &settled,
+        &EventStream::everything(),
+        cursor,
+        READ_PAGE,
+    )
+    .await?
+    .into_iter()
+    .map(|(event, message)| LiveEvent { event, message })
+    .collect();
     Ok((page, settled))
 }

@@ -10,8 +10,10 @@
 //! below it has ended, so what is below never changes again.
 
 use chrono::{DateTime, Utc};
-use entity::prelude::{Role, TicketEvent, TicketEventKind, TicketPriority, TicketStatus};
-use entity::ticket_event;
+use entity::prelude::{
+    Role, TicketEvent, TicketEventKind, TicketMessage, TicketPriority, TicketStatus,
+};
+use entity::{ticket_event, ticket_message};
 use sea_orm::sea_query::{CommonTableExpression, InsertStatement, WithClause};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
@@ -451,14 +453,37 @@ pub async fn events_within(
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<ticket_event::Model>, DbErr> {
+    page_within(settled, stream, after, limit).all(db).await
+}
+
+/// [`events_within`], each with the message it tells of, in the same query: what the
+/// instance's reader hands on to every subscriber, whose events of notes are staff-only.
+pub async fn events_with_messages_within(
+    db: &impl ConnectionTrait,
+    settled: &Settled,
+    stream: &EventStream,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<(ticket_event::Model, Option<ticket_message::Model>)>, DbErr> {
+    page_within(settled, stream, after, limit)
+        .find_also_related(TicketMessage)
+        .all(db)
+        .await
+}
+
+/// The first `limit` settled events of `stream` after `after`, oldest first.
+fn page_within(
+    settled: &Settled,
+    stream: &EventStream,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Select<TicketEvent> {
     within(settled, select(stream))
         .apply_if(after, |query, after| {
             query.filter(ticket_event::Column::Id.gt(after))
         })
         .order_by_asc(ticket_event::Column::Id)
         .limit(limit)
-        .all(db)
-        .await
 }
 
 /// The id of the newest settled event of `stream` now: where a reader that starts "live
