@@ -71,8 +71,8 @@ const RECONNECT_PAUSES: (Duration, Duration) = (Duration::from_millis(100), Dura
 /// wait with it.
 const SILENCE_CHECK: Duration = Duration::from_secs(5);
 
-/// Where the instance's reader started: `None` until it has, then the event it hands on
-/// the events after (`Some(None)`: from the first).
+/// Where the instance's reader last (re)started: `None` until it has, then the event it
+/// hands on the events after (`Some(None)`: from the first).
 pub type ReaderStart = Option<Option<Uuid>>;
 
 /// Wake-ups, and the events read after them.
@@ -105,9 +105,9 @@ impl EventNotifier {
         self.wakeups.subscribe()
     }
 
-    /// Where the instance's reader started handing events on. A subscriber whose table
-    /// reads stopped short of it must read the table again: what lies between was never
-    /// handed on.
+    /// Where the instance's reader (re)started handing events on: at its start, and after
+    /// it passed events by while no one subscribed. A subscriber whose table reads stopped
+    /// short of it must read the table again: what lies between was never handed on.
     pub fn reader_start(&self) -> watch::Receiver<ReaderStart> {
         self.reader_start.subscribe()
     }
@@ -137,19 +137,9 @@ impl EventNotifier {
             let mut unsettled_pause = FIRST_UNSETTLED_PAUSE;
             loop {
                 wakeups.borrow_and_update();
-                let settled = match read_page(&db, cursor).await {
-                    Ok((page, settled)) => {
-                        let full = page.len() == READ_PAGE as usize;
-                        for event in page {
-                            cursor = Some(event.event.id);
-                            // No subscriber listening is no loss: they read the table.
-                            let _ = notifier.live.send(Arc::new(event));
-                        }
-                        if full {
-                            continue;
-                        }
-                        settled
-                    }
+                let settled = match notifier.hand_on_next(&db, &mut cursor).await {
+                    Ok(Some(settled)) => settled,
+                    Ok(None) => continue,
                     Err(error) => {
                         tracing::warn!(%error, "cannot read the new ticket events; retrying");
                         tokio::time::sleep(RETRY_AFTER_FAILURE).await;
@@ -173,6 +163,66 @@ impl EventNotifier {
                     return;
                 }
             }
+        })
+    }
+
+    /// Hands the next page of events after `cursor` on, or passes them by while this
+    /// instance has no subscriber. `None` after a full page (there may be more at once);
+    /// otherwise where the timeline was settled.
+    async fn hand_on_next(
+        &self,
+        db: &DatabaseConnection,
+        cursor: &mut Option<Uuid>,
+    ) -> Result<Option<Settled>, DbErr> {
+        if self.live.receiver_count() == 0 {
+            if let Some(settled) = self.pass_unheard(db, cursor).await? {
+                return Ok(Some(settled));
+            }
+        }
+        let (page, settled) = read_page(db, *cursor).await?;
+        let full = page.len() == READ_PAGE as usize;
+        for event in page {
+            *cursor = Some(event.event.id);
+            // A subscriber that left meanwhile is no loss: one that comes reads the table.
+            let _ = self.live.send(Arc::new(event));
+        }
+        Ok((!full).then_some(settled))
+    }
+
+    /// Moves `cursor` to the newest settled event without reading the events, if still
+    /// no subscriber listens: reading them for nobody would cost every write. `None` when
+    /// one came meanwhile, and the events must be read after all.
+    async fn pass_unheard(
+        &self,
+        db: &DatabaseConnection,
+        cursor: &mut Option<Uuid>,
+    ) -> Result<Option<Settled>, DbErr> {
+        let settled = store::events::settled(db).await?;
+        let newest = store::events::latest_within(db, &settled, &EventStream::everything()).await?;
+        if newest <= *cursor {
+            return Ok(Some(settled));
+        }
+        if !self.restart_if_unheard(newest) {
+            return Ok(None);
+        }
+        *cursor = newest;
+        Ok(Some(settled))
+    }
+
+    /// Makes the reader hand on the events after `newest` from now, if no subscriber
+    /// listens; whether it did.
+    ///
+    /// The check and the move are one step under `reader_start`'s lock, and a subscriber
+    /// takes the live events before it looks at `reader_start`: so one that came before
+    /// the check stops the move, and one that came after it sees the new start and reads
+    /// the table at least that far before it relies on what is handed on.
+    fn restart_if_unheard(&self, newest: Option<Uuid>) -> bool {
+        self.reader_start.send_if_modified(|start| {
+            let unheard = self.live.receiver_count() == 0;
+            if unheard {
+                *start = Some(newest);
+            }
+            unheard
         })
     }
 
@@ -276,4 +326,39 @@ async fn read_page(
     .map(|(event, message)| LiveEvent { event, message })
     .collect();
     Ok((page, settled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reader_restarts_further_on_while_no_one_subscribes() {
+        let notifier = EventNotifier::new();
+        let newest = Some(Uuid::now_v7());
+
+        assert!(notifier.restart_if_unheard(newest));
+        assert_eq!(*notifier.reader_start().borrow(), Some(newest));
+    }
+
+    #[test]
+    fn a_subscriber_that_came_first_keeps_the_reader_where_it_was() {
+        let notifier = EventNotifier::new();
+        let started = Some(Uuid::now_v7());
+        assert!(notifier.restart_if_unheard(started));
+        let _subscriber = notifier.live_events();
+
+        assert!(!notifier.restart_if_unheard(Some(Uuid::now_v7())));
+        assert_eq!(*notifier.reader_start().borrow(), Some(started));
+    }
+
+    #[test]
+    fn a_subscriber_that_left_no_longer_holds_the_reader_back() {
+        let notifier = EventNotifier::new();
+        drop(notifier.live_events());
+        let newest = Some(Uuid::now_v7());
+
+        assert!(notifier.restart_if_unheard(newest));
+        assert_eq!(*notifier.reader_start().borrow(), Some(newest));
+    }
 }

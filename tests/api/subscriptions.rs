@@ -1,6 +1,10 @@
 //! Subscriptions to the ticket timeline, over a real WebSocket: who receives what, the
 //! errors, and nothing lost across a dropped socket or another instance.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rand::Rng;
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -316,7 +320,7 @@ async fn a_subscriber_on_one_instance_gets_events_written_through_another() {
     let (alice, root) = (first.customer("alice"), first.admin("root"));
     let ticket = first.open_ticket(&alice, "Printer on fire").await;
     let after = newest_event(&second, &alice, &ticket).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut socket = Socket::signed_in(&second, Some(&alice.token)).await;
     // The messages come with the events; nothing else is read per event.
     let document = "subscription($id: ID!, $after: ID) {
@@ -449,4 +453,112 @@ async fn an_operation_id_written_with_escapes_still_counts_against_the_socket() 
         error_of(&mut socket, "3").await.0.as_deref(),
         Some("TOO_MANY_SUBSCRIPTIONS")
     );
+}
+
+/// The ids of `ticket`'s events after `after`, up to and with `last`, as `user` sees them.
+async fn event_ids_between(
+    app: &TestApp,
+    user: &User,
+    ticket: &str,
+    after: &Value,
+    last: &Value,
+) -> Vec<Value> {
+    let (mut ids, mut cursor) = (Vec::new(), after.clone());
+    while ids.last() != Some(last) {
+        let reply = app
+            .graphql(
+                user,
+                "query($id: ID!, $after: ID) { ticket(id: $id) { events(after: $after, limit: 100) { id } } }",
+                json!({ "id": ticket, "after": cursor }),
+            )
+            .await
+            .expect_ok();
+        let page = reply.data("ticket")["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(!page.is_empty(), "the table ends before {last}");
+        for event in page {
+            cursor = event["id"].clone();
+            ids.push(cursor.clone());
+            if &cursor == last {
+                break;
+            }
+        }
+    }
+    ids
+}
+
+/// While no one subscribes, the instance passes the new events by unread; a subscriber
+/// that comes meanwhile, at any point of that, must still get every event after where it
+/// resumes. Each round resumes where the last left off while others keep writing, waits
+/// for the event of a message it wrote itself, and compares what came with the table.
+#[tokio::test]
+async fn subscribers_that_come_and_go_while_others_write_miss_no_event() {
+    const ROUNDS: usize = 20;
+    const EVENTS_WITH_MESSAGES: &str = "subscription($id: ID!, $after: ID) {
+        ticketEvents(ticketId: $id, after: $after) { id message { body } }
+    }";
+    let app = spawn_app_with(|config| {
+        config.http.mutation_rate_limit.burst = 100_000;
+        config.http.mutation_rate_limit.per_second = 10_000.0;
+    })
+    .await;
+    let (alice, root) = (app.customer("alice"), app.admin("root"));
+    let ticket = app.open_ticket(&alice, "Printer on fire").await;
+    let writing = AtomicBool::new(true);
+    let write = |body: &'static str| {
+        let (app, root, ticket, writing) = (&app, &root, &ticket, &writing);
+        async move {
+            while writing.load(Ordering::Relaxed) {
+                app.add_message(root, ticket, body, false).await.expect_ok();
+                // Enough writes to overlap every step of a subscriber's start, few enough
+                // that each round's subscriber soon has all of them read.
+                let pause = rand::thread_rng().gen_range(5..25);
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+        }
+    };
+    let subscribe_in_rounds = async {
+        let mut last = newest_event(&app, &alice, &ticket).await;
+        for round in 0..ROUNDS {
+            let mut socket = Socket::signed_in(&app, Some(&alice.token)).await;
+            socket
+                .subscribe(
+                    "1",
+                    EVENTS_WITH_MESSAGES,
+                    json!({ "id": ticket, "after": last }),
+                )
+                .await;
+            let pause = rand::thread_rng().gen_range(0..50);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            let mark = format!("Round {round}");
+            app.add_message(&root, &ticket, &mark, false)
+                .await
+                .expect_ok();
+            let mut delivered = Vec::new();
+            loop {
+                let event = next_event(&mut socket, "1", "ticketEvents").await;
+                delivered.push(event["id"].clone());
+                if event["message"]["body"] == mark.as_str() {
+                    break;
+                }
+            }
+            drop(socket);
+            let written = event_ids_between(
+                &app,
+                &alice,
+                &ticket,
+                &last,
+                delivered.last().expect("the mark"),
+            )
+            .await;
+            assert_eq!(delivered, written, "round {round} after {last}");
+            last = written.last().cloned().expect("the mark");
+            let pause = rand::thread_rng().gen_range(0..20);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+        writing.store(false, Ordering::Relaxed);
+    };
+    tokio::join!(subscribe_in_rounds, write("Busy"), write("Busier"));
 }
