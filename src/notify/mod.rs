@@ -174,10 +174,10 @@ impl EventNotifier {
         db: &DatabaseConnection,
         cursor: &mut Option<Uuid>,
     ) -> Result<Option<Settled>, DbErr> {
-        if self.live.receiver_count() == 0 {
-            if let Some(settled) = self.pass_unheard(db, cursor).await? {
-                return Ok(Some(settled));
-            }
+        if self.live.receiver_count() == 0
+            && let Some(settled) = self.pass_unheard(db, cursor).await?
+        {
+            return Ok(Some(settled));
         }
         let (page, settled) = read_page(db, *cursor).await?;
         let full = page.len() == READ_PAGE as usize;
