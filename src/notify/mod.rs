@@ -50,6 +50,12 @@ const UNSETTLED_PAUSE: Duration = Duration::from_millis(20);
 /// at up to this much latency for a write that follows another closely.
 const ANNOUNCEMENT_GAP: Duration = Duration::from_millis(5);
 
+/// While no one subscribes, how often at most the instance's reader moves where it
+/// starts on: each move costs two reads, and writes would otherwise pay them for every
+/// notification. A subscriber that comes ends the wait, and its instance's reader then
+/// reads at most this much of the timeline again.
+const UNHEARD_PASS_GAP: Duration = Duration::from_millis(100);
+
 /// How long the instance's reader waits for a wake-up before it looks anyway.
 const UNWOKEN_LOOK: Duration = Duration::from_secs(1);
 
@@ -86,6 +92,18 @@ pub struct EventNotifier {
     /// Writes committed and not yet announced to the other instances: a burst of them
     /// makes one announcement.
     unannounced: Notify,
+    /// A subscriber came: the reader, if it passes events by, reads them again at once.
+    subscribed: Notify,
+}
+
+/// What the instance's reader did with the events after its cursor.
+enum Handed {
+    /// Handed a full page on: there may be more at once.
+    FullPage,
+    /// Handed on every settled event; where the timeline was settled.
+    UpTo(Settled),
+    /// Passed them by unread, no one subscribing; where the timeline was settled.
+    PassedBy(Settled),
 }
 
 impl EventNotifier {
@@ -96,6 +114,7 @@ impl EventNotifier {
             live: broadcast::Sender::new(HANDED_ON),
             reader_start: watch::Sender::new(None),
             unannounced: Notify::new(),
+            subscribed: Notify::new(),
         })
     }
 
@@ -113,9 +132,12 @@ impl EventNotifier {
     }
 
     /// The events read from now on. Take it before reading where to start, so that no
-    /// event falls between the two.
+    /// event falls between the two. A reader passing events by for want of a subscriber
+    /// reads them again from now.
     pub fn live_events(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
-        self.live.subscribe()
+        let live = self.live.subscribe();
+        self.subscribed.notify_one();
+        live
     }
 
     /// Reads the new events after every wake-up, once for all the subscribers of this
@@ -138,8 +160,15 @@ impl EventNotifier {
             loop {
                 wakeups.borrow_and_update();
                 let settled = match notifier.hand_on_next(&db, &mut cursor).await {
-                    Ok(Some(settled)) => settled,
-                    Ok(None) => continue,
+                    Ok(Handed::UpTo(settled)) => settled,
+                    Ok(Handed::FullPage) => continue,
+                    Ok(Handed::PassedBy(settled)) => {
+                        tokio::select! {
+                            () = tokio::time::sleep(UNHEARD_PASS_GAP) => {}
+                            () = notifier.subscribed.notified() => {}
+                        }
+                        settled
+                    }
                     Err(error) => {
                         tracing::warn!(%error, "cannot read the new ticket events; retrying");
                         tokio::time::sleep(RETRY_AFTER_FAILURE).await;
@@ -167,17 +196,16 @@ impl EventNotifier {
     }
 
     /// Hands the next page of events after `cursor` on, or passes them by while this
-    /// instance has no subscriber. `None` after a full page (there may be more at once);
-    /// otherwise where the timeline was settled.
+    /// instance has no subscriber.
     async fn hand_on_next(
         &self,
         db: &DatabaseConnection,
         cursor: &mut Option<Uuid>,
-    ) -> Result<Option<Settled>, DbErr> {
+    ) -> Result<Handed, DbErr> {
         if self.live.receiver_count() == 0
             && let Some(settled) = self.pass_unheard(db, cursor).await?
         {
-            return Ok(Some(settled));
+            return Ok(Handed::PassedBy(settled));
         }
         let (page, settled) = read_page(db, *cursor).await?;
         let full = page.len() == READ_PAGE as usize;
@@ -186,7 +214,11 @@ impl EventNotifier {
             // A subscriber that left meanwhile is no loss: one that comes reads the table.
             let _ = self.live.send(Arc::new(event));
         }
-        Ok((!full).then_some(settled))
+        Ok(if full {
+            Handed::FullPage
+        } else {
+            Handed::UpTo(settled)
+        })
     }
 
     /// Moves `cursor` to the newest settled event without reading the events, if still

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use supportdesk::config::DatabaseConfig;
 
 use crate::helpers::{
@@ -226,4 +226,50 @@ async fn a_postgres_statement_past_the_statement_timeout_is_cancelled() {
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(error.to_string().contains("statement timeout"), "{error}");
     db.close().await.expect("the pool closes");
+}
+
+/// A request cancelled while its `BEGIN` is on the wire (its time budget spent, its client
+/// gone) must not leave the server inside a transaction on a pooled connection: the next
+/// request to take that connection would run inside it, and what it writes would not be
+/// committed. The database stalls while a transaction begins, the beginning is given up,
+/// and the one connection of the pool then writes on its own.
+#[tokio::test]
+#[ignore = "PostgreSQL only: TEST_DATABASE_URL=postgres://… cargo test --test api -- --include-ignored"]
+async fn a_transaction_given_up_while_it_begins_leaves_the_next_write_committed() {
+    let server_url = required_postgres_server_url();
+    let database = TestDatabase::create().await;
+    let proxy = TcpProxy::start(&postgres_host_port(&server_url)).await;
+    let db = supportdesk::db::connect(&DatabaseConfig {
+        max_connections: 1,
+        ..DatabaseConfig::new(proxy.url_for(&database.url))
+    })
+    .expect("a pool");
+    db.execute_unprepared("CREATE TABLE written (n int)")
+        .await
+        .expect("a table");
+    // Back in the pool: its return takes a round trip of its own.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    proxy.stall();
+    let given_up = tokio::time::timeout(Duration::from_millis(300), db.begin()).await;
+    assert!(
+        given_up.is_err(),
+        "the transaction began through a stalled proxy"
+    );
+    proxy.restore();
+    db.execute_unprepared("INSERT INTO written VALUES (1)")
+        .await
+        .expect("a write");
+
+    let elsewhere =
+        supportdesk::db::connect(&DatabaseConfig::new(database.url.clone())).expect("another pool");
+    let seen = elsewhere
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM written",
+        ))
+        .await
+        .expect("a count")
+        .expect("a row");
+    assert_eq!(seen.try_get::<i64>("", "n").expect("n"), 1);
 }

@@ -100,8 +100,10 @@ impl TcpProxy {
         self.flowing.send_replace(false);
     }
 
-    /// Accepts connections again, on the same port.
+    /// Passes bytes again after a stall, and accepts connections again, on the same port,
+    /// after a cut.
     pub fn restore(&self) {
+        self.flowing.send_replace(true);
         let mut serving = lock(&self.serving);
         if serving.is_some() {
             return;
