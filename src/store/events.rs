@@ -145,11 +145,12 @@ pub async fn record_events_with(
         return record_events(txn, events).await;
     }
     let (models, events_insert) = transaction_ordered_insert(events);
-    let written = CommonTableExpression::new()
-        .query(insert)
-        .table_name("written")
-        .to_owned();
-    let statement = events_insert.with(WithClause::new().cte(written).to_owned());
+    // Built in place: the builders' `to_owned()` would copy every value of the write.
+    let mut written = CommonTableExpression::new();
+    written.query(insert).table_name("written");
+    let mut with = WithClause::new();
+    with.cte(written);
+    let statement = events_insert.with(with);
     with_returned_ids(models, txn.query_all(&statement).await?)
 }
 
@@ -178,10 +179,8 @@ fn transaction_ordered_insert(
         row.id = NotSet;
         row
     });
-    let insert = TicketEvent::insert_many(rows)
-        .into_query()
-        .returning_col(ticket_event::Column::Id)
-        .to_owned();
+    let mut insert = TicketEvent::insert_many(rows).into_query();
+    insert.returning_col(ticket_event::Column::Id);
     (models, insert)
 }
 
