@@ -16,9 +16,9 @@ use entity::prelude::{
 use entity::{ticket_event, ticket_message};
 use sea_orm::sea_query::{CommonTableExpression, InsertStatement, WithClause};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend,
-    DbErr, EntityTrait, IntoActiveModel, Iterable, NotSet, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect, QueryTrait, Select, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, NotSet, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
+    Statement,
 };
 use uuid::Uuid;
 
@@ -177,13 +177,6 @@ fn transaction_ordered_insert(
     let rows = models.iter().cloned().map(|model| {
         let mut row = model.into_active_model();
         row.id = NotSet;
-        // Only the columns its kind fills: the others' NULLs would be parameters every
-        // write encodes and PostgreSQL decodes, for what the columns hold anyway.
-        for column in ticket_event::Column::iter() {
-            if matches!(row.get(column), ActiveValue::Set(value) if value == value.as_null()) {
-                row.not_set(column);
-            }
-        }
         row
     });
     let mut insert = TicketEvent::insert_many(rows).into_query();
