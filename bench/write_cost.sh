@@ -72,9 +72,9 @@ for build in "${builds[@]}"; do
         # The last commit's sources (commit first), record_events and record_events_with
         # recording nothing (the latter still inserting its other row); checked below.
         perl -0pi -e 's/(pub async fn record_events\([^{]*\{)/$1\n    if !events.is_empty() { return Ok(Vec::new()); }/;
-            s/(pub async fn record_events_with\([^{]*\{)/$1\n    if !events.is_empty() { txn.execute(&insert).await?; return Ok(Vec::new()); }/' \
+            s/(pub async fn record_events_with\([^{]*\{)/$1\n    if !events.is_empty() { txn.execute(&insert).await?; return Ok(()); }/' \
             "$tree/src/store/events.rs"
-        grep -c 'return Ok(Vec::new()); }' "$tree/src/store/events.rs" | grep -qx 2
+        grep -cE 'return Ok\((Vec::new\(\)|\(\))\); \}' "$tree/src/store/events.rs" | grep -qx 2
     else
         git worktree add --quiet --detach "$tree" "$build"
     fi

@@ -135,23 +135,25 @@ pub async fn record_events(
 /// [`record_events`], with `insert`: the INSERT of another row the same write makes (its
 /// message). On PostgreSQL in one statement, `insert` in a `WITH`: a round trip and a
 /// statement less per write, which were most of what its events cost it beside the rows.
+/// Its callers do not need the events back, so none are returned (no `RETURNING`).
 pub async fn record_events_with(
     txn: &DatabaseTransaction,
     insert: InsertStatement,
     events: Vec<NewEvent>,
-) -> Result<Vec<ticket_event::Model>, DbErr> {
+) -> Result<(), DbErr> {
     if txn.get_database_backend() != DbBackend::Postgres || events.is_empty() {
         txn.execute(&insert).await?;
-        return record_events(txn, events).await;
+        record_events(txn, events).await?;
+        return Ok(());
     }
-    let (models, events_insert) = transaction_ordered_insert(events);
+    let events_insert = transaction_ordered_insert(unnumbered(events));
     // Built in place: the builders' `to_owned()` would copy every value of the write.
     let mut written = CommonTableExpression::new();
     written.query(insert).table_name("written");
     let mut with = WithClause::new();
     with.cte(written);
-    let statement = events_insert.with(with);
-    with_returned_ids(models, txn.query_all(&statement).await?)
+    txn.execute(&events_insert.with(with)).await?;
+    Ok(())
 }
 
 /// [`record_events`] on PostgreSQL.
@@ -159,29 +161,32 @@ async fn record_in_transaction_order(
     txn: &DatabaseTransaction,
     events: Vec<NewEvent>,
 ) -> Result<Vec<ticket_event::Model>, DbErr> {
-    let (models, insert) = transaction_ordered_insert(events);
+    let models: Vec<ticket_event::Model> = unnumbered(events).collect();
+    let mut insert = transaction_ordered_insert(models.iter().cloned());
+    insert.returning_col(ticket_event::Column::Id);
     with_returned_ids(models, txn.query_all(&insert).await?)
 }
 
-/// The rows of `events`, and their INSERT returning their ids, which the column's default
-/// makes: [`transaction_ordered_id`] of this transaction and the next `ticket_event_order`
-/// number, in SQL (migration `lighten_event_writes`). One `INSERT … VALUES` makes its
-/// rows' defaults, and returns them, in the order of its rows.
+/// The INSERT of `models`, whose ids the column's default makes: [`transaction_ordered_id`]
+/// of this transaction and the next `ticket_event_order` number, in SQL (migration
+/// `lighten_event_writes`). One `INSERT … VALUES` makes its rows' defaults, and returns
+/// them (`RETURNING`), in the order of its rows.
 fn transaction_ordered_insert(
-    events: Vec<NewEvent>,
-) -> (Vec<ticket_event::Model>, InsertStatement) {
-    let models: Vec<ticket_event::Model> = events
-        .into_iter()
-        .map(|event| event_model(Uuid::nil(), event))
-        .collect();
-    let rows = models.iter().cloned().map(|model| {
+    models: impl IntoIterator<Item = ticket_event::Model>,
+) -> InsertStatement {
+    let rows = models.into_iter().map(|model| {
         let mut row = model.into_active_model();
         row.id = NotSet;
         row
     });
-    let mut insert = TicketEvent::insert_many(rows).into_query();
-    insert.returning_col(ticket_event::Column::Id);
-    (models, insert)
+    TicketEvent::insert_many(rows).into_query()
+}
+
+/// The rows of `events`, their ids yet to be made.
+fn unnumbered(events: Vec<NewEvent>) -> impl Iterator<Item = ticket_event::Model> {
+    events
+        .into_iter()
+        .map(|event| event_model(Uuid::nil(), event))
 }
 
 /// `models` with the ids their INSERT returned, in order.
