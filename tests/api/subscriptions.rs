@@ -19,6 +19,12 @@ const TICKET_EVENTS: &str = "subscription($id: ID!, $after: ID) {
     }
 }";
 
+/// Only what the instance's reader hands on with each event: nothing else is read per
+/// delivery.
+const EVENTS_WITH_MESSAGES: &str = "subscription($id: ID!, $after: ID) {
+    ticketEvents(ticketId: $id, after: $after) { id message { body } }
+}";
+
 const FEED: &str = "subscription($status: TicketStatus, $after: ID) {
     ticketFeed(status: $status, after: $after) { id kind ticketId message { body internal } }
 }";
@@ -33,11 +39,18 @@ async fn next_event(socket: &mut Socket, id: &str, field: &str) -> Value {
 /// The id of the newest event of `ticket` as `user` sees it: a subscription `after` it
 /// receives exactly what is written from now on, however long it takes to start.
 async fn newest_event(app: &TestApp, user: &User, ticket: &str) -> Value {
+    let events = event_ids_after(app, user, ticket, &Value::Null).await;
+    events.last().cloned().expect("the ticket's first event")
+}
+
+/// The ids of the first 100 of `ticket`'s events after `after` (from its first when
+/// null), as `user` sees them.
+async fn event_ids_after(app: &TestApp, user: &User, ticket: &str, after: &Value) -> Vec<Value> {
     let reply = app
         .graphql(
             user,
-            "query($id: ID!) { ticket(id: $id) { events(limit: 100) { id } } }",
-            json!({ "id": ticket }),
+            "query($id: ID!, $after: ID) { ticket(id: $id) { events(after: $after, limit: 100) { id } } }",
+            json!({ "id": ticket, "after": after }),
         )
         .await
         .expect_ok();
@@ -45,17 +58,32 @@ async fn newest_event(app: &TestApp, user: &User, ticket: &str) -> Value {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    events.last().expect("the ticket's first event")["id"].clone()
+    events
+        .into_iter()
+        .map(|event| event["id"].clone())
+        .collect()
+}
+
+/// `user` subscribed, as operation "1", to `ticket`'s events after `after` through
+/// `document`.
+async fn subscribed_after(
+    app: &TestApp,
+    user: &User,
+    document: &str,
+    ticket: &str,
+    after: &Value,
+) -> Socket {
+    let mut socket = Socket::signed_in(app, Some(&user.token)).await;
+    socket
+        .subscribe("1", document, json!({ "id": ticket, "after": after }))
+        .await;
+    socket
 }
 
 /// `user` subscribed to `ticket`'s events after its newest one.
 async fn subscribe_to_ticket(app: &TestApp, user: &User, ticket: &str) -> Socket {
     let after = newest_event(app, user, ticket).await;
-    let mut socket = Socket::signed_in(app, Some(&user.token)).await;
-    socket
-        .subscribe("1", TICKET_EVENTS, json!({ "id": ticket, "after": after }))
-        .await;
-    socket
+    subscribed_after(app, user, TICKET_EVENTS, ticket, &after).await
 }
 
 #[tokio::test]
@@ -245,15 +273,7 @@ async fn after_naming_an_internal_note_is_bad_input_for_a_customer() {
         })
         .expect("the note's event")["id"]
         .clone();
-    let mut socket = Socket::signed_in(&app, Some(&alice.token)).await;
-
-    socket
-        .subscribe(
-            "1",
-            TICKET_EVENTS,
-            json!({ "id": ticket, "after": internal }),
-        )
-        .await;
+    let mut socket = subscribed_after(&app, &alice, TICKET_EVENTS, &ticket, &internal).await;
 
     assert_eq!(
         error_of(&mut socket, "1").await,
@@ -299,10 +319,7 @@ async fn resuming_after_a_dropped_socket_loses_nothing() {
     app.add_message(&alice, &ticket, "Three", false)
         .await
         .expect_ok();
-    let mut socket = Socket::signed_in(&app, Some(&alice.token)).await;
-    socket
-        .subscribe("1", TICKET_EVENTS, json!({ "id": ticket, "after": seen }))
-        .await;
+    let mut socket = subscribed_after(&app, &alice, TICKET_EVENTS, &ticket, &seen).await;
 
     let bodies = [
         next_event(&mut socket, "1", "ticketEvents").await["message"]["body"].clone(),
@@ -321,14 +338,7 @@ async fn a_subscriber_on_one_instance_gets_events_written_through_another() {
     let ticket = first.open_ticket(&alice, "Printer on fire").await;
     let after = newest_event(&second, &alice, &ticket).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let mut socket = Socket::signed_in(&second, Some(&alice.token)).await;
-    // The messages come with the events; nothing else is read per event.
-    let document = "subscription($id: ID!, $after: ID) {
-        ticketEvents(ticketId: $id, after: $after) { id message { body } }
-    }";
-    socket
-        .subscribe("1", document, json!({ "id": ticket, "after": after }))
-        .await;
+    let mut socket = subscribed_after(&second, &alice, EVENTS_WITH_MESSAGES, &ticket, &after).await;
     // Delivered: the subscription is live before the cut.
     first
         .add_message(&root, &ticket, "Zero", false)
@@ -359,15 +369,9 @@ async fn events_written_while_the_listener_is_cut_off_are_all_delivered() {
     let (alice, root) = (first.customer("alice"), first.admin("root"));
     let ticket = first.open_ticket(&alice, "Printer on fire").await;
     let after = newest_event(&second, &alice, &ticket).await;
-    let mut socket = Socket::signed_in(&second, Some(&alice.token)).await;
-    // The messages come with the events: nothing else is read per delivery, so what is
-    // tested is the delivery alone, not a read on a connection the cut broke.
-    let document = "subscription($id: ID!, $after: ID) {
-        ticketEvents(ticketId: $id, after: $after) { id message { body } }
-    }";
-    socket
-        .subscribe("1", document, json!({ "id": ticket, "after": after }))
-        .await;
+    // Only what comes with the events: what is tested is the delivery alone, not a read on
+    // a connection the cut broke.
+    let mut socket = subscribed_after(&second, &alice, EVENTS_WITH_MESSAGES, &ticket, &after).await;
     // Delivered: the subscription has started before the cut.
     first
         .add_message(&root, &ticket, "Zero", false)
@@ -465,21 +469,10 @@ async fn event_ids_between(
 ) -> Vec<Value> {
     let (mut ids, mut cursor) = (Vec::new(), after.clone());
     while ids.last() != Some(last) {
-        let reply = app
-            .graphql(
-                user,
-                "query($id: ID!, $after: ID) { ticket(id: $id) { events(after: $after, limit: 100) { id } } }",
-                json!({ "id": ticket, "after": cursor }),
-            )
-            .await
-            .expect_ok();
-        let page = reply.data("ticket")["events"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let page = event_ids_after(app, user, ticket, &cursor).await;
         assert!(!page.is_empty(), "the table ends before {last}");
-        for event in page {
-            cursor = event["id"].clone();
+        for id in page {
+            cursor = id;
             ids.push(cursor.clone());
             if &cursor == last {
                 break;
@@ -496,9 +489,6 @@ async fn event_ids_between(
 #[tokio::test]
 async fn subscribers_that_come_and_go_while_others_write_miss_no_event() {
     const ROUNDS: usize = 20;
-    const EVENTS_WITH_MESSAGES: &str = "subscription($id: ID!, $after: ID) {
-        ticketEvents(ticketId: $id, after: $after) { id message { body } }
-    }";
     let app = spawn_app_with(|config| {
         config.http.mutation_rate_limit.burst = 100_000;
         config.http.mutation_rate_limit.per_second = 10_000.0;
@@ -522,14 +512,8 @@ async fn subscribers_that_come_and_go_while_others_write_miss_no_event() {
     let subscribe_in_rounds = async {
         let mut last = newest_event(&app, &alice, &ticket).await;
         for round in 0..ROUNDS {
-            let mut socket = Socket::signed_in(&app, Some(&alice.token)).await;
-            socket
-                .subscribe(
-                    "1",
-                    EVENTS_WITH_MESSAGES,
-                    json!({ "id": ticket, "after": last }),
-                )
-                .await;
+            let mut socket =
+                subscribed_after(&app, &alice, EVENTS_WITH_MESSAGES, &ticket, &last).await;
             let pause = rand::thread_rng().gen_range(0..50);
             tokio::time::sleep(Duration::from_millis(pause)).await;
             let mark = format!("Round {round}");
