@@ -21,6 +21,8 @@ mod m20261204_000011_create_webhooks;
 mod m20261204_000012_create_event_order;
 mod m20261204_000013_add_webhook_claim_index;
 mod m20261204_000014_lighten_event_writes;
+mod m20261205_000015_inline_event_ids;
+mod postgres_only;
 
 pub use event_ids::historical_event_id;
 pub use m20261204_000008_add_search::search_rebuild;
@@ -59,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000012_create_event_order::Migration),
             Box::new(m20261204_000013_add_webhook_claim_index::Migration),
             Box::new(m20261204_000014_lighten_event_writes::Migration),
+            Box::new(m20261205_000015_inline_event_ids::Migration),
         ]
     }
 }

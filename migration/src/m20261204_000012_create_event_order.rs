@@ -3,8 +3,9 @@
 //! writers commit side by side instead of in turn. SQLite has one writer at a time and
 //! needs none.
 
-use sea_orm::{ConnectionTrait, DbBackend};
 use sea_orm_migration::prelude::*;
+
+use crate::postgres_only::run_on_postgres;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -12,18 +13,10 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_on_postgres(manager, "CREATE SEQUENCE ticket_event_order AS bigint").await
+        run_on_postgres(manager, &["CREATE SEQUENCE ticket_event_order AS bigint"]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_on_postgres(manager, "DROP SEQUENCE ticket_event_order").await
+        run_on_postgres(manager, &["DROP SEQUENCE ticket_event_order"]).await
     }
-}
-
-async fn run_on_postgres(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_unprepared(sql).await?;
-    }
-    Ok(())
 }

@@ -40,8 +40,8 @@ const STATUS_INDEXES: [(&str, &[TicketEvents]); 2] = [
 
 /// 0xff, the transaction's 52 bits around the version nibble (8), then the variant (0b10)
 /// and the number's low 62 bits: `to_hex` writes a negative bigint as its unsigned bits.
-const EVENT_ID_FUNCTION: &str = "\
-    CREATE FUNCTION ticket_event_id(transaction bigint, number bigint) RETURNS uuid \
+pub(crate) const EVENT_ID_FUNCTION: &str = "\
+    CREATE OR REPLACE FUNCTION ticket_event_id(transaction bigint, number bigint) RETURNS uuid \
     LANGUAGE plpgsql IMMUTABLE STRICT AS $$ \
     BEGIN \
         IF transaction < 0 OR transaction > 4503599627370495 THEN \

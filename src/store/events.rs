@@ -168,9 +168,9 @@ async fn record_in_transaction_order(
 }
 
 /// The INSERT of `models`, whose ids the column's default makes: [`transaction_ordered_id`]
-/// of this transaction and the next `ticket_event_order` number, in SQL (migration
-/// `lighten_event_writes`). One `INSERT … VALUES` makes its rows' defaults, and returns
-/// them (`RETURNING`), in the order of its rows.
+/// of this transaction and the next `ticket_event_order` number, in SQL (migrations
+/// `lighten_event_writes` and `inline_event_ids`). One `INSERT … VALUES` makes its rows'
+/// defaults, and returns them (`RETURNING`), in the order of its rows.
 fn transaction_ordered_insert(
     models: impl IntoIterator<Item = ticket_event::Model>,
 ) -> InsertStatement {

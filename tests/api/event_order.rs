@@ -151,6 +151,29 @@ async fn on_postgresql_the_database_makes_event_ids_as_the_server_reads_them() {
 
 #[tokio::test]
 #[ignore = "PostgreSQL only: TEST_DATABASE_URL=postgres://… cargo test --test api -- --include-ignored"]
+async fn on_postgresql_the_event_id_function_is_inlined_into_the_statement() {
+    required_postgres_server_url();
+    let app = spawn_app().await;
+    let db = pool(&app.database_url);
+    let plan: String = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "EXPLAIN (VERBOSE, FORMAT JSON) \
+             SELECT ticket_event_id(pg_current_xact_id()::text::bigint, nextval('ticket_event_order'))"
+                .to_owned(),
+        ))
+        .await
+        .expect("the plan")
+        .expect("a row")
+        .try_get_by_index::<serde_json::Value>(0)
+        .expect("a JSON plan")
+        .to_string();
+    assert!(plan.contains("lpad"), "{plan}");
+    assert!(!plan.contains("ticket_event_id("), "{plan}");
+}
+
+#[tokio::test]
+#[ignore = "PostgreSQL only: TEST_DATABASE_URL=postgres://… cargo test --test api -- --include-ignored"]
 async fn on_postgresql_a_transactions_events_carry_its_id_in_the_order_recorded() {
     required_postgres_server_url();
     let app = spawn_app().await;
