@@ -172,6 +172,7 @@ pub async fn create(
     )
     .await?;
     store::index_new_ticket(&txn, ticket.id, &ticket.subject, &message.body).await?;
+    store::count_new_ticket(&txn, &ticket).await?;
     store::commit(txn).await?;
     Ok(ticket)
 }
@@ -270,10 +271,10 @@ async fn patch_ticket(
         added: &patched.added_tags,
         removed: &patched.removed_tags,
     };
-    let updated = store::save_ticket(&txn, &ticket, patched.ticket, tags).await?;
     if !events.is_empty() {
         store::record_events(&txn, events).await?;
     }
+    let updated = store::save_ticket(&txn, &ticket, patched.ticket, tags).await?;
     store::commit(txn).await?;
     Ok(updated)
 }

@@ -19,9 +19,9 @@ pub use search::{index_new_ticket, rebuild_search};
 pub use server_keys::shared_secret;
 pub use tags::{tags_of, tags_of_tickets};
 pub use tickets::{
-    Direction, NewTicket, TagChanges, TicketFilter, find_ticket, find_ticket_with_messages,
-    find_tickets, insert_ticket, list_tickets, list_window, lock_ticket, save_ticket,
-    save_ticket_with_message,
+    Direction, NewTicket, TagChanges, TicketFilter, count_new_ticket, find_ticket,
+    find_ticket_with_messages, find_tickets, insert_ticket, list_tickets, list_window, lock_ticket,
+    save_ticket, save_ticket_with_message,
 };
 
 use sea_orm::{

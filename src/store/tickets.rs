@@ -447,12 +447,12 @@ pub struct NewTicket {
     pub at: DateTime<Utc>,
 }
 
-/// Inserts an OPEN ticket and counts it.
+/// Inserts an OPEN ticket, to be counted by [`count_new_ticket`].
 pub async fn insert_ticket(
     txn: &DatabaseTransaction,
     new: NewTicket,
 ) -> Result<ticket::Model, DbErr> {
-    let ticket = ticket::ActiveModel {
+    ticket::ActiveModel {
         id: Set(new.id),
         user_id: Set(new.owner),
         subject: Set(new.subject),
@@ -465,10 +465,19 @@ pub async fn insert_ticket(
         resolved_at: Set(None),
     }
     .insert(txn)
-    .await?;
+    .await
+}
+
+/// Counts a new ticket. Last in its transaction, right before the commit: the counts' rows
+/// are shared (the row of all owners by every new ticket) and stay locked until the
+/// commit, so writers queue there for one another's commits only, not for the rest of
+/// their writes.
+pub async fn count_new_ticket(
+    txn: &DatabaseTransaction,
+    ticket: &ticket::Model,
+) -> Result<(), DbErr> {
     counts::adjust(txn, &ticket.user_id, &[(ticket.status, 1)]).await?;
-    counts::move_in_queues(txn, None, counts::Queue::of(&ticket)).await?;
-    Ok(ticket)
+    counts::move_in_queues(txn, None, counts::Queue::of(ticket)).await
 }
 
 /// What a write does to a locked ticket's tags: `added` holds none it has, `removed` only
@@ -492,9 +501,10 @@ impl TagChanges<'_> {
 }
 
 /// Writes a locked ticket as it is `after` a change, with its tag changes, keeping every
-/// count exact: the counts first, in the order every writer locks them (see
+/// count exact: the row, then the counts, in the order every writer locks them (see
 /// [`counts`]), the tags' before the tags are written (their statement reads the tags
-/// the ticket held). Nothing is written when nothing changed.
+/// the ticket held). Callers save last, right before the commit, as the counts' rows are
+/// shared (see [`count_new_ticket`]). Nothing is written when nothing changed.
 pub async fn save_ticket(
     txn: &DatabaseTransaction,
     before: &ticket::Model,
@@ -504,11 +514,13 @@ pub async fn save_ticket(
     if after == *before && tags.is_empty() {
         return Ok(after);
     }
-    record_change(txn, before, &after, tags).await?;
-    if after == *before {
-        return Ok(after);
-    }
-    after.into_active_model().reset_all().update(txn).await
+    let saved = if after == *before {
+        after
+    } else {
+        after.into_active_model().reset_all().update(txn).await?
+    };
+    record_change(txn, before, &saved, tags).await?;
+    Ok(saved)
 }
 
 /// [`save_ticket`] for a ticket that gained `message`, which is added to the ticket's
@@ -529,13 +541,15 @@ pub async fn save_ticket_with_message(
     }
     let mut update = Ticket::update_many().filter(ticket::Column::Id.eq(before.id));
     if after != *before {
-        record_change(txn, before, &after, TagChanges::NONE).await?;
         update = update.set(after.clone().into_active_model().reset_all());
     }
     for (column, indexed) in search::postgres_message_index(&message.body, message.internal) {
         update = update.col_expr(column, indexed);
     }
     update.exec(txn).await?;
+    if after != *before {
+        record_change(txn, before, &after, TagChanges::NONE).await?;
+    }
     Ok(after)
 }
 
