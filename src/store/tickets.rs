@@ -535,9 +535,8 @@ pub async fn save_ticket_with_message(
     message: &ticket_message::Model,
 ) -> Result<ticket::Model, DbErr> {
     if txn.get_database_backend() != DbBackend::Postgres {
-        let saved = save_ticket(txn, before, after, TagChanges::NONE).await?;
         search::index_message(txn, before.id, &message.body, message.internal).await?;
-        return Ok(saved);
+        return save_ticket(txn, before, after, TagChanges::NONE).await;
     }
     let mut update = Ticket::update_many().filter(ticket::Column::Id.eq(before.id));
     if after != *before {

@@ -1,11 +1,11 @@
 //! How many SQL statements a request runs: fixed, whatever the page size; and each
 //! write's, pinned so that what a change adds to them is a decision.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp, postgres_server_url, spawn_app_counting_statements};
+use crate::helpers::{
+    Reply, StatementLog, TestApp, User, postgres_server_url, spawn_app_counting_statements,
+};
 
 const LIST_WITH_MESSAGES: &str = "query($limit: Int!) {
     tickets(limit: $limit) { items { id messages { body authorRole } } pagination { total } }
@@ -31,7 +31,7 @@ async fn a_page_with_messages_takes_two_statements_whatever_its_size() {
     let admin = app.admin("root");
 
     for limit in [5, 30] {
-        statements.store(0, Ordering::SeqCst);
+        statements.clear();
         let reply = app
             .graphql(&admin, LIST_WITH_MESSAGES, json!({ "limit": limit }))
             .await
@@ -47,7 +47,7 @@ async fn a_page_with_messages_takes_two_statements_whatever_its_size() {
             Some(2)
         );
         // The page with its total, and the messages of the whole page.
-        assert_eq!(statements.load(Ordering::SeqCst), 2, "limit {limit}");
+        assert_eq!(statements.count(), 2, "limit {limit}");
     }
 }
 
@@ -55,7 +55,7 @@ async fn a_page_with_messages_takes_two_statements_whatever_its_size() {
 async fn a_page_with_its_total_takes_one_statement() {
     let (app, statements) = spawn_app_counting_statements().await;
     open_tickets(&app, 3).await;
-    statements.store(0, Ordering::SeqCst);
+    statements.clear();
 
     app.graphql(
         &app.admin("root"),
@@ -65,7 +65,7 @@ async fn a_page_with_its_total_takes_one_statement() {
     .await
     .expect_ok();
 
-    assert_eq!(statements.load(Ordering::SeqCst), 1);
+    assert_eq!(statements.count(), 1);
 }
 
 #[tokio::test]
@@ -115,7 +115,7 @@ async fn a_ticket_with_its_history_takes_one_statement() {
     let id = a_conversation(&app).await;
 
     for (user, shown) in [(app.customer("alice"), 2), (app.admin("root"), 3)] {
-        statements.store(0, Ordering::SeqCst);
+        statements.clear();
 
         let reply = app.ticket(&user, &id).await.expect_ok();
 
@@ -123,7 +123,7 @@ async fn a_ticket_with_its_history_takes_one_statement() {
             reply.data("ticket")["messages"].as_array().map(Vec::len),
             Some(shown)
         );
-        assert_eq!(statements.load(Ordering::SeqCst), 1);
+        assert_eq!(statements.count(), 1);
     }
 }
 
@@ -131,7 +131,7 @@ async fn a_ticket_with_its_history_takes_one_statement() {
 async fn a_ticket_without_its_history_takes_one_statement() {
     let (app, statements) = spawn_app_counting_statements().await;
     let id = a_conversation(&app).await;
-    statements.store(0, Ordering::SeqCst);
+    statements.clear();
 
     let reply = app
         .graphql(
@@ -143,26 +143,26 @@ async fn a_ticket_without_its_history_takes_one_statement() {
         .expect_ok();
 
     assert_eq!(reply.data("ticket")["id"], id.as_str());
-    assert_eq!(statements.load(Ordering::SeqCst), 1);
+    assert_eq!(statements.count(), 1);
 }
 
 #[tokio::test]
 async fn another_customers_ticket_takes_one_statement_and_is_not_found() {
     let (app, statements) = spawn_app_counting_statements().await;
     let id = a_conversation(&app).await;
-    statements.store(0, Ordering::SeqCst);
+    statements.clear();
 
     let reply = app.ticket(&app.customer("mallory"), &id).await;
 
     assert_eq!(reply.error_code().as_deref(), Some("NOT_FOUND"));
-    assert_eq!(statements.load(Ordering::SeqCst), 1);
+    assert_eq!(statements.count(), 1);
 }
 
 /// How many statements `write` runs once sent, and that it succeeded.
-async fn statements_of(statements: &AtomicUsize, write: impl Future<Output = Reply>) -> usize {
-    statements.store(0, Ordering::SeqCst);
+async fn statements_of(statements: &StatementLog, write: impl Future<Output = Reply>) -> usize {
+    statements.clear();
     write.await.expect_ok();
-    statements.load(Ordering::SeqCst)
+    statements.count()
 }
 
 /// The statements a write takes on the database the suite runs on: PostgreSQL numbers
@@ -264,14 +264,20 @@ async fn a_status_and_tag_change_at_once_takes_its_pinned_statements() {
     assert_eq!(taken, pinned(10, 9));
 }
 
-#[tokio::test]
-async fn a_reply_that_reopens_a_ticket_takes_its_pinned_statements() {
-    let (app, statements) = spawn_app_counting_statements().await;
+/// Alice's ticket, which root resolved: her reply reopens it.
+async fn resolved_ticket_of_alice(app: &TestApp) -> (User, String) {
     let alice = app.customer("alice");
     let id = app.open_ticket(&alice, "Printer on fire").await;
     app.set_status(&app.admin("root"), &id, "RESOLVED")
         .await
         .expect_ok();
+    (alice, id)
+}
+
+#[tokio::test]
+async fn a_reply_that_reopens_a_ticket_takes_its_pinned_statements() {
+    let (app, statements) = spawn_app_counting_statements().await;
+    let (alice, id) = resolved_ticket_of_alice(&app).await;
 
     let taken = statements_of(
         &statements,
@@ -282,4 +288,65 @@ async fn a_reply_that_reopens_a_ticket_takes_its_pinned_statements() {
     // 7 (9) before the queue and tag counts; and one upsert for each. On PostgreSQL the
     // ticket's row and its search index are one UPDATE.
     assert_eq!(taken, pinned(9, 6));
+}
+
+// The counts' rows are shared by every writer of a kind (every new ticket counts in the
+// row of all owners) and stay locked until the commit: a write counts last, so that
+// writers queue there for one another's commits only.
+
+/// That `write`, once sent, touched the count tables in its last statements only (a tag
+/// change writes the ticket's tags after their counts).
+async fn assert_counted_last(statements: &StatementLog, write: impl Future<Output = Reply>) {
+    statements.clear();
+    write.await.expect_ok();
+    let texts = statements.texts();
+    let counts = |sql: &String| sql.contains("_counts");
+    let first_count = texts.iter().position(counts).expect("a count");
+    assert!(
+        texts[first_count..]
+            .iter()
+            .all(|sql| counts(sql) || sql.contains("ticket_tags")),
+        "{texts:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_new_ticket_is_counted_last_in_its_write() {
+    let (app, statements) = spawn_app_counting_statements().await;
+
+    assert_counted_last(
+        &statements,
+        app.open_ticket_reply(&app.customer("alice"), "Printer on fire"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_status_and_tag_change_is_counted_last_in_its_write() {
+    let (app, statements) = spawn_app_counting_statements().await;
+    let id = app
+        .open_ticket(&app.customer("alice"), "Printer on fire")
+        .await;
+
+    assert_counted_last(
+        &statements,
+        app.patch(
+            &app.admin("root"),
+            &id,
+            json!({ "status": "IN_PROGRESS", "addTags": ["refund"] }),
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_reply_that_reopens_a_ticket_is_counted_last_in_its_write() {
+    let (app, statements) = spawn_app_counting_statements().await;
+    let (alice, id) = resolved_ticket_of_alice(&app).await;
+
+    assert_counted_last(
+        &statements,
+        app.add_message(&alice, &id, "Still on fire", false),
+    )
+    .await;
 }

@@ -617,7 +617,7 @@ async fn webhook_deliveries_read_their_attempts_in_one_query_for_the_page() {
     let (app, statements) = spawn_app_counting_statements().await;
     let (webhook, _) = app.new_webhook().await;
     let count_for_page = || async {
-        let before = statements.load(std::sync::atomic::Ordering::SeqCst);
+        let before = statements.count();
         app.graphql(
             &app.webhook_admin(),
             DELIVERIES,
@@ -625,7 +625,7 @@ async fn webhook_deliveries_read_their_attempts_in_one_query_for_the_page() {
         )
         .await
         .expect_ok();
-        statements.load(std::sync::atomic::Ordering::SeqCst) - before
+        statements.count() - before
     };
     app.stored_delivery(&webhook, WebhookDeliveryStatus::Failed)
         .await;

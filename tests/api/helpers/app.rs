@@ -1,7 +1,6 @@
 //! A real server on port 0 over a fresh database, and a client with typed requests to it.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -34,19 +33,41 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// A server whose database connection counts the SQL statements it runs, built from the
+/// The SQL statements a server ran, in order: their text, with placeholders for values.
+#[derive(Default)]
+pub struct StatementLog(Mutex<Vec<String>>);
+
+impl StatementLog {
+    pub fn clear(&self) {
+        self.texts_mut().clear();
+    }
+
+    pub fn count(&self) -> usize {
+        self.texts_mut().len()
+    }
+
+    pub fn texts(&self) -> Vec<String> {
+        self.texts_mut().clone()
+    }
+
+    fn texts_mut(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.0.lock().expect("the statement log")
+    }
+}
+
+/// A server whose database connection logs the SQL statements it runs, built from the
 /// same router as the real one.
-pub async fn spawn_app_counting_statements() -> (TestApp, Arc<AtomicUsize>) {
+pub async fn spawn_app_counting_statements() -> (TestApp, Arc<StatementLog>) {
     let database = TestDatabase::create().await;
     let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7());
     let mut db =
         supportdesk::db::connect(&DatabaseConfig::new(database.url.clone())).expect("a pool");
     let schema = SchemaState::default();
     supportdesk::db::migrate_when_reachable(db.clone(), schema.clone()).await;
-    let statements = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&statements);
-    db.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
+    let statements = Arc::new(StatementLog::default());
+    let log = Arc::clone(&statements);
+    db.set_metric_callback(move |info| {
+        log.texts_mut().push(info.statement.sql.clone());
     });
     let verifier = supportdesk::auth::Verifier::start(&AuthConfig::hs256(jwt_secret.clone()))
         .await
