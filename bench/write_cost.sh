@@ -11,9 +11,10 @@
 #   <commit>   any commit (e.g. 373e35e^, the build before the search index, for issue 15).
 # Each is built in release mode (in target/write-cost/<build>, but for now), its binary
 # kept, and seeded into a fresh database (`seed --tickets SCALE`); then ROUNDS rounds of
-# W5 on each build in turn, then addTicketMessage on each (an admin's reply to each of
-# 1,000 seeded tickets that are not closed, in turn), DURATION seconds each. Prints a Markdown table;
-# everything is kept in bench/results/write-cost-<date-time>/.
+# W5 on each build in turn (in reverse order every other round), then addTicketMessage on
+# each (an admin's reply to each of 1,000 seeded tickets that are not closed, in turn),
+# DURATION seconds each. Prints a Markdown table; everything is kept in
+# bench/results/write-cost-<date-time>/.
 #
 # Settings (environment): BUILDS ("no-events now"), SCALE (10000), DURATION (8),
 # ROUNDS (2), PG_URL (postgres://postgres@127.0.0.1:5432), CARGO_TARGET_DIR (./target).
@@ -124,11 +125,17 @@ for build in "${builds[@]}"; do
     TOKEN=$writer BODY=$(body_of "$W5") wrk_run "http://${address[$build]}/graphql" \
         "$CONNECTIONS" 2 >/dev/null
 done
-for _ in $(seq 1 "$ROUNDS"); do
-    for build in "${builds[@]}"; do
+for round in $(seq 1 "$ROUNDS"); do
+    # Every other round in reverse order, so that no build always runs right after
+    # another's writes (and the autovacuum or checkpoint they set off).
+    order=("${builds[@]}")
+    if ((round % 2 == 0)); then
+        mapfile -t order < <(printf '%s\n' "${builds[@]}" | tac)
+    fi
+    for build in "${order[@]}"; do
         TOKEN=$writer BODY=$(body_of "$W5") measure "$build" createTicket
     done
-    for build in "${builds[@]}"; do
+    for build in "${order[@]}"; do
         TOKEN=$admin BODIES=$OUT/replies-$build.jsonl measure "$build" addTicketMessage
     done
 done
