@@ -538,15 +538,16 @@ pub async fn save_ticket_with_message(
         search::index_message(txn, before.id, &message.body, message.internal).await?;
         return save_ticket(txn, before, after, TagChanges::NONE).await;
     }
+    let changed = after != *before;
     let mut update = Ticket::update_many().filter(ticket::Column::Id.eq(before.id));
-    if after != *before {
+    if changed {
         update = update.set(after.clone().into_active_model().reset_all());
     }
     for (column, indexed) in search::postgres_message_index(&message.body, message.internal) {
         update = update.col_expr(column, indexed);
     }
     update.exec(txn).await?;
-    if after != *before {
+    if changed {
         record_change(txn, before, &after, TagChanges::NONE).await?;
     }
     Ok(after)

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Reply, StatementLog, TestApp, User, postgres_server_url, spawn_app_counting_statements,
+    Reply, StatementLog, TestApp, User, postgres_server_url, spawn_app_logging_statements,
 };
 
 const LIST_WITH_MESSAGES: &str = "query($limit: Int!) {
@@ -26,7 +26,7 @@ async fn open_tickets(app: &TestApp, count: usize) {
 
 #[tokio::test]
 async fn a_page_with_messages_takes_two_statements_whatever_its_size() {
-    let (app, statements) = spawn_app_counting_statements().await;
+    let (app, statements) = spawn_app_logging_statements().await;
     open_tickets(&app, 30).await;
     let admin = app.admin("root");
 
@@ -53,7 +53,7 @@ async fn a_page_with_messages_takes_two_statements_whatever_its_size() {
 
 #[tokio::test]
 async fn a_page_with_its_total_takes_one_statement() {
-    let (app, statements) = spawn_app_counting_statements().await;
+    let (app, statements) = spawn_app_logging_statements().await;
     open_tickets(&app, 3).await;
     statements.clear();
 
@@ -111,7 +111,7 @@ async fn a_conversation(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn a_ticket_with_its_history_takes_one_statement() {
-    let (app, statements) = spawn_app_counting_statements().await;
+    let (app, statements) = spawn_app_logging_statements().await;
     let id = a_conversation(&app).await;
 
     for (user, shown) in [(app.customer("alice"), 2), (app.admin("root"), 3)] {
@@ -129,7 +129,7 @@ async fn a_ticket_with_its_history_takes_one_statement() {
 
 #[tokio::test]
 async fn a_ticket_without_its_history_takes_one_statement() {
-    let (app, statements) = spawn_app_counting_statements().await;
+    let (app, statements) = spawn_app_logging_statements().await;
     let id = a_conversation(&app).await;
     statements.clear();
 
@@ -148,7 +148,7 @@ async fn a_ticket_without_its_history_takes_one_statement() {
 
 #[tokio::test]
 async fn another_customers_ticket_takes_one_statement_and_is_not_found() {
-    let (app, statements) = spawn_app_counting_statements().await;
+    let (app, statements) = spawn_app_logging_statements().await;
     let id = a_conversation(&app).await;
     statements.clear();
 
@@ -187,7 +187,7 @@ fn pinned(sqlite: usize, postgres: usize) -> usize {
 
 #[tokio::test]
 async fn opening_a_ticket_takes_its_pinned_statements() {
-    let (app, statements) = spawn_app_counting_statements().await;
+    let (app, statements) = spawn_app_logging_statements().await;
 
     let taken = statements_of(
         &statements,
@@ -201,7 +201,7 @@ async fn opening_a_ticket_takes_its_pinned_statements() {
 
 #[tokio::test]
 async fn a_status_change_takes_its_pinned_statements() {
-    let (app, statements) = spawn_app_counting_statements().await;
+    let (app, statements) = spawn_app_logging_statements().await;
     let id = app
         .open_ticket(&app.customer("alice"), "Printer on fire")
         .await;
@@ -219,7 +219,7 @@ async fn a_status_change_takes_its_pinned_statements() {
 /// The statements root's `updateTicket` with `patch` takes on alice's new ticket, once
 /// `before` (if any) was applied to it.
 async fn statements_of_patch(before: Option<Value>, patch: Value) -> usize {
-    let (app, statements) = spawn_app_counting_statements().await;
+    let (app, statements) = spawn_app_logging_statements().await;
     let id = app
         .open_ticket(&app.customer("alice"), "Printer on fire")
         .await;
@@ -276,7 +276,7 @@ async fn resolved_ticket_of_alice(app: &TestApp) -> (User, String) {
 
 #[tokio::test]
 async fn a_reply_that_reopens_a_ticket_takes_its_pinned_statements() {
-    let (app, statements) = spawn_app_counting_statements().await;
+    let (app, statements) = spawn_app_logging_statements().await;
     let (alice, id) = resolved_ticket_of_alice(&app).await;
 
     let taken = statements_of(
@@ -297,8 +297,7 @@ async fn a_reply_that_reopens_a_ticket_takes_its_pinned_statements() {
 /// That `write`, once sent, touched the count tables in its last statements only (a tag
 /// change writes the ticket's tags after their counts).
 async fn assert_counted_last(statements: &StatementLog, write: impl Future<Output = Reply>) {
-    statements.clear();
-    write.await.expect_ok();
+    statements_of(statements, write).await;
     let texts = statements.texts();
     let counts = |sql: &String| sql.contains("_counts");
     let first_count = texts.iter().position(counts).expect("a count");
@@ -312,7 +311,7 @@ async fn assert_counted_last(statements: &StatementLog, write: impl Future<Outpu
 
 #[tokio::test]
 async fn a_new_ticket_is_counted_last_in_its_write() {
-    let (app, statements) = spawn_app_counting_statements().await;
+    let (app, statements) = spawn_app_logging_statements().await;
 
     assert_counted_last(
         &statements,
@@ -323,7 +322,7 @@ async fn a_new_ticket_is_counted_last_in_its_write() {
 
 #[tokio::test]
 async fn a_status_and_tag_change_is_counted_last_in_its_write() {
-    let (app, statements) = spawn_app_counting_statements().await;
+    let (app, statements) = spawn_app_logging_statements().await;
     let id = app
         .open_ticket(&app.customer("alice"), "Printer on fire")
         .await;
@@ -341,7 +340,7 @@ async fn a_status_and_tag_change_is_counted_last_in_its_write() {
 
 #[tokio::test]
 async fn a_reply_that_reopens_a_ticket_is_counted_last_in_its_write() {
-    let (app, statements) = spawn_app_counting_statements().await;
+    let (app, statements) = spawn_app_logging_statements().await;
     let (alice, id) = resolved_ticket_of_alice(&app).await;
 
     assert_counted_last(

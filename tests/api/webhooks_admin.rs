@@ -17,7 +17,7 @@ use supportdesk::webhooks::secret::{SecretKey, SecretVault};
 use uuid::Uuid;
 
 use crate::helpers::{
-    Reply, TestApp, User, spawn_app, spawn_app_counting_statements, spawn_app_with,
+    Reply, TestApp, User, spawn_app, spawn_app_logging_statements, spawn_app_with,
 };
 use crate::idempotency::{contains, kept_rows};
 
@@ -614,7 +614,7 @@ async fn webhook_deliveries_of_a_status_are_only_those() {
 
 #[tokio::test]
 async fn webhook_deliveries_read_their_attempts_in_one_query_for_the_page() {
-    let (app, statements) = spawn_app_counting_statements().await;
+    let (app, statements) = spawn_app_logging_statements().await;
     let (webhook, _) = app.new_webhook().await;
     let count_for_page = || async {
         let before = statements.count();

@@ -39,25 +39,25 @@ pub struct StatementLog(Mutex<Vec<String>>);
 
 impl StatementLog {
     pub fn clear(&self) {
-        self.texts_mut().clear();
+        self.locked().clear();
     }
 
     pub fn count(&self) -> usize {
-        self.texts_mut().len()
+        self.locked().len()
     }
 
     pub fn texts(&self) -> Vec<String> {
-        self.texts_mut().clone()
+        self.locked().clone()
     }
 
-    fn texts_mut(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+    fn locked(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
         self.0.lock().expect("the statement log")
     }
 }
 
 /// A server whose database connection logs the SQL statements it runs, built from the
 /// same router as the real one.
-pub async fn spawn_app_counting_statements() -> (TestApp, Arc<StatementLog>) {
+pub async fn spawn_app_logging_statements() -> (TestApp, Arc<StatementLog>) {
     let database = TestDatabase::create().await;
     let jwt_secret = format!("test-secret-{}", uuid::Uuid::now_v7());
     let mut db =
@@ -67,7 +67,7 @@ pub async fn spawn_app_counting_statements() -> (TestApp, Arc<StatementLog>) {
     let statements = Arc::new(StatementLog::default());
     let log = Arc::clone(&statements);
     db.set_metric_callback(move |info| {
-        log.texts_mut().push(info.statement.sql.clone());
+        log.locked().push(info.statement.sql.clone());
     });
     let verifier = supportdesk::auth::Verifier::start(&AuthConfig::hs256(jwt_secret.clone()))
         .await
