@@ -9,16 +9,18 @@
 //! database still running ([`settled`]): every transaction that could still record an id
 //! below it has ended, so what is below never changes again.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, Utc};
 use entity::prelude::{
     Role, TicketEvent, TicketEventKind, TicketMessage, TicketPriority, TicketStatus,
 };
 use entity::{ticket_event, ticket_message};
-use sea_orm::sea_query::{CommonTableExpression, InsertStatement, WithClause};
+use sea_orm::sea_query::InsertStatement;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    IntoActiveModel, NotSet, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
-    Statement,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    IdenStatic, Iterable, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
+    Statement, Value,
 };
 use uuid::Uuid;
 
@@ -126,8 +128,9 @@ pub async fn record_events(
             event_model(id, event)
         })
         .collect();
-    TicketEvent::insert_many(models.iter().cloned().map(|m| m.into_active_model()))
-        .exec_without_returning(txn)
+    let backend = txn.get_database_backend();
+    let (sql, values) = rows_insert(&models, EventIds::Given, backend, 0);
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
     Ok(models)
 }
@@ -146,13 +149,19 @@ pub async fn record_events_with(
         record_events(txn, events).await?;
         return Ok(());
     }
-    let events_insert = transaction_ordered_insert(unnumbered(events));
-    // Built in place: the builders' `to_owned()` would copy every value of the write.
-    let mut written = CommonTableExpression::new();
-    written.query(insert).table_name("written");
-    let mut with = WithClause::new();
-    with.cte(written);
-    txn.execute(&events_insert.with(with)).await?;
+    let message = DbBackend::Postgres.build(&insert);
+    let mut values = message.values.map(|values| values.0).unwrap_or_default();
+    let models: Vec<ticket_event::Model> = unnumbered(events).collect();
+    let (events_sql, event_values) =
+        rows_insert(&models, EventIds::Made, DbBackend::Postgres, values.len());
+    values.extend(event_values);
+    let sql = format!("WITH \"written\" AS ({}) {events_sql}", message.sql);
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await?;
     Ok(())
 }
 
@@ -162,24 +171,119 @@ async fn record_in_transaction_order(
     events: Vec<NewEvent>,
 ) -> Result<Vec<ticket_event::Model>, DbErr> {
     let models: Vec<ticket_event::Model> = unnumbered(events).collect();
-    let mut insert = transaction_ordered_insert(models.iter().cloned());
-    insert.returning_col(ticket_event::Column::Id);
-    with_returned_ids(models, txn.query_all(&insert).await?)
+    let (mut sql, values) = rows_insert(&models, EventIds::Made, DbBackend::Postgres, 0);
+    sql.push_str(" RETURNING \"id\"");
+    let returned = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    with_returned_ids(models, returned)
 }
 
-/// The INSERT of `models`, whose ids the column's default makes: [`transaction_ordered_id`]
-/// of this transaction and the next `ticket_event_order` number, in SQL (migrations
-/// `lighten_event_writes` and `inline_event_ids`). One `INSERT … VALUES` makes its rows'
-/// defaults, and returns them (`RETURNING`), in the order of its rows.
-fn transaction_ordered_insert(
-    models: impl IntoIterator<Item = ticket_event::Model>,
-) -> InsertStatement {
-    let rows = models.into_iter().map(|model| {
-        let mut row = model.into_active_model();
-        row.id = NotSet;
-        row
-    });
-    TicketEvent::insert_many(rows).into_query()
+/// Where the ids of the event rows an INSERT writes come from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EventIds {
+    /// The rows' own (SQLite).
+    Given,
+    /// The column's default (PostgreSQL): [`transaction_ordered_id`] of this transaction
+    /// and the next `ticket_event_order` number, in SQL (migrations `lighten_event_writes`
+    /// and `inline_event_ids`). One `INSERT … VALUES` makes its rows' defaults, and
+    /// returns them (`RETURNING`), in the order of its rows.
+    Made,
+}
+
+/// The INSERT of `models` and its values, its placeholders numbered after
+/// `parameters_before` others of its statement. It names only the columns some row fills:
+/// the others default to `NULL` (as every column but `id` does), so a write sends about
+/// half the values, and rows of several kinds share the union of their columns.
+///
+/// Written here rather than built by SeaORM and sea-query: it is on the path of every
+/// write, and building it through their models cost the server more than the rest of the
+/// event did.
+fn rows_insert(
+    models: &[ticket_event::Model],
+    ids: EventIds,
+    backend: DbBackend,
+    parameters_before: usize,
+) -> (String, Vec<Value>) {
+    let rows: Vec<Vec<Value>> = models
+        .iter()
+        .map(|model| {
+            ticket_event::Column::iter()
+                .map(|column| column_value(model, column))
+                .collect()
+        })
+        .collect();
+    let written: Vec<bool> = ticket_event::Column::iter()
+        .enumerate()
+        .map(|(index, column)| {
+            (ids == EventIds::Given || !matches!(column, ticket_event::Column::Id))
+                && rows.iter().any(|row| row[index] != row[index].as_null())
+        })
+        .collect();
+    let columns = ticket_event::Column::iter().zip(&written);
+    let mut sql = String::with_capacity(512);
+    sql.push_str("INSERT INTO \"ticket_events\" (");
+    for (index, (column, _)) in columns.filter(|(_, written)| **written).enumerate() {
+        if index > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('"');
+        sql.push_str(column.as_str());
+        sql.push('"');
+    }
+    sql.push_str(") VALUES ");
+    let mut values = Vec::with_capacity(rows.len() * ticket_event::Column::iter().len());
+    for (number, row) in rows.into_iter().enumerate() {
+        sql.push_str(if number == 0 { "(" } else { ", (" });
+        let row_values = row
+            .into_iter()
+            .zip(&written)
+            .filter(|(_, written)| **written);
+        for (index, (value, _)) in row_values.enumerate() {
+            if index > 0 {
+                sql.push_str(", ");
+            }
+            values.push(value);
+            match backend {
+                DbBackend::Postgres => {
+                    let _ = write!(sql, "${}", parameters_before + values.len());
+                }
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    (sql, values)
+}
+
+/// The value of `column` in `model`, a typed `NULL` for an empty one. Matches every
+/// column: one added to the table cannot be left out of [`rows_insert`].
+fn column_value(model: &ticket_event::Model, column: ticket_event::Column) -> Value {
+    use ticket_event::Column;
+    match column {
+        Column::Id => model.id.into(),
+        Column::TicketId => model.ticket_id.into(),
+        Column::OwnerId => model.owner_id.clone().into(),
+        Column::Kind => model.kind.to_value().into(),
+        Column::ActorId => model.actor_id.clone().into(),
+        Column::ActorRole => model.actor_role.to_value().into(),
+        Column::CreatedAt => model.created_at.into(),
+        Column::MessageId => model.message_id.into(),
+        Column::Internal => model.internal.into(),
+        Column::FromStatus => model.from_status.map(|status| status.to_value()).into(),
+        Column::ToStatus => model.to_status.map(|status| status.to_value()).into(),
+        Column::StatusAfter => model.status_after.to_value().into(),
+        Column::FromPriority => model.from_priority.map(|rank| rank.to_value()).into(),
+        Column::ToPriority => model.to_priority.map(|rank| rank.to_value()).into(),
+        Column::FromAssigneeId => model.from_assignee_id.clone().into(),
+        Column::ToAssigneeId => model.to_assignee_id.clone().into(),
+        Column::AddedTags => model.added_tags.clone().into(),
+        Column::RemovedTags => model.removed_tags.clone().into(),
+    }
 }
 
 /// The rows of `events`, their ids yet to be made.
@@ -595,5 +699,118 @@ mod tests {
         let next = next_event_id(Some(past));
         assert!(next > past);
         assert!(next > successor(past));
+    }
+
+    fn event(change: Change) -> ticket_event::Model {
+        let event = NewEvent {
+            ticket_id: Uuid::now_v7(),
+            owner_id: "alice".to_owned(),
+            actor_id: "root".to_owned(),
+            actor_role: Role::Admin,
+            at: Utc::now(),
+            status_after: TicketStatus::Open,
+            change,
+        };
+        event_model(Uuid::now_v7(), event)
+    }
+
+    fn columns_of(sql: &str) -> Vec<&str> {
+        let (_, rest) = sql.split_once('(').expect("a column list");
+        let (columns, _) = rest.split_once(')').expect("a column list");
+        columns
+            .split(", ")
+            .map(|name| name.trim_matches('"'))
+            .collect()
+    }
+
+    #[test]
+    fn an_events_insert_names_only_the_columns_its_rows_fill() {
+        let message = Change::MessageAdded {
+            message: Uuid::now_v7(),
+            internal: true,
+        };
+
+        let (sql, values) = rows_insert(&[event(message)], EventIds::Made, DbBackend::Postgres, 0);
+
+        assert_eq!(
+            columns_of(&sql),
+            [
+                "ticket_id",
+                "owner_id",
+                "kind",
+                "actor_id",
+                "actor_role",
+                "created_at",
+                "message_id",
+                "internal",
+                "status_after"
+            ]
+        );
+        assert_eq!(values.len(), 9);
+        assert!(
+            sql.ends_with("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn rows_of_several_kinds_share_their_columns_with_typed_nulls_where_one_is_empty() {
+        let rows = [
+            event(Change::StatusChanged {
+                from: TicketStatus::Open,
+                to: TicketStatus::Resolved,
+            }),
+            event(Change::AssigneeChanged {
+                from: None,
+                to: Some("root".to_owned()),
+            }),
+        ];
+
+        let (sql, values) = rows_insert(&rows, EventIds::Made, DbBackend::Postgres, 0);
+
+        let columns = columns_of(&sql);
+        for column in ["from_status", "to_status", "to_assignee_id"] {
+            assert!(columns.contains(&column), "{column} in {sql}");
+        }
+        // Empty in both rows: left to its default.
+        assert!(!columns.contains(&"from_assignee_id"), "{sql}");
+        let to_status = columns
+            .iter()
+            .position(|c| *c == "to_status")
+            .expect("to_status");
+        let second_row = &values[columns.len()..];
+        assert_eq!(second_row[to_status], Value::String(None));
+        assert_eq!(values[to_status], Value::from("RESOLVED"));
+    }
+
+    #[test]
+    fn an_events_placeholders_follow_those_of_the_statement_before_it() {
+        let created = Change::Created {
+            message: Uuid::now_v7(),
+        };
+
+        let (sql, _) = rows_insert(&[event(created)], EventIds::Made, DbBackend::Postgres, 7);
+
+        assert!(sql.contains("VALUES ($8, $9,"), "{sql}");
+    }
+
+    #[test]
+    fn on_sqlite_an_events_insert_writes_its_given_id_with_positional_placeholders() {
+        let row = event(Change::PriorityChanged {
+            from: TicketPriority::Normal,
+            to: TicketPriority::Urgent,
+        });
+
+        let (sql, values) = rows_insert(
+            std::slice::from_ref(&row),
+            EventIds::Given,
+            DbBackend::Sqlite,
+            0,
+        );
+
+        assert_eq!(columns_of(&sql)[0], "id");
+        assert_eq!(values[0], Value::from(row.id));
+        assert!(sql.contains("VALUES (?, ?,"), "{sql}");
+        assert!(!sql.contains('$'), "{sql}");
     }
 }
