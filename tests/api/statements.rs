@@ -202,9 +202,7 @@ async fn opening_a_ticket_takes_its_pinned_statements() {
 #[tokio::test]
 async fn a_status_change_takes_its_pinned_statements() {
     let (app, statements) = spawn_app_logging_statements().await;
-    let id = app
-        .open_ticket(&app.customer("alice"), "Printer on fire")
-        .await;
+    let id = ticket_of_alice(&app).await;
 
     let taken = statements_of(
         &statements,
@@ -220,9 +218,7 @@ async fn a_status_change_takes_its_pinned_statements() {
 /// `before` (if any) was applied to it.
 async fn statements_of_patch(before: Option<Value>, patch: Value) -> usize {
     let (app, statements) = spawn_app_logging_statements().await;
-    let id = app
-        .open_ticket(&app.customer("alice"), "Printer on fire")
-        .await;
+    let id = ticket_of_alice(&app).await;
     let root = app.admin("root");
     if let Some(before) = before {
         app.patch(&root, &id, before).await.expect_ok();
@@ -264,14 +260,19 @@ async fn a_status_and_tag_change_at_once_takes_its_pinned_statements() {
     assert_eq!(taken, pinned(10, 9));
 }
 
+/// A new ticket of alice's, OPEN.
+async fn ticket_of_alice(app: &TestApp) -> String {
+    app.open_ticket(&app.customer("alice"), "Printer on fire")
+        .await
+}
+
 /// Alice's ticket, which root resolved: her reply reopens it.
 async fn resolved_ticket_of_alice(app: &TestApp) -> (User, String) {
-    let alice = app.customer("alice");
-    let id = app.open_ticket(&alice, "Printer on fire").await;
+    let id = ticket_of_alice(app).await;
     app.set_status(&app.admin("root"), &id, "RESOLVED")
         .await
         .expect_ok();
-    (alice, id)
+    (app.customer("alice"), id)
 }
 
 #[tokio::test]
@@ -323,9 +324,7 @@ async fn a_new_ticket_is_counted_last_in_its_write() {
 #[tokio::test]
 async fn a_status_and_tag_change_is_counted_last_in_its_write() {
     let (app, statements) = spawn_app_logging_statements().await;
-    let id = app
-        .open_ticket(&app.customer("alice"), "Printer on fire")
-        .await;
+    let id = ticket_of_alice(&app).await;
 
     assert_counted_last(
         &statements,
